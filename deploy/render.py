@@ -1,0 +1,65 @@
+"""Pure rendering: (templates, settings, stage) -> {file name: text}. No I/O beyond reading
+the templates; writing is another step. Template errors name the file and line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jinja2
+
+from toolkit.config import Settings, Stage
+from toolkit.errors import TemplateError
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FILES = {"docker-compose.yml": "docker-compose.yml.j2", "llm.env": "llm.env.j2"}
+SECRET_FILES = {"llm.env"}  # written with mode 0600
+KEY_PLACEHOLDER = "<redacted: set QWEN_API_KEY or DASHSCOPE_API_KEY>"
+
+
+def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    # JSON is valid YAML flow syntax; unlike Jinja's tojson it keeps quotes and CJK readable.
+    env.filters["yaml"] = lambda value: json.dumps(
+        list(value) if isinstance(value, tuple) else value, ensure_ascii=False)
+    return env
+
+
+def context(settings: Settings, stage: Stage, api_key: str) -> dict:
+    return {"project": settings.project, "bind": settings.bind, "stage": stage,
+            "services": settings.services, "extra_services": settings.extra_services,
+            "local_llm": settings.local_llm, "api": settings.api, "api_key": api_key}
+
+
+def render(settings: Settings, stage: Stage, *, redact: bool = False,
+           templates: Path = TEMPLATES) -> dict[str, str]:
+    """Every deployed file of ``stage``. With ``redact`` the key is a placeholder, for review."""
+    env = environment(templates)
+    ctx = context(settings, stage, KEY_PLACEHOLDER if redact else settings.api_key)
+    out = {}
+    for target, source in FILES.items():
+        try:
+            out[target] = env.get_template(source).render(ctx)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(exc.message or "syntax error", where=f"{exc.filename or source}:{exc.lineno}",
+                                hint="fix the template, then run `invoke render`") from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(str(exc), where=f"{templates / source}:{_template_line(exc, source)}",
+                                hint="the template uses a value the context does not have") from None
+    return out
+
+
+def _template_line(exc: BaseException, source: str) -> str:
+    """The template line an error was raised from, read off the traceback Jinja rewrites."""
+    tb, line = exc.__traceback__, "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(source):
+            line = str(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
+
+
+def redact(text: str, key: str) -> str:
+    """Remove a key from any text meant for people, logs or diffs."""
+    return text.replace(key, KEY_PLACEHOLDER) if key else text

@@ -1,0 +1,40 @@
+"""The reviewable copy of every stage under compose/stage-N/, rendered from the project's own
+invoke.yaml (production defaults, key redacted), so that a reviewer reads what each stage
+deploys and a test notices when templates and compose/ disagree."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from deploy.render import render
+from toolkit import config
+from toolkit.files import atomic_write, read_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_settings() -> config.Settings:
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    return config.load(data, env={})
+
+
+def expected() -> dict[Path, str]:
+    settings = project_settings()
+    return {Path(f"stage-{n}") / name: text
+            for n, stage in settings.stages.items()
+            for name, text in render(settings, stage, redact=True).items()}
+
+
+def write_all(out: str | Path, check: bool = False) -> list[Path]:
+    """Paths that differ; with ``check`` nothing is written."""
+    out = ROOT / out if not Path(out).is_absolute() else Path(out)
+    changed = []
+    for rel, text in expected().items():
+        path = out / rel
+        if read_text(path) != text:
+            changed.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, text)
+    return changed

@@ -1,0 +1,35 @@
+import pytest
+
+from toolkit import compose
+from toolkit.errors import CommandError, DockerError
+
+
+def test_argv_names_project_directory_and_file(tmp_path):
+    assert compose.argv("xiaozhi", tmp_path, "up", "-d") == [
+        "docker", "compose", "--project-name", "xiaozhi", "--project-directory", str(tmp_path),
+        "--file", str(tmp_path / "docker-compose.yml"), "up", "-d"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2.40.3\n", (2, 40, 3)), ("v2.18.1", (2, 18, 1)), ("Docker Compose version v2.20.2-desktop.1", (2, 20, 2)),
+    ("2.18", (2, 18)),
+])
+def test_parse_version(text, expected):
+    assert compose.parse_version(text) == expected
+
+
+def test_parse_version_refuses_garbage():
+    with pytest.raises(DockerError, match="cannot read a version"):
+        compose.parse_version("docker-compose: not found")
+
+
+def test_command_error_says_command_code_and_stderr_tail():
+    err = CommandError(["docker", "compose", "up"], 17, "line\n" * 30 + "boom: no such image\n")
+    assert err.where == "docker compose up" and "exited 17" in err.message
+    assert err.message.splitlines()[-1] == "boom: no such image"
+    assert err.message.count("line") == 14  # only the tail
+
+
+def test_run_refuses_missing_binary():
+    with pytest.raises(DockerError, match="not installed"):
+        compose.run(["definitely-not-a-binary-xyz"])

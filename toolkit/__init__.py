@@ -1,0 +1,2 @@
+"""Shared core of the migration toolkit: configuration, errors, and thin adapters over Docker,
+the Compose CLI and the filesystem."""

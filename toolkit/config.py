@@ -1,0 +1,226 @@
+"""Typed, validated settings, read from Invoke's merged config (``invoke.yaml`` and its
+overrides) under the ``migrate`` key. Invalid values stop the run naming the dotted key and
+what is allowed, before anything touches the host."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from toolkit.errors import ConfigError
+
+KEY_VARIABLES = ("QWEN_API_KEY", "DASHSCOPE_API_KEY")
+LIMIT_NAMES = ("vad", "asr", "tts", "llm")
+STACK_SERVICES = ("vad", "asr", "tts", "llm-service")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_WEIGHTS = re.compile(r"^qwen:(\d+),local:(\d+)$")
+
+
+@dataclass(frozen=True)
+class Service:
+    image: str
+    command: tuple[str, ...] | None = None
+    port: int = 8000
+    publish: int | None = None
+    healthcheck: tuple[str, ...] | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalLLM:
+    container: str
+    service: Service
+    url: str          # as the stack reaches it
+    probe_url: str    # as this toolkit reaches it
+    model: str
+    timeout: float
+    concurrency: int
+    store_volume: str
+    store_mount: str  # where the volume is mounted in the container
+    store_path: str   # the Ollama store inside the container ($OLLAMA_MODELS)
+
+
+@dataclass(frozen=True)
+class Api:
+    base_url: str     # as the stack reaches it
+    probe_url: str    # as this toolkit reaches it
+    model: str
+    timeout: float
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    number: int
+    name: str
+    qwen_weight: int
+    local_weight: int
+    local_llm: bool
+    limits: Mapping[str, int]
+    requires_key: bool
+
+    @property
+    def weights(self) -> str:
+        return f"qwen:{self.qwen_weight},local:{self.local_weight}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    deploy_dir: Path
+    project: str
+    bind: str
+    services: Mapping[str, Service]
+    extra_services: Mapping[str, Service]
+    local_llm: LocalLLM
+    api: Api
+    stages: Mapping[int, Stage]
+    api_key: str = field(repr=False, default="")
+
+    def stage(self, number: int) -> Stage:
+        if number not in self.stages:
+            raise ConfigError(f"unknown stage {number}", where="--stage",
+                              hint="choose one of " + ", ".join(
+                                  f"{s.number} ({s.name})" for s in self.stages.values()))
+        return self.stages[number]
+
+
+# --- small validators: each names the dotted key -----------------------------------------------
+def _get(data: Mapping, key: str, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"expected a mapping, got {type(data).__name__}", where=where)
+    if key not in data or data[key] is None:
+        raise ConfigError("missing", where=f"{where}.{key}", hint="set it in invoke.yaml or your -f file")
+    return data[key]
+
+
+def _str(data, key, where, pattern: re.Pattern | None = None, allowed: str = "") -> str:
+    value = _get(data, key, where)
+    if not isinstance(value, str) or not value.strip() or (pattern and not pattern.match(value)):
+        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}",
+                          hint=allowed or "give a non-empty string")
+    return value
+
+
+def _int(data, key, where, low: int, high: int) -> int:
+    value = _get(data, key, where)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}",
+                          hint=f"give a whole number from {low} to {high}")
+    return value
+
+
+def _num(data, key, where, low: float, high: float) -> float:
+    value = _get(data, key, where)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}",
+                          hint=f"give a number from {low} to {high}")
+    return float(value)
+
+
+def _url(data, key, where) -> str:
+    value = _str(data, key, where)
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ConfigError(f"invalid URL {value!r}", where=f"{where}.{key}",
+                          hint="give an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _argv(value, where) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"invalid value {value!r}", where=where, hint="give a list of strings")
+    return tuple(value)
+
+
+def _service(data: Mapping, where: str) -> Service:
+    publish = data.get("publish") if isinstance(data, Mapping) else None
+    if publish is not None and (isinstance(publish, bool) or not isinstance(publish, int)
+                                or not 1 <= publish <= 65535):
+        raise ConfigError(f"invalid port {publish!r}", where=f"{where}.publish",
+                          hint="give a port from 1 to 65535, or null to publish nothing")
+    environment = data.get("environment") or {}
+    if not isinstance(environment, Mapping):
+        raise ConfigError("expected a mapping of NAME: value", where=f"{where}.environment")
+    return Service(image=_str(data, "image", where), command=_argv(data.get("command"), f"{where}.command"),
+                   port=_int(data, "port", where, 1, 65535) if "port" in data else 8000,
+                   publish=publish, healthcheck=_argv(data.get("healthcheck"), f"{where}.healthcheck"),
+                   environment=tuple((str(k), str(v)) for k, v in environment.items()))
+
+
+def _stage(data: Mapping, where: str) -> Stage:
+    weights = _str(data, "weights", where, _WEIGHTS, "write it as qwen:N,local:M (the seed's format)")
+    qwen, local = (int(x) for x in _WEIGHTS.match(weights).groups())
+    if qwen + local == 0:
+        raise ConfigError("no provider gets traffic", where=f"{where}.weights")
+    limits_data = _get(data, "limits", where)
+    limits = {name: _int(limits_data, name, f"{where}.limits", 1, 10000) for name in LIMIT_NAMES}
+    local_llm = _get(data, "local_llm", where)
+    if not isinstance(local_llm, bool):
+        raise ConfigError(f"invalid value {local_llm!r}", where=f"{where}.local_llm", hint="true or false")
+    if local and not local_llm:
+        raise ConfigError("local weight is above 0 but the local LLM is not in compose",
+                          where=f"{where}.weights", hint="set local:0 or local_llm: true")
+    return Stage(number=_int(data, "stage", where, 0, 99), name=_str(data, "name", where, _NAME),
+                 qwen_weight=qwen, local_weight=local, local_llm=local_llm, limits=limits,
+                 requires_key=bool(data.get("requires_key", qwen > 0)))
+
+
+def api_key(env: Mapping[str, str] = os.environ) -> str:
+    for name in KEY_VARIABLES:
+        if env.get(name, "").strip():
+            return env[name].strip()
+    return ""
+
+
+def plain(value: Any) -> Any:
+    """Invoke's config proxies -> plain dicts and lists, so validation sees ordinary data."""
+    if hasattr(value, "keys") and hasattr(value, "__getitem__"):
+        return {str(k): plain(value[k]) for k in value.keys()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
+    """Validate the ``migrate`` section of Invoke's config into Settings."""
+    root = _get(plain(config), "migrate", "config")
+    where = "migrate"
+    services_data = _get(root, "services", where)
+    services = {name: _service(_get(services_data, name, f"{where}.services"), f"{where}.services.{name}")
+                for name in STACK_SERVICES}
+    extra = root.get("extra_services") or {}
+    extra_services = {name: _service(svc, f"{where}.extra_services.{name}") for name, svc in extra.items()}
+    ll = _get(root, "local_llm", where)
+    lw = f"{where}.local_llm"
+    local = LocalLLM(container=_str(ll, "container", lw, _NAME), service=_service(ll, lw),
+                     url=_url(ll, "url", lw), probe_url=_url(ll, "probe_url", lw),
+                     model=_str(ll, "model", lw), timeout=_num(ll, "timeout", lw, 0.1, 600),
+                     concurrency=_int(ll, "concurrency", lw, 1, 10000),
+                     store_volume=_str(ll, "store_volume", lw, _NAME),
+                     store_mount=_str(ll, "store_mount", lw), store_path=_str(ll, "store_path", lw))
+    if not local.store_path.startswith(local.store_mount):
+        raise ConfigError(f"{local.store_path} is not inside {local.store_mount}",
+                          where=f"{lw}.store_path", hint="the store must live on the model volume")
+    ad = _get(root, "api", where)
+    aw = f"{where}.api"
+    api = Api(base_url=_url(ad, "base_url", aw), probe_url=_url(ad, "probe_url", aw) if ad.get("probe_url")
+              else _url(ad, "base_url", aw), model=_str(ad, "model", aw),
+              timeout=_num(ad, "timeout", aw, 0.1, 600), concurrency=_int(ad, "concurrency", aw, 1, 10000))
+    stages_data = _get(root, "stages", where)
+    if not isinstance(stages_data, list) or not stages_data:
+        raise ConfigError("expected a non-empty list of stages", where=f"{where}.stages")
+    stages = {}
+    for i, item in enumerate(stages_data):
+        stage = _stage(item, f"{where}.stages[{i}]")
+        if stage.number in stages:
+            raise ConfigError(f"stage {stage.number} is defined twice", where=f"{where}.stages[{i}].stage")
+        stages[stage.number] = stage
+    deploy_dir = Path(os.path.expanduser(_str(root, "deploy_dir", where)))
+    return Settings(deploy_dir=deploy_dir, project=_str(root, "project", where, _NAME),
+                    bind=_str(root, "bind", where), services=services, extra_services=extra_services,
+                    local_llm=local, api=api, stages=dict(sorted(stages.items())),
+                    # A key in the config is for the sandbox only; real keys come from the env.
+                    api_key=str(ad.get("key") or "").strip() or api_key(env))

@@ -1,0 +1,33 @@
+"""Thin adapter over the docker SDK: one client, and a clear error when the engine is away."""
+from __future__ import annotations
+
+from toolkit.errors import DockerError
+
+
+def client():
+    import docker  # lazy: `invoke --list` must not pay for it
+    try:
+        c = docker.from_env(timeout=30)
+        c.ping()
+        return c
+    except Exception as exc:  # the SDK raises several unrelated types for "not reachable"
+        raise DockerError("the Docker engine is not reachable", where="DOCKER_HOST or /var/run/docker.sock",
+                          detail=str(exc)[:300],
+                          hint="start dockerd (or `systemctl start docker`) and check `docker info`") from None
+
+
+def image_exists(c, tag: str) -> bool:
+    import docker
+    try:
+        c.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def container_or_none(c, name: str):
+    import docker
+    try:
+        return c.containers.get(name)
+    except docker.errors.NotFound:
+        return None

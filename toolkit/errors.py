@@ -1,0 +1,46 @@
+"""One exception root. Each error carries what failed, where, and what to do next; only
+``tasks.py`` turns them into ``invoke.Exit(message, code)``."""
+from __future__ import annotations
+
+
+class MigrationError(Exception):
+    """Root of every error the toolkit raises on purpose."""
+    exit_code = 1
+
+    def __init__(self, what: str, *, where: str = "", hint: str = "", detail: str = ""):
+        self.what, self.where, self.hint, self.detail = what, where, hint, detail
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        parts = [f"{self.where}: {self.what}" if self.where else self.what]
+        if self.detail:
+            parts.append(self.detail.rstrip())
+        if self.hint:
+            parts.append(f"next: {self.hint}")
+        return "\n".join(parts)
+
+
+class ConfigError(MigrationError):
+    """A setting is missing or invalid; ``where`` is the dotted key."""
+    exit_code = 2
+
+
+class TemplateError(MigrationError):
+    """A template failed to render; ``where`` is file:line."""
+    exit_code = 2
+
+
+class DockerError(MigrationError):
+    """The Docker engine or Compose failed or is unreachable."""
+    exit_code = 3
+
+
+class CommandError(DockerError):
+    """An external command exited non-zero; ``detail`` holds the tail of its stderr."""
+
+    def __init__(self, argv: list[str], code: int, stderr: str, hint: str = ""):
+        self.argv, self.code = argv, code
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        super().__init__(f"command exited {code}", where=" ".join(argv), hint=hint,
+                         detail=tail and f"stderr (tail):\n{tail}")

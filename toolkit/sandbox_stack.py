@@ -1,0 +1,135 @@
+"""The sandbox stack on the host: build its images (with no registry if need be), bring it up
+at stage 0 with a model store on its volume, report on it, and take it all down."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit import compose, docker_api
+from toolkit.config import Settings, plain
+from toolkit.errors import ConfigError, DockerError
+from toolkit.files import atomic_write
+
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_DIR = ROOT / "sandbox"
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    image: str
+    base_image: str
+    local_base_image: str
+    key: str
+    store_size_gb: float
+
+
+def sandbox_settings(config) -> SandboxSettings:
+    data = (plain(config).get("migrate") or {}).get("sandbox")
+    if not isinstance(data, dict):
+        raise ConfigError("no sandbox settings", where="migrate.sandbox",
+                          hint="run sandbox tasks with the sandbox config: invoke -f sandbox.yaml sandbox.up")
+    try:
+        return SandboxSettings(image=str(data["image"]), base_image=str(data["base_image"]),
+                               local_base_image=str(data["local_base_image"]), key=str(data["key"]),
+                               store_size_gb=float(data.get("store_size_gb", 4.4)))
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"missing or invalid {exc}", where="migrate.sandbox") from None
+
+
+def _say(out, text: str) -> None:
+    out(text) if out else None
+
+
+def choose_base(client, sb: SandboxSettings, out=print) -> str:
+    """The public base image when it is here or can be pulled; otherwise a locally built one."""
+    if docker_api.image_exists(client, sb.base_image):
+        return sb.base_image
+    pulled = subprocess.run(["docker", "pull", "-q", sb.base_image], capture_output=True, text=True)
+    if pulled.returncode == 0:
+        return sb.base_image
+    _say(out, f"cannot pull {sb.base_image} ({pulled.stderr.strip().splitlines()[-1:] or ['no reason']}); "
+              f"using the local base image {sb.local_base_image}")
+    if not docker_api.image_exists(client, sb.local_base_image):
+        compose.run(["bash", str(SANDBOX_DIR / "build-base-image.sh"), sb.local_base_image], timeout=900)
+    return sb.local_base_image
+
+
+def build(config, *, out=print, rebuild: bool = False) -> str:
+    sb = sandbox_settings(config)
+    client = docker_api.client()
+    if docker_api.image_exists(client, sb.image) and not rebuild:
+        _say(out, f"image {sb.image} already built (--rebuild to build it again)")
+        return sb.image
+    base = choose_base(client, sb, out)
+    compose.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", sb.image,
+                 str(SANDBOX_DIR)], timeout=900)
+    _say(out, f"built {sb.image} from {base}")
+    return sb.image
+
+
+def write_stage_files(settings: Settings, files: dict[str, str]) -> None:
+    from deploy.render import SECRET_FILES
+    settings.deploy_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        atomic_write(settings.deploy_dir / name, text, 0o600 if name in SECRET_FILES else None)
+
+
+def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> None:
+    """Start the sandbox. A fresh deploy directory gets stage 0; an existing one is started as
+    it stands, so that `down` then `up` is not a silent rollback."""
+    from deploy.render import render
+    sb = sandbox_settings(config)
+    compose.require_v2()
+    client = docker_api.client()
+    if not docker_api.image_exists(client, sb.image):
+        build(config, out=out)
+    live = settings.deploy_dir / "docker-compose.yml"
+    if not live.exists():
+        write_stage_files(settings, render(settings, settings.stage(min(settings.stages))))
+        _say(out, f"rendered stage {min(settings.stages)} into {settings.deploy_dir}")
+    base = compose.argv(settings.project, settings.deploy_dir)
+    services = compose.run(base + ["config", "--services"]).stdout.split()
+    if "local-llm" in services:
+        store = settings.local_llm.store_path
+        done = compose.run(base + ["run", "--rm", "--no-deps", "-T", "local-llm", "python3", "-m",
+                                   "sandbox.store", store, "--size-gb", str(sb.store_size_gb), "--if-empty"])
+        _say(out, done.stdout.strip())
+    compose.run(base + ["up", "-d", "--wait", "--wait-timeout", str(wait_timeout)], timeout=wait_timeout + 60)
+    _say(out, status(settings))
+
+
+def status(settings: Settings) -> str:
+    if not (settings.deploy_dir / "docker-compose.yml").exists():
+        return f"no sandbox deployed in {settings.deploy_dir}"
+    return compose.run(compose.argv(settings.project, settings.deploy_dir) + ["ps", "--all"]).stdout
+
+
+def down(settings: Settings, *, out=print) -> None:
+    """Remove every container, network and volume of the project, and the rendered files."""
+    live = settings.deploy_dir / "docker-compose.yml"
+    if live.exists():
+        compose.run(compose.argv(settings.project, settings.deploy_dir)
+                    + ["down", "--volumes", "--remove-orphans", "--timeout", "10"], timeout=300)
+    else:
+        _remove_by_label(settings.project, out)
+    if settings.deploy_dir.exists():
+        shutil.rmtree(settings.deploy_dir)
+    _say(out, f"sandbox project {settings.project} removed")
+
+
+def _remove_by_label(project: str, out) -> None:
+    """Without a compose file, find what the project left through Compose's own labels."""
+    try:
+        client = docker_api.client()
+    except DockerError:
+        return
+    label = f"com.docker.compose.project={project}"
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True)
+        _say(out, f"removed container {container.name}")
+    for network in client.networks.list(filters={"label": label}):
+        network.remove()
+    for volume in client.volumes.list(filters={"label": label}):
+        volume.remove(force=True)
