@@ -1,18 +1,18 @@
 """The sandbox image works under testcontainers, with the port published on loopback only."""
 import openai
 from testcontainers.core.container import DockerContainer
-from testcontainers.core.waiting_utils import wait_for_logs
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 KEY = "sk-testcontainers-0000"
 
 
 def test_dashscope_emulator_in_a_testcontainer(docker_client):
     container = (DockerContainer("xiaozhi-sandbox:latest")
-                 .with_command(["python3", "-m", "sandbox.dashscope", "--port", "18080", "--key", KEY]))
+                 .with_command(["python3", "-m", "sandbox.dashscope", "--port", "18080", "--key", KEY])
+                 .waiting_for(LogMessageWaitStrategy("listening on").with_startup_timeout(30)))
     # with_bind_ports takes no host address; docker-py's (address, port) form binds loopback only.
     container.ports["18080/tcp"] = ("127.0.0.1", None)
     with container:
-        wait_for_logs(container, "listening on", timeout=30)
         port = container.get_exposed_port(18080)
         bindings = docker_client.containers.get(container.get_wrapped_container().id).attrs["HostConfig"]["PortBindings"]
         assert bindings["18080/tcp"][0]["HostIp"] == "127.0.0.1"
