@@ -73,10 +73,93 @@ def sandbox_status(c):
     print(sandbox_stack.status(_settings(c)))
 
 
+@task(help={"stage": "judge against this stage (default: the deployed one, else 0)",
+            "json": "print JSON", "nagios": "print one monitoring-plugin line with perfdata",
+            "prom": "also write a node_exporter textfile here (atomically)",
+            "light": "skip the generate probes (no tokens spent)",
+            "timeout": "bound for the whole run, seconds (default: migrate.health.timeout)",
+            "history": "print a summary of the recorded runs and exit",
+            "no_record": "do not append this run to the health history"})
+@converted
+def health(c, stage=None, json=False, nagios=False, prom=None, light=False, timeout=None, history=False,
+           no_record=False):
+    """Check port 11434, the API, the containers, drift and the host; exit 0/1/2/3."""
+    from checks import command
+    settings = _settings(c)
+    if history:
+        print(command.history_summary(settings))
+        return
+    if json and nagios:
+        raise Exit("error: --json and --nagios exclude each other", code=3)
+    text, code = command.health(settings, stage=None if stage is None else int(stage),
+                                output="json" if json else "nagios" if nagios else "table",
+                                prom=prom, light=light, timeout=timeout, record=not no_record)
+    print(text)
+    if code:
+        raise Exit(code=code)
+
+
+def _cron_job(c, every, prom):
+    import os
+    import sys
+    from checks.cron import Job, schedule
+    schedule(every)  # refuse a bad interval before reading anything
+    runtime = c.config._runtime_path  # the -f file this run was given, so cron runs the same config
+    return Job(workdir=os.path.dirname(os.path.abspath(__file__)),
+               invoke=os.path.join(os.path.dirname(sys.executable), "invoke"),
+               config_file=os.path.abspath(runtime) if runtime else None, prom=prom, every=every)
+
+
+@task(help={"every": "interval: Nm (1-59) or Nh (1-23); default 5m",
+            "prom": "node_exporter textfile to write (default /var/lib/node_exporter/textfile_collector/xiaozhi.prom)",
+            "dry_run": "print the new crontab and change nothing",
+            "systemd": "print a systemd service and timer pair instead of touching the crontab"})
+@converted
+def cron_install(c, every="5m", prom="/var/lib/node_exporter/textfile_collector/xiaozhi.prom", dry_run=False,
+                 systemd=False):
+    """Schedule `invoke health --prom` (with history) under flock, in cron or systemd."""
+    import os
+    from checks import cron
+    job = _cron_job(c, every, prom)
+    if systemd:
+        print(cron.systemd_units(job))
+        return
+    new = cron.merged(cron.read_crontab(), job)
+    if not dry_run and not os.path.isdir(os.path.dirname(os.path.abspath(prom))):
+        raise Exit(f"error: {os.path.dirname(prom)} does not exist: create it (node_exporter's textfile "
+                   "directory) or pass --prom", code=2)
+    if dry_run:
+        print("dry run: the crontab would become:\n" + new)
+        return
+    cron.write_crontab(new)
+    print(f"installed: {cron.entry(job).splitlines()[1]}")
+
+
+@task(help={"dry_run": "print the new crontab and change nothing"})
+@converted
+def cron_remove(c, dry_run=False):
+    """Remove the health check's crontab entry (other entries are kept)."""
+    from checks import cron
+    current = cron.read_crontab()
+    new = cron.without_ours(current)
+    if new == current:
+        print("no health entry in the crontab: nothing to remove")
+        return
+    if dry_run:
+        print("dry run: the crontab would become:\n" + new)
+        return
+    cron.write_crontab(new)
+    print("removed the health entry from the crontab")
+
+
+cron = Collection("cron")
+cron.add_task(cron_install, "install")
+cron.add_task(cron_remove, "remove")
+
 sandbox = Collection("sandbox")
 sandbox.add_task(sandbox_build, "build")
 sandbox.add_task(sandbox_up, "up")
 sandbox.add_task(sandbox_down, "down")
 sandbox.add_task(sandbox_status, "status")
 
-ns = Collection(render, sandbox)
+ns = Collection(render, health, cron, sandbox)

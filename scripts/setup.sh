@@ -18,6 +18,7 @@ apt_install() {
 command -v dockerd >/dev/null || { log "installing docker.io"; apt_install docker.io; }
 command -v debootstrap >/dev/null || { log "installing debootstrap"; apt_install debootstrap; }
 command -v docker >/dev/null || apt_install docker.io
+command -v crontab >/dev/null || { log "installing cron (for cron.install)"; apt_install cron; }
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

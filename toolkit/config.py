@@ -67,6 +67,19 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Health:
+    timeout: float = 10.0
+    local_warn_ms: float = 400
+    local_crit_ms: float = 1000
+    api_warn_ms: float = 1500
+    api_crit_ms: float = 3000
+    mem_available_warn_mb: float = 1024
+    disk_free_warn_gb: float = 5
+    history_max_bytes: int = 1_048_576
+    history_keep: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     deploy_dir: Path
     project: str
@@ -76,7 +89,12 @@ class Settings:
     local_llm: LocalLLM
     api: Api
     stages: Mapping[int, Stage]
+    health: Health = Health()
     api_key: str = field(repr=False, default="")
+
+    @property
+    def history_path(self) -> Path:
+        return self.deploy_dir / "health-history.jsonl"
 
     def stage(self, number: int) -> Stage:
         if number not in self.stages:
@@ -168,6 +186,29 @@ def _stage(data: Mapping, where: str) -> Stage:
                  requires_key=bool(data.get("requires_key", qwen > 0)))
 
 
+def _health(data: Mapping, where: str) -> Health:
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a mapping", where=where)
+    defaults = Health()
+    values = {}
+    for name in Health.__dataclass_fields__:
+        if name not in data:
+            continue
+        if name.startswith("history_"):
+            values[name] = _int(data, name, where, 1, 10 ** 10)
+        else:
+            values[name] = _num(data, name, where, 0.001, 10 ** 7)
+    unknown = sorted(set(data) - set(Health.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}", where=f"{where}.{unknown[0]}",
+                          hint="known: " + ", ".join(Health.__dataclass_fields__))
+    health = Health(**{**defaults.__dict__, **values})
+    for low, high in (("local_warn_ms", "local_crit_ms"), ("api_warn_ms", "api_crit_ms")):
+        if getattr(health, low) >= getattr(health, high):
+            raise ConfigError(f"{low} must be below {high}", where=f"{where}.{low}")
+    return health
+
+
 def api_key(env: Mapping[str, str] = os.environ) -> str:
     for name in KEY_VARIABLES:
         if env.get(name, "").strip():
@@ -222,5 +263,6 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
     return Settings(deploy_dir=deploy_dir, project=_str(root, "project", where, _NAME),
                     bind=_str(root, "bind", where), services=services, extra_services=extra_services,
                     local_llm=local, api=api, stages=dict(sorted(stages.items())),
+                    health=_health(root.get("health") or {}, f"{where}.health"),
                     # A key in the config is for the sandbox only; real keys come from the env.
                     api_key=str(ad.get("key") or "").strip() or api_key(env))

@@ -2,6 +2,7 @@
 at stage 0 with a model store on its volume, report on it, and take it all down."""
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -56,15 +57,35 @@ def choose_base(client, sb: SandboxSettings, out=print) -> str:
     return sb.local_base_image
 
 
+SOURCE_LABEL = "xiaozhi.sandbox.sources"
+
+
+def sources_digest() -> str:
+    """A digest of everything the image is built from, stored as a label: an image built from
+    older sources is rebuilt, so a stale emulator never answers a test."""
+    digest = hashlib.sha256()
+    for path in sorted(SANDBOX_DIR.iterdir()):
+        if path.is_file() and (path.suffix == ".py" or path.name == "Dockerfile"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _built_from(client, tag: str) -> str | None:
+    if not docker_api.image_exists(client, tag):
+        return None
+    return (client.images.get(tag).labels or {}).get(SOURCE_LABEL, "")
+
+
 def build(config, *, out=print, rebuild: bool = False) -> str:
     sb = sandbox_settings(config)
     client = docker_api.client()
-    if docker_api.image_exists(client, sb.image) and not rebuild:
-        _say(out, f"image {sb.image} already built (--rebuild to build it again)")
+    wanted = sources_digest()
+    if _built_from(client, sb.image) == wanted and not rebuild:
+        _say(out, f"image {sb.image} is up to date with sandbox/ (--rebuild to build it again)")
         return sb.image
     base = choose_base(client, sb, out)
-    compose.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", sb.image,
-                 str(SANDBOX_DIR)], timeout=900)
+    compose.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "--label",
+                 f"{SOURCE_LABEL}={wanted}", "-t", sb.image, str(SANDBOX_DIR)], timeout=900)
     _say(out, f"built {sb.image} from {base}")
     return sb.image
 
@@ -83,8 +104,14 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
     sb = sandbox_settings(config)
     compose.require_v2()
     client = docker_api.client()
-    if not docker_api.image_exists(client, sb.image):
+    if _built_from(client, sb.image) != sources_digest():
         build(config, out=out)
+    other = docker_api.container_or_none(client, settings.local_llm.container)
+    owner = other.labels.get("com.docker.compose.project") if other else None
+    if other and owner != settings.project:
+        raise DockerError(f"container {settings.local_llm.container} already exists, owned by "
+                          f"{owner or 'no Compose project'}", where="docker ps -a",
+                          hint=f"take that stack down first (its project: {owner}) or remove the container")
     live = settings.deploy_dir / "docker-compose.yml"
     if not live.exists():
         write_stage_files(settings, render(settings, settings.stage(min(settings.stages))))

@@ -23,10 +23,14 @@ def docker_client():
         client.ping()
     except Exception as exc:
         pytest.fail(f"integration tests need a running Docker engine ({exc}); run `bash scripts/setup.sh`")
+    from toolkit.sandbox_stack import SOURCE_LABEL, sources_digest
     try:
-        client.images.get("xiaozhi-sandbox:latest")
+        built = client.images.get("xiaozhi-sandbox:latest").labels.get(SOURCE_LABEL)
     except docker.errors.ImageNotFound:
-        pytest.fail("image xiaozhi-sandbox:latest is missing; run `invoke -f sandbox.yaml sandbox.build`")
+        built = None
+    if built != sources_digest():
+        pytest.fail("image xiaozhi-sandbox:latest is missing or older than sandbox/; "
+                    "run `invoke -f sandbox.yaml sandbox.build`")
     return client
 
 
@@ -39,7 +43,7 @@ def invoke(config: Path, *args: str, check: bool = True, env: dict | None = None
     return done
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sandbox_config(tmp_path_factory, docker_client):
     """sandbox.yaml with its own project name and deploy dir, so tests never touch a
     developer's running sandbox files."""
@@ -58,7 +62,7 @@ def project_resources(client, project: str) -> dict:
             "volumes": [v.name for v in client.volumes.list(filters=label)]}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sandbox_up(sandbox_config, docker_client):
     """The sandbox stack, up and healthy; removed afterwards even when a test fails."""
     project = yaml.safe_load(sandbox_config.read_text())["migrate"]["project"]
@@ -77,3 +81,17 @@ def compose_ps(config: Path) -> list[dict]:
             data["deploy_dir"], "ps", "--all", "--format", "json"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def config_variant(base: Path, tmp_path: Path, **changes) -> Path:
+    """A copy of a test config with dotted keys changed, e.g. {'api.key': 'x'}."""
+    data = yaml.safe_load(base.read_text())
+    for dotted, value in changes.items():
+        node = data["migrate"]
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    path = tmp_path / f"variant-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

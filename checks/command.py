@@ -1,0 +1,56 @@
+"""`invoke health`: resolve the stage, run the checks, record history, format the report."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from checks import history, report as fmt
+from checks.run import Report, run
+from deploy import state
+from deploy.render import redact
+from toolkit.config import Settings
+from toolkit.errors import ConfigError, MigrationError
+
+
+def resolve_stage(settings: Settings, stage: int | None) -> int:
+    """--stage wins; then the state file that `invoke phase` writes; then stage 0."""
+    if stage is not None:
+        return int(stage)
+    try:
+        found = state.current_stage(settings.deploy_dir)
+    except Exception:
+        found = None
+    return found if found is not None else min(settings.stages)
+
+
+def health(settings: Settings, *, stage: int | None = None, output: str = "table", prom: str | None = None,
+           light: bool = False, timeout: float | None = None, record: bool = True) -> tuple[str, int]:
+    if output not in ("table", "json", "nagios"):
+        raise ConfigError(f"unknown output {output!r}", where="--output", hint="table, json or nagios")
+    if timeout is not None and not 0.1 <= float(timeout) <= 600:
+        raise ConfigError(f"invalid timeout {timeout!r}", where="--timeout", hint="seconds, 0.1 to 600")
+    target = settings.stage(resolve_stage(settings, stage))
+    result: Report = run(settings, target, light=light, timeout=float(timeout) if timeout else None)
+    if record:
+        _record(settings, result)
+    if prom:
+        try:
+            fmt.write_textfile(Path(prom), redact(fmt.prometheus(result), settings.api_key))
+        except OSError as exc:
+            raise MigrationError(f"cannot write the metrics file: {exc.strerror}", where=str(prom),
+                                 hint="create its directory or pass another --prom path") from None
+    text = {"table": lambda: fmt.table(result), "json": lambda: fmt.as_json(result),
+            "nagios": lambda: fmt.nagios(result, settings.health)}[output]()
+    return redact(text, settings.api_key), int(result.status)
+
+
+def _record(settings: Settings, result: Report) -> None:
+    try:
+        history.append(settings.history_path, history.record(result), settings.health.history_max_bytes,
+                       settings.health.history_keep)
+    except OSError as exc:  # a check must still report when its history cannot be kept
+        print(f"warning: health history not written to {settings.history_path}: {exc.strerror}", file=sys.stderr)
+
+
+def history_summary(settings: Settings) -> str:
+    return history.summary(history.read(settings.history_path, settings.health.history_keep))

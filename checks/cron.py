@@ -1,0 +1,104 @@
+"""Scheduling `invoke health`: a crontab entry (or a systemd service and timer) that runs it
+with --prom and history, under flock so that runs never pile up, and under `timeout`."""
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from toolkit.errors import ConfigError, MigrationError
+
+MARK = "# xiaozhi-migrate health (managed by `invoke cron.install`; remove with `invoke cron.remove`)"
+
+
+@dataclass(frozen=True)
+class Job:
+    workdir: str
+    invoke: str
+    config_file: str | None
+    prom: str
+    every: str
+    lock: str = "/run/lock/xiaozhi-health.lock"
+    timeout_s: int = 60
+
+    def command(self) -> str:
+        config = f"-f {shlex.quote(self.config_file)} " if self.config_file else ""
+        inner = (f"cd {shlex.quote(self.workdir)} && flock -n {shlex.quote(self.lock)} "
+                 f"timeout {self.timeout_s} {shlex.quote(self.invoke)} {config}health "
+                 f"--prom {shlex.quote(self.prom)} --nagios")
+        return inner + " >/dev/null 2>&1"
+
+
+def schedule(every: str) -> str:
+    """'5m' -> '*/5 * * * *', '1h' -> '0 */1 * * *'. Cron cannot go below one minute."""
+    match = re.fullmatch(r"(\d+)([mh])", every.strip())
+    if not match:
+        raise ConfigError(f"invalid interval {every!r}", where="--every", hint="write it as Nm (1-59) or Nh (1-23)")
+    n, unit = int(match.group(1)), match.group(2)
+    if unit == "m" and 1 <= n <= 59:
+        return "* * * * *" if n == 1 else f"*/{n} * * * *"
+    if unit == "h" and 1 <= n <= 23:
+        return f"0 */{n} * * *"
+    raise ConfigError(f"interval {every!r} is out of range", where="--every", hint="Nm with N 1-59, or Nh with N 1-23")
+
+
+def entry(job: Job) -> str:
+    return f"{MARK}\n{schedule(job.every)} {job.command()}\n"
+
+
+def without_ours(crontab: str) -> str:
+    """The crontab minus our entry (the mark line and the line after it)."""
+    lines, out, skip = crontab.splitlines(), [], False
+    for line in lines:
+        if skip:
+            skip = False
+            continue
+        if line.strip() == MARK:
+            skip = True
+            continue
+        out.append(line)
+    text = "\n".join(out)
+    return text + "\n" if text else ""
+
+
+def merged(crontab: str, job: Job) -> str:
+    return without_ours(crontab) + entry(job)
+
+
+def systemd_units(job: Job) -> str:
+    minutes = int(job.every[:-1]) * (60 if job.every.endswith("h") else 1)
+    schedule(job.every)  # validates
+    return (f"# /etc/systemd/system/xiaozhi-health.service\n[Unit]\nDescription=xiaozhi LLM migration health check\n\n"
+            f"[Service]\nType=oneshot\nWorkingDirectory={job.workdir}\n"
+            f"ExecStart=/usr/bin/flock -n {job.lock} /usr/bin/timeout {job.timeout_s} {job.invoke} "
+            f"{'-f ' + job.config_file + ' ' if job.config_file else ''}health --prom {job.prom} --nagios\n"
+            f"SuccessExitStatus=1 2 3\n\n"
+            f"# /etc/systemd/system/xiaozhi-health.timer\n[Unit]\nDescription=Run the xiaozhi health check every {job.every}\n\n"
+            f"[Timer]\nOnBootSec=1min\nOnUnitActiveSec={minutes}min\nAccuracySec=10s\n\n[Install]\nWantedBy=timers.target\n")
+
+
+# --- the one place that touches the user's crontab ---------------------------------------------
+def _crontab_bin() -> str:
+    path = shutil.which("crontab")
+    if not path:
+        raise MigrationError("crontab is not installed", where="PATH",
+                             hint="apt-get install cron, or use --systemd and install the printed units")
+    return path
+
+
+def read_crontab() -> str:
+    done = subprocess.run([_crontab_bin(), "-l"], capture_output=True, text=True)
+    if done.returncode != 0:
+        if "no crontab" in done.stderr:
+            return ""
+        raise MigrationError(f"crontab -l exited {done.returncode}", where="crontab", detail=done.stderr.strip())
+    return done.stdout
+
+
+def write_crontab(text: str) -> None:
+    done = subprocess.run([_crontab_bin(), "-"], input=text, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise MigrationError(f"crontab - exited {done.returncode}", where="crontab", detail=done.stderr.strip(),
+                             hint="check the entry with --dry-run")

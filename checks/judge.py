@@ -1,0 +1,141 @@
+"""What the observed facts mean at a stage. Pure: (stage, facts, thresholds) -> results.
+
+Stages that keep the local LLM need it to serve; the cut-over stage needs port 11434 closed and
+the container gone (a listener left there is memory not freed: a WARNING)."""
+from __future__ import annotations
+
+from checks.model import Result, Status
+from toolkit.config import Health, Stage
+
+MB, GB = 1024 ** 2, 1024 ** 3
+
+
+def _latency(name, facts, warn_ms, crit_ms, what) -> Result:
+    expected = f"first token < {warn_ms:.0f} ms"
+    if "generate_error" in facts:
+        kind = facts["generate_error"]
+        return Result(name, Status.CRITICAL, expected, f"{what} failed: {kind} {facts.get('detail', '')}".strip())
+    if "first_token_s" not in facts:
+        return Result(name, Status.UNKNOWN, expected, "not measured")
+    ms = facts["first_token_s"] * 1000
+    status = Status.OK if ms < warn_ms else Status.WARNING if ms < crit_ms else Status.CRITICAL
+    word = "" if status is Status.OK else " (slow)"
+    return Result(name, status, expected, f"{ms:.0f} ms{word}", metrics={"first_token_seconds": ms / 1000})
+
+
+def local_llm(stage: Stage, port: dict, facts: dict, limits: Health, light: bool) -> list[Result]:
+    where = f"{port['host']}:{port['port']}"
+    if not stage.local_llm:
+        if port["open"]:
+            return [Result("local.port", Status.WARNING, f"{where} closed",
+                           f"{where} still listening: the local model's memory is not freed "
+                           "(run `invoke decommission`)")]
+        return [Result("local.port", Status.OK, f"{where} closed", "closed")]
+    results = [Result("local.port", Status.OK if port["open"] else Status.CRITICAL, f"{where} listening",
+                      "listening" if port["open"] else f"not listening ({port.get('error')})")]
+    if not port["open"]:
+        return results
+    if "error" in facts:
+        results.append(Result("local.model", Status.CRITICAL, f"{facts['model']} listed",
+                              f"Ollama API failed: {facts['error']} {facts.get('detail', '')}".strip()))
+        return results
+    present = facts.get("model_present")
+    results.append(Result("local.model", Status.OK if present else Status.CRITICAL, f"{facts['model']} listed",
+                          f"listed (Ollama {facts.get('version')})" if present else "model missing"))
+    if present and not light:
+        results.append(_latency("local.generate", facts, limits.local_warn_ms, limits.local_crit_ms, "generate"))
+    return results
+
+
+AUTH_WORDS = {"bad_key": "401: the key is refused", "throttled": "429: throttled",
+              "server_error": "5xx from the API", "timeout": "timed out", "dns": "DNS lookup failed",
+              "refused": "connection refused", "http": "unexpected HTTP status", "error": "failed"}
+
+
+def api(stage: Stage, facts: dict, limits: Health, light: bool) -> list[Result]:
+    auth = facts.get("auth")
+    expected = "key accepted"
+    if auth == "no_key":
+        status = Status.CRITICAL if stage.requires_key else Status.WARNING
+        return [Result("api.auth", status, expected, "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY")]
+    if auth != "ok":
+        status = Status.WARNING if auth == "throttled" else Status.CRITICAL
+        detail = f"{AUTH_WORDS.get(auth, auth)} {facts.get('detail', '')}".strip()
+        return [Result("api.auth", status, expected, detail)]
+    results = [Result("api.auth", Status.OK, expected, "accepted")]
+    if not light:
+        results.append(_latency("api.generate", facts, limits.api_warn_ms, limits.api_crit_ms, "completion"))
+    return results
+
+
+def _running(info: dict | None) -> bool:
+    return bool(info) and info["state"] == "running" and info.get("health") in (None, "healthy")
+
+
+def containers(stage: Stage, facts: dict, local_name: str) -> list[Result]:
+    if facts.get("engine") != "ok":
+        return [Result("containers", Status.UNKNOWN, "engine reachable", facts.get("detail", "unreachable"))]
+    results = []
+    for service in ("vad", "asr", "tts", "llm-service"):
+        info = facts["services"].get(service)
+        actual = "absent" if not info else f"{info['state']}" + (f", {info['health']}" if info.get("health") else "")
+        results.append(Result(f"container.{service}", Status.OK if _running(info) else Status.CRITICAL,
+                              "running, healthy", actual))
+    local = facts.get("local_container")
+    if stage.local_llm:
+        actual = "absent" if not local else f"{local['state']}" + (f", {local['health']}" if local.get("health") else "")
+        results.append(Result(f"container.{local_name}", Status.OK if _running(local) else Status.CRITICAL,
+                              "running, healthy", actual))
+    else:
+        results.append(Result(f"container.{local_name}", Status.WARNING if local else Status.OK, "removed",
+                              f"left over ({local['state']}): run `invoke decommission`" if local else "removed"))
+    return results
+
+
+def expected_env(stage: Stage) -> dict[str, dict[str, str]]:
+    return {"llm-service": {"LLM_PROVIDER_WEIGHTS": stage.weights, "LLM_MAX_CONCURRENT": str(stage.limits["llm"])},
+            "vad": {"VAD_MAX_CONCURRENT": str(stage.limits["vad"])},
+            "asr": {"ASR_MAX_CONCURRENT": str(stage.limits["asr"])},
+            "tts": {"TTS_MAX_CONCURRENT": str(stage.limits["tts"])}}
+
+
+def drift_of(stage: Stage, facts: dict) -> list[str]:
+    """Each running variable that differs from the stage, as 'service VAR=actual (want X)'."""
+    found = []
+    for service, wanted in expected_env(stage).items():
+        env = (facts.get("services", {}).get(service) or {}).get("env", {})
+        for key, value in wanted.items():
+            if env.get(key) != value:
+                found.append(f"{service} {key}={env.get(key, '<unset>')} (want {value})")
+    return found
+
+
+def drift(stage: Stage, facts: dict) -> Result:
+    if facts.get("engine") != "ok":
+        return Result("drift", Status.UNKNOWN, f"stage {stage.number} environment", "engine unreachable")
+    found = drift_of(stage, facts)
+    return Result("drift", Status.WARNING if found else Status.OK, f"stage {stage.number} environment",
+                  "; ".join(found) if found else "matches")
+
+
+def host(facts: dict, limits: Health) -> Result:
+    notes, status = [], Status.OK
+    avail_mb = facts["mem_available"] / MB
+    if avail_mb < limits.mem_available_warn_mb:
+        status = Status.WARNING
+        notes.append(f"only {avail_mb:.0f} MB memory available")
+    free_gb = facts["disk_free"] / GB
+    if free_gb < limits.disk_free_warn_gb:
+        status = Status.WARNING
+        notes.append(f"only {free_gb:.1f} GB free at {facts['disk_path']}")
+    listener = facts.get("listener")
+    summary = (f"mem {avail_mb:.0f}/{facts['mem_total'] / MB:.0f} MB free, load {facts['load1']:.2f}"
+               f"/{facts['cpus']} cpus, disk {free_gb:.1f} GB free, 11434: "
+               + (f"{listener['process']} (pid {listener['pid']})" if listener else "nobody"))
+    if facts.get("local_model_rss"):
+        summary += f", local model {facts['local_model_rss'] / MB:.0f} MB"
+    metrics = {"mem_available_bytes": facts["mem_available"], "disk_free_bytes": facts["disk_free"],
+               "load1": facts["load1"]}
+    if facts.get("local_model_rss") is not None:
+        metrics["local_model_rss_bytes"] = facts["local_model_rss"]
+    return Result("host", status, "resources to spare", "; ".join(notes + [summary]), metrics=metrics)

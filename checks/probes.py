@@ -1,0 +1,149 @@
+"""Probes: each observes one part of the world and returns plain facts (a dict), never a
+verdict. They run concurrently; each has its own timeout. The API key is sent, never returned.
+
+Every HTTP client here sets TCP_NODELAY: httpx writes a request's headers and body separately,
+and without it Nagle's algorithm adds up to 40 ms to every first-token measurement."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from urllib.parse import urlparse
+
+import httpx
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+def http_client(timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=timeout, trust_env=False,
+                             transport=httpx.AsyncHTTPTransport(socket_options=NODELAY, retries=0))
+
+
+def classify(exc: BaseException) -> str:
+    """httpx's exception -> the operator's words: refused, timeout, dns, error."""
+    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    chain, seen = exc, set()
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        if isinstance(chain, socket.gaierror) or "Name or service not known" in str(chain) \
+                or "Temporary failure in name resolution" in str(chain):
+            return "dns"
+        if isinstance(chain, ConnectionRefusedError):
+            return "refused"
+        chain = chain.__cause__ or chain.__context__
+    if isinstance(exc, httpx.ConnectError):
+        return "refused"
+    return "error"
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+async def tcp(url: str, timeout: float) -> dict:
+    host, port = host_port(url)
+    start = time.perf_counter()
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        writer.close()
+        return {"open": True, "host": host, "port": port, "seconds": time.perf_counter() - start}
+    except (OSError, asyncio.TimeoutError) as exc:
+        return {"open": False, "host": host, "port": port, "error": classify(exc),
+                "seconds": time.perf_counter() - start}
+
+
+async def ollama(url: str, model: str, timeout: float, generate: bool = True) -> dict:
+    """/api/version, /api/tags (is the model there?) and a one-token generate."""
+    facts: dict = {"url": url, "model": model}
+    async with http_client(timeout) as client:
+        try:
+            facts["version"] = (await client.get(url + "/api/version")).json().get("version")
+            tags = (await client.get(url + "/api/tags")).json()
+            names = [m.get("model") or m.get("name") for m in tags.get("models", [])]
+            facts["model_present"] = model in names or f"{model}:latest" in names
+        except (httpx.HTTPError, ValueError) as exc:
+            facts.update(error=classify(exc), detail=str(exc)[:200])
+            return facts
+        if generate and facts["model_present"]:
+            facts.update(await _ollama_first_token(client, url, model))
+    return facts
+
+
+async def _ollama_first_token(client: httpx.AsyncClient, url: str, model: str) -> dict:
+    body = {"model": model, "prompt": "hi", "stream": True, "options": {"num_predict": 1}}
+    start = time.perf_counter()
+    try:
+        async with client.stream("POST", url + "/api/generate", json=body) as response:
+            if response.status_code != 200:
+                text = (await response.aread()).decode(errors="replace")
+                return {"generate_error": "overloaded" if response.status_code == 503 else "http",
+                        "generate_status": response.status_code, "detail": text[:200]}
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                if "error" in item:  # Ollama reports failures mid-stream with status 200
+                    return {"generate_error": "stream_error", "detail": str(item["error"])[:200]}
+                return {"first_token_s": time.perf_counter() - start}
+        return {"generate_error": "empty", "detail": "the stream ended without a token"}
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"generate_error": classify(exc), "detail": str(exc)[:200]}
+
+
+API_ERRORS = {401: "bad_key", 403: "bad_key", 429: "throttled"}
+
+
+async def api(url: str, model: str, key: str, timeout: float, generate: bool = True) -> dict:
+    """Authentication through the models list, then a one-token streamed completion."""
+    facts: dict = {"url": url, "model": model}
+    if not key:
+        facts["auth"] = "no_key"
+        return facts
+    headers = {"Authorization": f"Bearer {key}"}
+    async with http_client(timeout) as client:
+        try:
+            response = await client.get(url + "/models", headers=headers)
+        except httpx.HTTPError as exc:
+            facts.update(auth=classify(exc), detail=str(exc)[:200])
+            return facts
+        facts["status"] = response.status_code
+        if response.status_code != 200:
+            facts["auth"] = API_ERRORS.get(response.status_code,
+                                           "server_error" if response.status_code >= 500 else "http")
+            facts["detail"] = _api_message(response)
+            return facts
+        facts["auth"] = "ok"
+        if generate:
+            facts.update(await _api_first_token(client, url, model, headers))
+    return facts
+
+
+def _api_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    return f"{error.get('code', '')} {error.get('message', '')}".strip()[:200]
+
+
+async def _api_first_token(client, url, model, headers) -> dict:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 1}
+    start = time.perf_counter()
+    try:
+        async with client.stream("POST", url + "/chat/completions", json=body, headers=headers) as response:
+            if response.status_code != 200:
+                await response.aread()
+                return {"generate_error": API_ERRORS.get(response.status_code, "server_error"
+                                                         if response.status_code >= 500 else "http"),
+                        "generate_status": response.status_code, "detail": _api_message(response)}
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                    return {"first_token_s": time.perf_counter() - start}
+        return {"generate_error": "empty", "detail": "the stream ended without a token"}
+    except httpx.HTTPError as exc:
+        return {"generate_error": classify(exc), "detail": str(exc)[:200]}

@@ -1,0 +1,111 @@
+"""Runs every probe concurrently under one deadline and judges the facts against a stage.
+
+Blocking probes (docker SDK, psutil) run in daemon threads, so that a hung engine can neither
+hold the run past its deadline nor keep the process alive at exit."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+
+from checks import judge, probes
+from checks.model import Result, Status, worst
+from toolkit.config import Settings, Stage
+
+
+@dataclass
+class Report:
+    stage: Stage
+    results: list[Result]
+    seconds: float
+    started: float
+
+    @property
+    def status(self) -> Status:
+        return worst(r.status for r in self.results)
+
+
+def _in_daemon_thread(fn, *args) -> asyncio.Future:
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def work():
+        try:
+            value = fn(*args)
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(value))
+        except BaseException as exc:  # handed to the awaiting side, which reports it
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_exception(exc))
+
+    threading.Thread(target=work, daemon=True).start()
+    return future
+
+
+async def _timed(coro, deadline: float, fallback: dict) -> dict:
+    start = time.perf_counter()
+    try:
+        facts = await asyncio.wait_for(coro, max(deadline - time.perf_counter(), 0.01))
+    except asyncio.TimeoutError:
+        facts = dict(fallback)
+    except Exception as exc:  # a probe's own bug must not hide the other checks
+        facts = {**fallback, "detail": f"probe failed: {exc!r}"[:200]}
+    facts["probe_seconds"] = time.perf_counter() - start
+    return facts
+
+
+def _stack_and_host(settings: Settings) -> dict:
+    from checks import host, stack
+    facts = stack.containers(settings)
+    local = facts.get("local_container") or {}
+    port = probes.host_port(settings.local_llm.probe_url)[1]
+    facts["host"] = host.host(str(settings.deploy_dir), port, local.get("pid"))
+    return facts
+
+
+async def gather(settings: Settings, stage: Stage, light: bool, timeout: float) -> dict:
+    # HTTP probes stop a little before the deadline so they can say "timeout" themselves.
+    deadline = time.perf_counter() + timeout
+    per = max(timeout - 0.2, 0.1)
+    local, api = settings.local_llm, settings.api
+    want_local = stage.local_llm
+    jobs = {
+        "local_port": _timed(probes.tcp(local.probe_url, min(per, 3.0)), deadline,
+                             {"open": False, "error": "timeout", "host": probes.host_port(local.probe_url)[0],
+                              "port": probes.host_port(local.probe_url)[1]}),
+        "api": _timed(probes.api(api.probe_url, api.model, settings.api_key, per, not light), deadline,
+                      {"auth": "timeout", "url": api.probe_url, "model": api.model}),
+        "stack": _timed(_in_daemon_thread(_stack_and_host, settings), deadline,
+                        {"engine": "timeout", "detail": "the Docker engine did not answer in time"}),
+    }
+    if want_local:
+        jobs["local"] = _timed(probes.ollama(local.probe_url, local.model, per, not light), deadline,
+                               {"error": "timeout", "url": local.probe_url, "model": local.model})
+    values = await asyncio.gather(*jobs.values())
+    return dict(zip(jobs, values))
+
+
+def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool) -> list[Result]:
+    limits = settings.health
+    results = judge.local_llm(stage, facts["local_port"], facts.get("local", {}), limits, light)
+    results += judge.api(stage, facts["api"], limits, light)
+    stack = facts["stack"]
+    results += judge.containers(stage, stack, settings.local_llm.container)
+    results.append(judge.drift(stage, stack))
+    if "host" in stack:
+        results.append(judge.host(stack["host"], limits))
+    else:
+        results.append(Result("host", Status.UNKNOWN, "resources to spare", stack.get("detail", "not measured")))
+    seconds = {"local.port": facts["local_port"], "local.model": facts.get("local", {}),
+               "local.generate": facts.get("local", {}), "api.auth": facts["api"], "api.generate": facts["api"]}
+    for result in results:
+        source = seconds.get(result.name, stack)
+        result.seconds = source.get("probe_seconds", 0.0)
+    return results
+
+
+def run(settings: Settings, stage: Stage, *, light: bool = False, timeout: float | None = None) -> Report:
+    timeout = timeout or settings.health.timeout
+    started, start = time.time(), time.perf_counter()
+    facts = asyncio.run(gather(settings, stage, light, timeout))
+    results = evaluate(settings, stage, facts, light)
+    return Report(stage, results, time.perf_counter() - start, started)

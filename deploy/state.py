@@ -1,0 +1,101 @@
+"""State, audit log and lock, all in the deploy directory.
+
+``state.json`` says which stage is deployed and, while a change is under way, which one is
+pending: a run that finds ``pending`` knows an earlier run stopped half-way and converges.
+``audit.jsonl`` gets one line per event: who, when, from, to, forced, result."""
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from toolkit.errors import MigrationError
+from toolkit.files import atomic_write
+
+STATE = "state.json"
+AUDIT = "audit.jsonl"
+LOCK = ".migrate.lock"
+
+
+class LockHeld(MigrationError):
+    exit_code = 4
+
+
+def read(deploy_dir: Path) -> dict | None:
+    path = Path(deploy_dir) / STATE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise MigrationError(f"unreadable state file: {exc}", where=str(path),
+                             hint="restore it from backups/ or remove it; `invoke status` then infers the "
+                                  "stage from the running containers") from None
+
+
+def write(deploy_dir: Path, **fields) -> dict:
+    data = {**fields, "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    atomic_write(Path(deploy_dir) / STATE, json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def current_stage(deploy_dir: Path) -> int | None:
+    state = read(deploy_dir)
+    return None if state is None else state.get("stage")
+
+
+def audit(deploy_dir: Path, event: str, **fields) -> dict:
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "who": _who(),
+             "host": socket.gethostname(), "event": event, **fields}
+    path = Path(deploy_dir) / AUDIT
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, (json.dumps(entry, ensure_ascii=False) + "\n").encode())
+    finally:
+        os.close(fd)
+    return entry
+
+
+def audit_tail(deploy_dir: Path, n: int = 5) -> list[dict]:
+    path = Path(deploy_dir) / AUDIT
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines()[-n:]:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def _who() -> str:
+    user = os.environ.get("SUDO_USER") or getpass.getuser()
+    return user
+
+
+@contextmanager
+def lock(deploy_dir: Path):
+    """An exclusive flock held for the whole change; the holder's pid is written in the file."""
+    path = Path(deploy_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise LockHeld(f"another run holds the lock (pid {holder})", where=str(path),
+                       hint="wait for it to finish; a lock is released when its process ends") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

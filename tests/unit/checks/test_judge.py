@@ -1,0 +1,103 @@
+"""Scenario table: facts as the probes would report them -> status of each check, per stage."""
+import pytest
+import yaml
+
+from checks import judge
+from checks.model import Status, worst
+from checks.run import evaluate
+from toolkit import config
+
+from ...conftest import ROOT
+
+SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "k"})
+OK, WARN, CRIT, UNK = Status.OK, Status.WARNING, Status.CRITICAL, Status.UNKNOWN
+
+
+def env_for(stage):
+    return {s: {"state": "running", "health": "healthy", "container": s, "env": e}
+            for s, e in judge.expected_env(SETTINGS.stage(stage)).items()}
+
+
+def facts(stage=2, port=True, port_error="refused", local=None, api=None, services=None, local_container="up",
+          engine="ok", mem_mb=6000, disk_gb=50):
+    local_container = {"up": {"container": "xiaozhi-local-llm", "state": "running", "health": "healthy"},
+                       "exited": {"container": "xiaozhi-local-llm", "state": "exited", "health": "unhealthy"},
+                       None: None}[local_container]
+    return {
+        "local_port": {"open": port, "host": "127.0.0.1", "port": 11434, **({} if port else {"error": port_error})},
+        "local": local if local is not None else {"model": "qwen2:7b", "version": "0.6.8", "model_present": True,
+                                                  "first_token_s": 0.3},
+        "api": api if api is not None else {"auth": "ok", "first_token_s": 0.8},
+        "stack": {"engine": engine, "detail": "down", "services": services or env_for(stage),
+                  "local_container": local_container,
+                  "host": {"mem_available": mem_mb * 2 ** 20, "mem_total": 8 * 2 ** 30, "load1": 1.0, "cpus": 4,
+                           "disk_path": "/", "disk_free": disk_gb * 2 ** 30, "listener": None,
+                           "local_model_rss": None}},
+    }
+
+
+SCENARIOS = [
+    # id, stage, facts, {check: status}, worst
+    ("healthy", 2, facts(), {"local.port": OK, "local.generate": OK, "api.auth": OK, "drift": OK}, OK),
+    ("refused", 2, facts(port=False), {"local.port": CRIT}, CRIT),
+    ("port timeout", 2, facts(port=False, port_error="timeout"), {"local.port": CRIT}, CRIT),
+    ("hang", 2, facts(local={"model": "qwen2:7b", "error": "timeout"}), {"local.model": CRIT}, CRIT),
+    ("model missing", 2, facts(local={"model": "qwen2:7b", "version": "1", "model_present": False}),
+     {"local.model": CRIT}, CRIT),
+    ("local slow", 2, facts(local={"model": "qwen2:7b", "model_present": True, "first_token_s": 0.6}),
+     {"local.generate": WARN}, WARN),
+    ("local very slow", 2, facts(local={"model": "qwen2:7b", "model_present": True, "first_token_s": 1.2}),
+     {"local.generate": CRIT}, CRIT),
+    ("error line", 2, facts(local={"model": "qwen2:7b", "model_present": True, "generate_error": "stream_error"}),
+     {"local.generate": CRIT}, CRIT),
+    ("401", 2, facts(api={"auth": "bad_key", "detail": "InvalidApiKey"}), {"api.auth": CRIT}, CRIT),
+    ("429", 2, facts(api={"auth": "throttled"}), {"api.auth": WARN}, WARN),
+    ("500", 2, facts(api={"auth": "server_error"}), {"api.auth": CRIT}, CRIT),
+    ("dns", 2, facts(api={"auth": "dns"}), {"api.auth": CRIT}, CRIT),
+    ("api slow", 2, facts(api={"auth": "ok", "first_token_s": 2.0}), {"api.generate": WARN}, WARN),
+    ("api 500 on completion", 2, facts(api={"auth": "ok", "generate_error": "server_error"}),
+     {"api.generate": CRIT}, CRIT),
+    ("no key at stage 0", 0, facts(stage=0, api={"auth": "no_key"}), {"api.auth": WARN}, WARN),
+    ("no key at stage 2", 2, facts(api={"auth": "no_key"}), {"api.auth": CRIT}, CRIT),
+    ("drifted env", 2, facts(services=env_for(1) | {"vad": env_for(3)["vad"]}), {"drift": WARN}, WARN),
+    ("container exited", 2, facts(local_container="exited"), {"container.xiaozhi-local-llm": CRIT}, CRIT),
+    ("engine down", 2, facts(engine="unreachable"), {"containers": UNK, "drift": UNK}, UNK),
+    ("stage 3 clean", 3, facts(stage=3, port=False, local_container=None), {"local.port": OK,
+                                                                             "container.xiaozhi-local-llm": OK}, OK),
+    ("stage 3 leftover container", 3, facts(stage=3, port=False, local_container="exited"),
+     {"container.xiaozhi-local-llm": WARN}, WARN),
+    ("stage 3 port still open", 3, facts(stage=3, port=True, local_container=None), {"local.port": WARN}, WARN),
+    ("low memory", 2, facts(mem_mb=500), {"host": WARN}, WARN),
+    ("low disk", 2, facts(disk_gb=1), {"host": WARN}, WARN),
+]
+
+
+@pytest.mark.parametrize("stage, observed, expected, overall", [s[1:] for s in SCENARIOS],
+                         ids=[s[0] for s in SCENARIOS])
+def test_scenarios(stage, observed, expected, overall):
+    results = {r.name: r.status for r in evaluate(SETTINGS, SETTINGS.stage(stage), observed, light=False)}
+    for name, status in expected.items():
+        assert results[name] is status, (name, results)
+    assert worst(results.values()) is overall
+
+
+def test_stage_3_does_not_probe_the_local_model():
+    results = evaluate(SETTINGS, SETTINGS.stage(3), facts(stage=3, port=False, local_container=None), light=False)
+    assert not any(r.name in ("local.model", "local.generate") for r in results)
+
+
+def test_light_skips_generate_checks():
+    names = {r.name for r in evaluate(SETTINGS, SETTINGS.stage(2), facts(), light=True)}
+    assert "local.generate" not in names and "api.generate" not in names and "local.model" in names
+
+
+def test_drift_names_variable_and_wanted_value():
+    found = judge.drift_of(SETTINGS.stage(2), facts(services=env_for(1))["stack"])
+    assert found == ["llm-service LLM_PROVIDER_WEIGHTS=qwen:25,local:30 (want qwen:70,local:30)"]
+
+
+@pytest.mark.parametrize("statuses, expected", [
+    ([OK, OK], OK), ([OK, WARN], WARN), ([WARN, UNK], UNK), ([UNK, CRIT, WARN], CRIT), ([], OK),
+])
+def test_worst(statuses, expected):
+    assert worst(statuses) is expected
