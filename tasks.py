@@ -20,6 +20,14 @@ def converted(fn):
     return wrapper
 
 
+def _number(value, flag: str) -> int:
+    from toolkit.errors import ConfigError
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{value!r} is not a stage number", where=flag, hint="give a whole number, e.g. --stage 2") from None
+
+
 def _settings(c):
     from toolkit import config
     return config.load(c.config)
@@ -38,6 +46,49 @@ def render(c, out="compose", check=False):
         raise Exit("compose/ is out of date: run `invoke render` and commit the result", code=1)
     if not changed:
         print(f"{out}/ matches the templates")
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # no terminal (cron, CI): never assume yes
+        return False
+
+
+@task(help={"stage": "the stage to move to (see invoke.yaml migrate.stages)",
+            "dry_run": "print the plan, diffs and gate results; change nothing",
+            "yes": "apply without asking", "force": "go past failed gates or skipped stages (audited)"})
+@converted
+def phase(c, stage, dry_run=False, yes=False, force=False):
+    """Move the stack to a stage: plan and diff, gate, apply with Compose, verify, roll back."""
+    from deploy import apply
+    apply.phase(_settings(c), _number(stage, '--stage'), dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
+
+
+@task(help={"to": "the stage to go back to (default: the one before the current)",
+            "dry_run": "print the plan; change nothing", "yes": "apply without asking"})
+@converted
+def rollback(c, to=None, dry_run=False, yes=False):
+    """Go back to an earlier stage through the same plan, apply and verify engine."""
+    from deploy import apply, state
+    settings = _settings(c)
+    current = state.current_stage(settings.deploy_dir)
+    if to is None:
+        if current is None or current <= min(settings.stages):
+            raise Exit(f"error: nothing to roll back from (current stage: {current}); pass --to N", code=2)
+        to = max(n for n in settings.stages if n < current)
+    to = _number(to, "--to")
+    if current is not None and to > current:
+        raise Exit(f"error: stage {to} is ahead of the current stage {current}: use `invoke phase`", code=2)
+    apply.phase(settings, to, dry_run=dry_run, yes=yes, confirm=_confirm, backward_ok=True)
+
+
+@task
+@converted
+def status(c):
+    """Print the stage, its weights, file drift, container drift and the last audit entries."""
+    from deploy import status as st
+    print(st.report(_settings(c)))
 
 
 @task(help={"rebuild": "build the sandbox image even when it exists"})
@@ -91,7 +142,7 @@ def health(c, stage=None, json=False, nagios=False, prom=None, light=False, time
         return
     if json and nagios:
         raise Exit("error: --json and --nagios exclude each other", code=3)
-    text, code = command.health(settings, stage=None if stage is None else int(stage),
+    text, code = command.health(settings, stage=None if stage is None else _number(stage, "--stage"),
                                 output="json" if json else "nagios" if nagios else "table",
                                 prom=prom, light=light, timeout=timeout, record=not no_record)
     print(text)
@@ -162,4 +213,4 @@ sandbox.add_task(sandbox_up, "up")
 sandbox.add_task(sandbox_down, "down")
 sandbox.add_task(sandbox_status, "status")
 
-ns = Collection(render, health, cron, sandbox)
+ns = Collection(phase, rollback, status, render, health, cron, sandbox)

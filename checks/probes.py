@@ -6,6 +6,7 @@ and without it Nagle's algorithm adds up to 40 ms to every first-token measureme
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -97,14 +98,18 @@ async def _ollama_first_token(client: httpx.AsyncClient, url: str, model: str) -
 API_ERRORS = {401: "bad_key", 403: "bad_key", 429: "throttled"}
 
 
-async def api(url: str, model: str, key: str, timeout: float, generate: bool = True) -> dict:
-    """Authentication through the models list, then a one-token streamed completion."""
+async def api(url: str, model: str, key: str, timeout: float, generate: bool = True,
+              client: httpx.AsyncClient | None = None) -> dict:
+    """Authentication through the models list, then a one-token streamed completion.
+    Pass ``client`` to share one connection pool across many calls (the validation gate)."""
     facts: dict = {"url": url, "model": model}
     if not key:
         facts["auth"] = "no_key"
         return facts
     headers = {"Authorization": f"Bearer {key}"}
-    async with http_client(timeout) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(http_client(timeout))
         try:
             response = await client.get(url + "/models", headers=headers)
         except httpx.HTTPError as exc:

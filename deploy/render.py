@@ -2,10 +2,12 @@
 the templates; writing is another step. Template errors name the file and line."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import jinja2
+import yaml
 
 from toolkit.config import Settings, Stage
 from toolkit.errors import TemplateError
@@ -26,17 +28,43 @@ def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
     return env
 
 
-def context(settings: Settings, stage: Stage, api_key: str) -> dict:
+def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict | None = None) -> dict:
     return {"project": settings.project, "bind": settings.bind, "stage": stage,
             "services": settings.services, "extra_services": settings.extra_services,
-            "local_llm": settings.local_llm, "api": settings.api, "api_key": api_key}
+            "local_llm": settings.local_llm, "api": settings.api, "api_key": api_key,
+            "fingerprints": fingerprints or {}}
 
 
 def render(settings: Settings, stage: Stage, *, redact: bool = False,
            templates: Path = TEMPLATES) -> dict[str, str]:
-    """Every deployed file of ``stage``. With ``redact`` the key is a placeholder, for review."""
+    """Every deployed file of ``stage``. With ``redact`` the key is a placeholder, for review.
+
+    Two passes: the first renders without fingerprints; each service's fingerprint is then the
+    hash of its own block and of the env files it reads (with the real key, so that a new key
+    recreates it), and the second pass writes them as labels."""
     env = environment(templates)
-    ctx = context(settings, stage, KEY_PLACEHOLDER if redact else settings.api_key)
+    ctx = context(settings, stage, settings.api_key)
+    first = _render_all(env, ctx, templates)
+    prints = fingerprints(first)
+    ctx = context(settings, stage, KEY_PLACEHOLDER if redact else settings.api_key, prints)
+    return _render_all(env, ctx, templates)
+
+
+def fingerprints(files: dict[str, str]) -> dict[str, str]:
+    compose = yaml.safe_load(files["docker-compose.yml"]) or {}
+    out = {}
+    for name, block in (compose.get("services") or {}).items():
+        block = {k: v for k, v in block.items() if k != "labels"}
+        digest = hashlib.sha256(json.dumps(block, sort_keys=True).encode())
+        for env_file in block.get("env_file") or []:
+            # Comments name the stage; only the variables reach the container.
+            lines = [l for l in files.get(env_file, "").splitlines() if l.strip() and not l.lstrip().startswith("#")]
+            digest.update("\n".join(lines).encode())
+        out[name] = digest.hexdigest()[:16]
+    return out
+
+
+def _render_all(env, ctx, templates) -> dict[str, str]:
     out = {}
     for target, source in FILES.items():
         try:

@@ -114,6 +114,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.rng = random.Random()
         self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}  # requests per route: ground truth for traffic splits
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -148,10 +149,15 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/_sandbox/knobs":
             return self._knobs(method)
+        if path == "/_sandbox/stats":
+            with self.server.lock:
+                return self.send_json(200, {"requests": dict(self.server.counts)})
         route = self.routes.get((method, path))
         if route is None:
             self._drain_body()
             return self.not_found()
+        with self.server.lock:
+            self.server.counts[f"{method} {path}"] = self.server.counts.get(f"{method} {path}", 0) + 1
         if self.server.knobs.hang:
             self.server.stopping.wait()
             self.close_connection = True

@@ -80,6 +80,16 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Gates:
+    validation_prompts: int = 20       # gate to 2: sample prompts through the API
+    validation_success: float = 0.95   # share that must succeed
+    validation_p95_ms: float = 3000    # p95 first-token bound
+    history_records: int = 12          # gate to 3: the last K health records since stage 2 began
+    wait_timeout: int = 180            # seconds for `compose up --wait`
+    keep_backups: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     deploy_dir: Path
     project: str
@@ -90,6 +100,8 @@ class Settings:
     api: Api
     stages: Mapping[int, Stage]
     health: Health = Health()
+    gates: Gates = Gates()
+    gates_by_stage: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     api_key: str = field(repr=False, default="")
 
     @property
@@ -186,27 +198,53 @@ def _stage(data: Mapping, where: str) -> Stage:
                  requires_key=bool(data.get("requires_key", qwen > 0)))
 
 
-def _health(data: Mapping, where: str) -> Health:
+def _section(cls, data: Mapping, where: str):
+    """A flat section of numbers: defaults from the dataclass, each value range-checked."""
     if not isinstance(data, Mapping):
         raise ConfigError("expected a mapping", where=where)
-    defaults = Health()
-    values = {}
-    for name in Health.__dataclass_fields__:
-        if name not in data:
-            continue
-        if name.startswith("history_"):
-            values[name] = _int(data, name, where, 1, 10 ** 10)
-        else:
-            values[name] = _num(data, name, where, 0.001, 10 ** 7)
-    unknown = sorted(set(data) - set(Health.__dataclass_fields__))
+    unknown = sorted(set(data) - set(cls.__dataclass_fields__))
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}", where=f"{where}.{unknown[0]}",
-                          hint="known: " + ", ".join(Health.__dataclass_fields__))
-    health = Health(**{**defaults.__dict__, **values})
+                          hint="known: " + ", ".join(cls.__dataclass_fields__))
+    values = {}
+    for name, fld in cls.__dataclass_fields__.items():
+        if name in data:
+            values[name] = (_int(data, name, where, 1, 10 ** 10) if fld.type in ("int", int)
+                            else _num(data, name, where, 0.001, 10 ** 7))
+    return cls(**values)
+
+
+def _health(data: Mapping, where: str) -> Health:
+    health = _section(Health, data, where)
     for low, high in (("local_warn_ms", "local_crit_ms"), ("api_warn_ms", "api_crit_ms")):
         if getattr(health, low) >= getattr(health, high):
             raise ConfigError(f"{low} must be below {high}", where=f"{where}.{low}")
     return health
+
+
+GATE_NAMES = ("key", "api", "validation", "history")
+
+
+def _gates_by_stage(data, where: str, stages) -> dict[int, tuple[str, ...]]:
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a mapping of stage: [gate, ...]", where=where)
+    out = {}
+    for stage, names in data.items():
+        if not str(stage).isdigit() or int(stage) not in stages:
+            raise ConfigError(f"no stage {stage}", where=f"{where}.{stage}", hint="use a stage number of migrate.stages")
+        if not isinstance(names, list) or any(n not in GATE_NAMES for n in names):
+            raise ConfigError(f"invalid gates {names!r}", where=f"{where}.{stage}",
+                              hint="a list of: " + ", ".join(GATE_NAMES))
+        out[int(stage)] = tuple(names)
+    return out
+
+
+def _gates(data: Mapping, where: str) -> Gates:
+    data = {k: v for k, v in data.items() if k != "by_stage"} if isinstance(data, Mapping) else data
+    gates = _section(Gates, data, where)
+    if gates.validation_success > 1:
+        raise ConfigError("a share from 0 to 1", where=f"{where}.validation_success")
+    return gates
 
 
 def api_key(env: Mapping[str, str] = os.environ) -> str:
@@ -264,5 +302,8 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
                     bind=_str(root, "bind", where), services=services, extra_services=extra_services,
                     local_llm=local, api=api, stages=dict(sorted(stages.items())),
                     health=_health(root.get("health") or {}, f"{where}.health"),
+                    gates=_gates(root.get("gates") or {}, f"{where}.gates"),
+                    gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
+                                                   f"{where}.gates.by_stage", stages),
                     # A key in the config is for the sandbox only; real keys come from the env.
                     api_key=str(ad.get("key") or "").strip() or api_key(env))

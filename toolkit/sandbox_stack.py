@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,8 +115,12 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
                           hint=f"take that stack down first (its project: {owner}) or remove the container")
     live = settings.deploy_dir / "docker-compose.yml"
     if not live.exists():
-        write_stage_files(settings, render(settings, settings.stage(min(settings.stages))))
-        _say(out, f"rendered stage {min(settings.stages)} into {settings.deploy_dir}")
+        from deploy import state
+        first = min(settings.stages)
+        write_stage_files(settings, render(settings, settings.stage(first)))
+        state.write(settings.deploy_dir, stage=first, since=time.time())
+        state.audit(settings.deploy_dir, "sandbox-up", to=first, result="ok")
+        _say(out, f"rendered stage {first} into {settings.deploy_dir}")
     base = compose.argv(settings.project, settings.deploy_dir)
     services = compose.run(base + ["config", "--services"]).stdout.split()
     if "local-llm" in services:

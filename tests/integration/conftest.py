@@ -43,7 +43,7 @@ def invoke(config: Path, *args: str, check: bool = True, env: dict | None = None
     return done
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def sandbox_config(tmp_path_factory, docker_client):
     """sandbox.yaml with its own project name and deploy dir, so tests never touch a
     developer's running sandbox files."""
@@ -62,7 +62,7 @@ def project_resources(client, project: str) -> dict:
             "volumes": [v.name for v in client.volumes.list(filters=label)]}
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def sandbox_up(sandbox_config, docker_client):
     """The sandbox stack, up and healthy; removed afterwards even when a test fails."""
     project = yaml.safe_load(sandbox_config.read_text())["migrate"]["project"]

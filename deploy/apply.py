@@ -1,0 +1,179 @@
+"""Applying a stage: lock, back up, write atomically, `compose up -d --wait`, verify, and on
+failure restore the backup and apply it again. Every step is written to the audit log; the
+state file marks the change as pending until it is verified, so a crash is detected and the
+next run converges."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from checks import judge
+from deploy import backup, gates as gating, plan as planning, state
+from deploy.render import SECRET_FILES, render
+from toolkit import compose, docker_api
+from toolkit.config import Settings, Stage
+from toolkit.errors import ConfigError, MigrationError
+from toolkit.files import atomic_write
+
+
+class Refused(MigrationError):
+    exit_code = 2
+
+
+class GateFailed(MigrationError):
+    exit_code = 5
+
+
+class VerifyFailed(MigrationError):
+    exit_code = 6
+
+
+@dataclass
+class Outcome:
+    plan: planning.Plan
+    gates: list = field(default_factory=list)
+    applied: bool = False
+
+
+def preflight(settings: Settings, target: Stage, dry_run: bool) -> None:
+    """Refuse, before any change, what cannot work."""
+    if target.requires_key and not settings.api_key:
+        raise ConfigError(f"stage {target.number} needs the API key", where="QWEN_API_KEY / DASHSCOPE_API_KEY",
+                          hint="export QWEN_API_KEY=... (or DASHSCOPE_API_KEY) and run again")
+    d = settings.deploy_dir
+    if not d.is_dir():
+        raise MigrationError("the deploy directory does not exist", where=str(d),
+                             hint="create it, or set migrate.deploy_dir (in sandbox.yaml: run sandbox.up first)")
+    if not dry_run and not os.access(d, os.W_OK):
+        raise MigrationError("the deploy directory is not writable", where=str(d),
+                             hint="run as its owner or with sudo")
+
+
+def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool = False, force: bool = False,
+          confirm=None, out=print, backward_ok: bool = False) -> Outcome:
+    target = settings.stage(number)
+    preflight(settings, target, dry_run)
+    compose.require_v2()
+    client = docker_api.client()
+    if dry_run:
+        return _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run=True)
+    with state.lock(settings.deploy_dir):
+        outcome = _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run=False)
+        if outcome.plan.nothing_to_do:
+            return outcome
+        if not yes and not (confirm and confirm(f"apply stage {target.number} ({target.name})?")):
+            raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
+        _apply(settings, target, outcome, client, force, out)
+        outcome.applied = True
+        return outcome
+
+
+def _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run) -> Outcome:
+    world = planning.observe(settings, client)
+    wanted = render(settings, target)
+    plan = planning.make(settings, world, target, wanted, force=force, allow_skip=backward_ok)
+    out(planning.describe(plan, settings.api_key))
+    outcome = Outcome(plan)
+    if plan.nothing_to_do:
+        out(f"already at stage {target.number}, nothing to do")
+        return outcome
+    if plan.refusals and not force:
+        raise Refused("; ".join(plan.refusals), where=f"stage {plan.recorded} -> {target.number}",
+                      hint="move one stage at a time, or pass --force (the audit log records it)")
+    forward = plan.recorded is None or target.number > plan.recorded
+    since = (world.state or {}).get("since")
+    outcome.gates = gating.run(settings, gating.for_move(settings, target, forward), plan.recorded, since)
+    for g in outcome.gates:
+        out(f"  gate {g.name}: {'passed' if g.passed else 'FAILED'}: {g.detail}")
+    failed = [g for g in outcome.gates if not g.passed]
+    if failed and not force:
+        raise GateFailed(f"gate {', '.join(g.name for g in failed)} failed", where=f"stage {target.number}",
+                         detail="\n".join(g.detail for g in failed),
+                         hint="fix what the gate reports, or pass --force to override (audited)")
+    if failed:
+        out(f"  --force: proceeding past failed gate(s) {', '.join(g.name for g in failed)}")
+    if dry_run:
+        out("dry run: nothing was changed")
+    return outcome
+
+
+def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:
+    plan, d = outcome.plan, settings.deploy_dir
+    old_state = state.read(d) or {}
+    failed_gates = [g.name for g in outcome.gates if not g.passed]
+    saved = backup.save(d, settings.gates.keep_backups, label=f"to-{target.number}")
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name}})
+    state.audit(d, "apply-start", **{"from": plan.recorded, "to": target.number, "forced": force,
+                                     "failed_gates": failed_gates, "backup": saved.name,
+                                     "recreate": plan.recreate})
+    wanted = {c.name: c.new for c in plan.files}
+    try:
+        _write(settings, wanted)
+        _up(settings)
+        problems = verify(settings, target, wanted, client)
+    except MigrationError as exc:
+        problems = [exc.message]
+    if problems:
+        _roll_back(settings, saved, old_state, plan, target, problems, out)
+    state.write(d, stage=target.number, since=time.time(), previous=plan.recorded)
+    state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok"})
+    again = planning.make(settings, planning.observe(settings, client), target, render(settings, target),
+                          allow_skip=True)
+    if again.changed_files or again.recreate:
+        raise MigrationError("applied, but the stage is still not converged",
+                             detail=planning.describe(again, settings.api_key),
+                             hint="run the same command again; if it persists, look at `docker compose ps`")
+    out(f"stage {target.number} ({target.name}) applied and verified")
+
+
+def _write(settings: Settings, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        atomic_write(settings.deploy_dir / name, text, 0o600 if name in SECRET_FILES else None)
+
+
+def _up(settings: Settings) -> None:
+    # No --remove-orphans: at stage 3 xiaozhi-local-llm leaves compose but is decommissioned
+    # by its own careful step, never as a side effect of this one.
+    t = settings.gates.wait_timeout
+    compose.run(compose.argv(settings.project, settings.deploy_dir)
+                + ["up", "-d", "--wait", "--wait-timeout", str(t)], timeout=t + 60)
+
+
+def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) -> list[str]:
+    """What is wrong with the running stack at ``target``: fingerprints, environment, health."""
+    from checks.model import Status
+    from checks.run import run
+    from deploy.render import fingerprints
+    world = planning.observe(settings, client)
+    problems = []
+    for service, fp in fingerprints(wanted).items():
+        got = world.containers.get(service)
+        if got is None or got["state"] != "running":
+            problems.append(f"{service} is not running")
+        elif got["fingerprint"] != fp:
+            problems.append(f"{service} runs an older configuration")
+    problems += judge.drift_of(target, {"services": world.containers})
+    report = run(settings, target)
+    problems += [f"health {r.name}: {r.actual}" for r in report.results if r.status is Status.CRITICAL]
+    return problems
+
+
+def _roll_back(settings, saved, old_state, plan, target, problems, out) -> None:
+    d = settings.deploy_dir
+    out("verification failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
+    backup.restore(saved, d)
+    restored_ok = True
+    try:
+        _up(settings)
+    except MigrationError as exc:
+        restored_ok = False
+        out(f"re-applying the backup failed too: {exc.message}")
+    state.write(d, **{k: v for k, v in old_state.items() if k != "pending"})
+    state.audit(d, "rolled-back", **{"from": plan.recorded, "to": target.number, "result": "failed",
+                                     "problems": problems, "restored": restored_ok})
+    raise VerifyFailed(f"stage {target.number} failed verification and was rolled back"
+                       + ("" if restored_ok else " (the backup did not come up cleanly either)"),
+                       where=str(d), detail="\n".join(problems),
+                       hint="read the problems above; `invoke status` shows where things stand")

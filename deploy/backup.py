@@ -1,0 +1,43 @@
+"""Timestamped backups of the deployed files and state, in ``<deploy>/backups/``; the last N
+are kept. Restoring puts the files back byte for byte, with their modes."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from deploy.render import FILES
+from deploy.state import STATE
+
+NAMES = (*FILES, STATE)
+
+
+def save(deploy_dir: Path, keep: int, label: str = "") -> Path:
+    root = Path(deploy_dir) / "backups"
+    root.mkdir(mode=0o700, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f".{time.time_ns() % 10 ** 9:09d}"
+    target = root / (f"{stamp}-{label}" if label else stamp)
+    target.mkdir(mode=0o700)
+    for name in NAMES:
+        source = Path(deploy_dir) / name
+        if source.exists():
+            shutil.copy2(source, target / name)
+    prune(root, keep)
+    return target
+
+
+def prune(root: Path, keep: int) -> None:
+    for old in sorted(p for p in root.iterdir() if p.is_dir())[:-keep]:
+        shutil.rmtree(old)
+
+
+def restore(saved: Path, deploy_dir: Path) -> None:
+    """Put back the files the backup holds; remove deployed files it did not have."""
+    from toolkit.files import atomic_write
+    for name in FILES:
+        copy, live = saved / name, Path(deploy_dir) / name
+        if copy.exists():
+            atomic_write(live, copy.read_text(), copy.stat().st_mode & 0o7777)
+        elif live.exists():
+            os.unlink(live)

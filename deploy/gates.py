@@ -1,0 +1,88 @@
+"""Gates: what a move must show before it is made. Which gates guard which stage is set in
+``migrate.gates.by_stage``; each gate reads (probes, history), never writes."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from checks import history, probes
+from toolkit.config import Settings, Stage
+
+KNOWN = ("key", "api", "validation", "history")
+
+
+@dataclass
+class GateResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+def key(settings: Settings, **_) -> GateResult:
+    return GateResult("key", bool(settings.api_key),
+                      "an API key is set" if settings.api_key else "no API key: set QWEN_API_KEY or DASHSCOPE_API_KEY")
+
+
+def api(settings: Settings, **_) -> GateResult:
+    a = settings.api
+    facts = asyncio.run(probes.api(a.probe_url, a.model, settings.api_key, a.timeout, generate=True))
+    if facts.get("auth") != "ok":
+        return GateResult("api", False, f"the API refused: {facts.get('auth')} {facts.get('detail', '')}".strip())
+    if "generate_error" in facts:
+        return GateResult("api", False, f"a tiny completion failed: {facts['generate_error']} {facts.get('detail', '')}")
+    return GateResult("api", True, f"a tiny completion answered, first token {facts['first_token_s'] * 1000:.0f} ms")
+
+
+async def _validate(settings: Settings, n: int) -> list[dict]:
+    a = settings.api
+    limit = asyncio.Semaphore(4)  # a sample, not a load test: stay far below the RPM quota
+    async with probes.http_client(a.timeout) as client:  # one pool: set-up is not latency
+        async def one():
+            async with limit:
+                return await probes.api(a.probe_url, a.model, settings.api_key, a.timeout, True, client)
+        return await asyncio.gather(*(one() for _ in range(n)))
+
+
+def validation(settings: Settings, **_) -> GateResult:
+    g = settings.gates
+    if not settings.api_key:
+        return GateResult("validation", False, "no API key to validate with")
+    results = asyncio.run(_validate(settings, g.validation_prompts))
+    good = sorted(r["first_token_s"] for r in results if "first_token_s" in r)
+    share = len(good) / len(results)
+    p95 = good[max(int(len(good) * 0.95 + 0.5) - 1, 0)] * 1000 if good else float("inf")
+    passed = share >= g.validation_success and p95 < g.validation_p95_ms
+    return GateResult("validation", passed,
+                      f"{len(good)}/{len(results)} sample prompts answered ({share:.0%}, need "
+                      f"{g.validation_success:.0%}); p95 first token {p95:.0f} ms (bound {g.validation_p95_ms:.0f})")
+
+
+def health_history(settings: Settings, recorded: int | None, since: float | None, **_) -> GateResult:
+    k = settings.gates.history_records
+    records = [r for r in history.read(settings.history_path, settings.health.history_keep)
+               if r.get("stage") == recorded and r.get("time", 0) >= (since or 0)]
+    last = records[-k:]
+    if len(last) < k:
+        return GateResult("history", False, f"{len(last)} health records at stage {recorded} since it began, "
+                                            f"need {k}: run `invoke health` (or `invoke cron.install`) and wait")
+    bad = [r for r in last if r["status"] == "CRITICAL"]
+    if bad:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(bad[-1]["time"]))
+        failing = ", ".join(sorted(n for n, s in bad[-1]["checks"].items() if s == "CRITICAL"))
+        return GateResult("history", False, f"{len(bad)} of the last {k} health records are CRITICAL "
+                                            f"(last at {when}: {failing})")
+    return GateResult("history", True, f"no CRITICAL in the last {k} health records at stage {recorded}")
+
+
+GATES = {"key": key, "api": api, "validation": validation, "history": health_history}
+
+
+def for_move(settings: Settings, target: Stage, forward: bool) -> list[str]:
+    if not forward:  # going back is the safe direction: only what the stage itself needs
+        return ["key"] if target.requires_key else []
+    return list(settings.gates_by_stage.get(target.number, []))
+
+
+def run(settings: Settings, names: list[str], recorded: int | None, since: float | None) -> list[GateResult]:
+    return [GATES[name](settings, recorded=recorded, since=since) for name in names]

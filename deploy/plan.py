@@ -1,0 +1,137 @@
+"""Planning a stage change. ``observe`` reads the world (files, state, containers); ``make``
+is pure: (settings, world, target files) -> Plan, the typed list of what applying would do.
+The apply step acts on a Plan, then observes and plans again to prove nothing is outstanding."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from checks import judge
+from deploy import render as rendering
+from deploy import state
+from toolkit.config import Settings, Stage
+from toolkit.files import read_text
+
+FINGERPRINT = "xiaozhi.migrate.fingerprint"
+LOCAL_SERVICE = "local-llm"
+
+
+@dataclass
+class World:
+    files: dict[str, str | None]          # deployed file name -> text (None when absent)
+    state: dict | None
+    containers: dict[str, dict]           # compose service -> {fingerprint, state, env, started_at}
+    local_container: dict | None          # xiaozhi-local-llm, whoever owns it
+
+
+@dataclass
+class FileChange:
+    name: str
+    old: str | None
+    new: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    def diff(self, key: str) -> str:
+        old = rendering.redact(self.old or "", key).splitlines(keepends=True)
+        new = rendering.redact(self.new, key).splitlines(keepends=True)
+        return "".join(difflib.unified_diff(old, new, f"deployed/{self.name}", f"stage/{self.name}"))
+
+
+@dataclass
+class Plan:
+    target: Stage
+    recorded: int | None                  # the stage the state file names
+    observed: list[int]                   # stages whose environment the running containers match
+    files: list[FileChange]
+    recreate: list[str]                   # services Compose will create or recreate
+    left_running: list[str]               # containers that leave compose but keep running
+    pending: dict | None = None           # an earlier run that stopped half-way
+    refusals: list[str] = field(default_factory=list)
+
+    @property
+    def changed_files(self) -> list[FileChange]:
+        return [f for f in self.files if f.changed]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return (not self.changed_files and not self.recreate and self.recorded == self.target.number
+                and not self.pending)
+
+    @property
+    def forward_steps(self) -> int:
+        return self.target.number - (self.recorded if self.recorded is not None else self.target.number)
+
+
+def observe(settings: Settings, client) -> World:
+    files = {name: read_text(settings.deploy_dir / name) for name in rendering.FILES}
+    containers = {}
+    label = f"com.docker.compose.project={settings.project}"
+    for c in client.containers.list(all=True, filters={"label": label}):
+        service = c.labels.get("com.docker.compose.service", "")
+        env = dict(item.split("=", 1) for item in c.attrs["Config"].get("Env") or [] if "=" in item)
+        containers[service] = {
+            "name": c.name, "fingerprint": c.labels.get(FINGERPRINT, ""), "state": c.attrs["State"]["Status"],
+            "health": (c.attrs["State"].get("Health") or {}).get("Status"),
+            "started_at": c.attrs["State"].get("StartedAt"),
+            # Only what drift is judged on: the full environment holds the API key.
+            "env": {k: v for k, v in env.items() if k.endswith("_MAX_CONCURRENT") or k == "LLM_PROVIDER_WEIGHTS"}}
+    local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
+    if local is None:
+        from toolkit import docker_api
+        found = docker_api.container_or_none(client, settings.local_llm.container)
+        local = {"name": found.name, "state": found.attrs["State"]["Status"]} if found else None
+    return World(files=files, state=state.read(settings.deploy_dir), containers=containers, local_container=local)
+
+
+def stages_matching(settings: Settings, world: World) -> list[int]:
+    facts = {"services": world.containers}
+    return [n for n, stage in settings.stages.items() if not judge.drift_of(stage, facts)]
+
+
+def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str], force: bool = False,
+         allow_skip: bool = False) -> Plan:
+    recorded = (world.state or {}).get("stage")
+    files = [FileChange(name, world.files.get(name), text) for name, text in wanted.items()]
+    wanted_prints = rendering.fingerprints(wanted)
+    recreate = sorted(name for name, fp in wanted_prints.items()
+                      if name not in world.containers or world.containers[name]["fingerprint"] != fp
+                      or world.containers[name]["state"] != "running")
+    left = [name for name in world.containers if name not in wanted_prints and name == LOCAL_SERVICE
+            and world.containers[name]["state"] == "running"]
+    plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
+                recreate=recreate, left_running=left, pending=(world.state or {}).get("pending"))
+    if recorded is not None and plan.forward_steps > 1 and not (force or allow_skip):
+        plan.refusals.append(f"stage {recorded} -> {target.number} skips "
+                             f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: "
+                             "move one stage at a time, or pass --force")
+    if recorded is None and target.number > min(settings.stages) and not (force or allow_skip):
+        if not any(n >= target.number - 1 for n in plan.observed):
+            plan.refusals.append(f"no state file and the running stack does not look like stage "
+                                 f"{target.number - 1}: start from stage {min(settings.stages)}, or pass --force")
+    return plan
+
+
+def describe(plan: Plan, key: str) -> str:
+    """The plan as an operator reads it, key redacted."""
+    t = plan.target
+    head = (f"stage {plan.recorded if plan.recorded is not None else '?'} -> {t.number} ({t.name}): "
+            f"LLM_PROVIDER_WEIGHTS={t.weights}, local LLM {'kept' if t.local_llm else 'out of compose'}")
+    lines = [head]
+    if plan.observed and plan.recorded is not None and plan.recorded not in plan.observed:
+        lines.append(f"  note: the state file says stage {plan.recorded}, the running containers match "
+                     f"stage(s) {', '.join(map(str, plan.observed))}")
+    if plan.pending:
+        lines.append(f"  an earlier run to stage {plan.pending.get('to')} stopped at {plan.pending.get('started')}: "
+                     "converging from what is on disk and running now")
+    for change in plan.files:
+        lines.append(f"  file {change.name}: {'changes' if change.changed else 'unchanged'}")
+        if change.changed:
+            lines.extend("    " + line for line in change.diff(key).splitlines())
+    lines.append("  recreate: " + (", ".join(plan.recreate) if plan.recreate else "nothing"))
+    if plan.left_running:
+        lines.append("  left running (decommissioned separately): " + ", ".join(plan.left_running))
+    for refusal in plan.refusals:
+        lines.append(f"  refused: {refusal}")
+    return "\n".join(lines)

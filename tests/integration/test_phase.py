@@ -1,0 +1,182 @@
+"""`invoke phase` on the sandbox with the real engine: forward and back, idempotence,
+verification failure and rollback, the lock, and a crash in the middle of an apply."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from deploy import state
+
+from .conftest import ROOT, config_variant, invoke
+
+LOCAL = "http://127.0.0.1:11434"
+API = "http://127.0.0.1:18080"
+
+
+@pytest.fixture(scope="module")
+def cfg(sandbox_config, sandbox_up, tmp_path_factory):
+    # A short history requirement keeps the stage-3 gate testable in seconds.
+    return config_variant(sandbox_config, tmp_path_factory.mktemp("v"), **{"gates.history_records": 2})
+
+
+@pytest.fixture
+def deploy(cfg):
+    return Path(yaml.safe_load(cfg.read_text())["migrate"]["deploy_dir"])
+
+
+@pytest.fixture(autouse=True)
+def reset_knobs(sandbox_up):
+    yield
+    for url in (LOCAL, API):
+        httpx.post(url + "/_sandbox/knobs", json={"error_rate": 0, "hang": False, "first_token_delay": 0})
+
+
+def phase(cfg, *args):
+    done = invoke(cfg, "phase", *args, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def started(docker_client, project):
+    return {c.name: c.attrs["State"]["StartedAt"]
+            for c in docker_client.containers.list(filters={"label": f"com.docker.compose.project={project}"})}
+
+
+def env_of(docker_client, project, service):
+    c = docker_client.containers.get(f"{project}-{service}-1")
+    return dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+
+
+def counts(url):
+    return httpx.get(url + "/_sandbox/stats").json()["requests"]
+
+
+def files_of(deploy):
+    return {n: ((deploy / n).read_bytes(), (deploy / n).stat().st_mode) for n in ("docker-compose.yml", "llm.env")}
+
+
+def test_0_dry_run_changes_nothing(cfg, deploy):
+    before = files_of(deploy), (deploy / "state.json").read_text()
+    rc, out = phase(cfg, "--stage", "1", "--dry-run")
+    assert rc == 0 and "dry run: nothing was changed" in out and "gate api: passed" in out
+    assert (files_of(deploy), (deploy / "state.json").read_text()) == before
+
+
+def test_1_walk_forward_and_back(cfg, deploy, sandbox_up, docker_client):
+    project = sandbox_up
+    rc, out = phase(cfg, "--stage", "1", "--yes")
+    assert rc == 0 and "stage 1 (validate) applied and verified" in out, out
+    assert state.current_stage(deploy) == 1
+
+    before = started(docker_client, project)
+    rc, out = phase(cfg, "--stage", "1", "--yes")
+    assert rc == 0 and "already at stage 1, nothing to do" in out
+    assert started(docker_client, project) == before, "re-applying restarted a container"
+
+    rc, out = phase(cfg, "--stage", "3", "--yes")
+    assert rc == 2 and "skips 2" in out
+
+    rc, out = phase(cfg, "--stage", "2", "--yes")
+    assert rc == 0 and "recreate: llm-service" in out, out
+    assert env_of(docker_client, project, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:70,local:30"
+    unchanged = {k: v for k, v in started(docker_client, project).items() if "llm-service" not in k}
+    assert unchanged == {k: v for k, v in before.items() if "llm-service" not in k}
+
+    local0, api0 = counts(LOCAL).get("POST /api/chat", 0), counts(API).get("POST /compatible-mode/v1/chat/completions", 0)
+    with httpx.Client(base_url="http://127.0.0.1:18000", timeout=30) as http:
+        for _ in range(1000):
+            http.post("/chat", json={"prompt": "hi"}).raise_for_status()
+    local = counts(LOCAL)["POST /api/chat"] - local0
+    api = counts(API)["POST /compatible-mode/v1/chat/completions"] - api0
+    assert local + api == 1000 and abs(api / 1000 - 0.70) <= 0.03, (local, api)
+
+    rc, out = phase(cfg, "--stage", "3", "--yes")
+    assert rc == 5 and "gate history failed" in out
+    for _ in range(2):
+        assert invoke(cfg, "health", check=False).returncode == 0
+    rc, out = phase(cfg, "--stage", "3", "--yes")
+    assert rc == 0 and "left running (decommissioned separately): local-llm" in out, out
+    assert env_of(docker_client, project, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:100,local:0"
+    assert env_of(docker_client, project, "vad")["VAD_MAX_CONCURRENT"] == "32"
+    assert docker_client.containers.get("xiaozhi-local-llm").status == "running"
+
+    rc, out = invoke(cfg, "rollback", "--yes", check=False).returncode, ""
+    assert rc == 0 and state.current_stage(deploy) == 2
+    assert env_of(docker_client, project, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:70,local:30"
+    assert invoke(cfg, "rollback", "--to", "0", "--yes", check=False).returncode == 0
+    assert state.current_stage(deploy) == 0
+    events = [e["event"] for e in state.audit_tail(deploy, 50)]
+    assert events.count("applied") == 5
+
+
+def test_2_failed_verification_rolls_back_byte_identical(cfg, deploy, sandbox_up, docker_client):
+    assert phase(cfg, "--stage", "1", "--yes")[0] == 0
+    before = files_of(deploy)
+    httpx.post(LOCAL + "/_sandbox/knobs", json={"error_rate": 1.0}).raise_for_status()
+    rc, out = phase(cfg, "--stage", "2", "--yes")
+    assert rc == 6 and "rolled back" in out and "local.generate" in out, out
+    assert files_of(deploy) == before
+    assert state.current_stage(deploy) == 1 and "pending" not in state.read(deploy)
+    assert env_of(docker_client, sandbox_up, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:25,local:30"
+    assert state.audit_tail(deploy, 1)[0]["event"] == "rolled-back"
+
+
+def test_3_a_second_concurrent_run_is_refused(cfg, deploy):
+    with state.lock(deploy):
+        rc, out = phase(cfg, "--stage", "2", "--yes")
+    assert rc == 4 and f"pid {os.getpid()}" in out
+
+
+def test_4_kill_9_mid_apply_then_the_next_run_converges(cfg, deploy, sandbox_up):
+    assert state.current_stage(deploy) == 1
+    proc = subprocess.Popen([sys.executable, "-m", "invoke", "-f", str(cfg), "phase", "--stage", "2", "--yes"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and "pending" not in (state.read(deploy) or {}):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert "pending" in state.read(deploy), "the run was not caught mid-apply"
+    _wait_for_compose_to_finish(sandbox_up)
+    status = invoke(cfg, "status").stdout
+    assert "PENDING" in status
+    rc, out = phase(cfg, "--stage", "2", "--yes")
+    assert rc == 0 and "stopped at" in out and "applied and verified" in out, out
+    assert state.current_stage(deploy) == 2 and "pending" not in state.read(deploy)
+    rc, out = phase(cfg, "--stage", "2", "--yes")
+    assert "already at stage 2, nothing to do" in out
+
+
+def _wait_for_compose_to_finish(project):
+    import psutil
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        busy = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and project in " ".join(p.info["cmdline"])
+                and "compose" in " ".join(p.info["cmdline"])]
+        if not busy:
+            return
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("args, variant, code, words", [
+    (["--stage", "7"], {}, 2, ["unknown stage 7", "0 (baseline)", "3 (cutover)"]),
+    (["--stage", "x"], {}, 2, ["'x' is not a stage number"]),
+    (["--stage", "2"], {"api.key": ""}, 2, ["QWEN_API_KEY", "DASHSCOPE_API_KEY"]),
+    (["--stage", "2"], {"deploy_dir": "/nonexistent/xiaozhi"}, 1, ["does not exist", "/nonexistent/xiaozhi"]),
+    (["--stage", "2"], {"stages": "oops"}, 2, ["migrate.stages"]),
+])
+def test_5_bad_input_is_a_clear_error_and_changes_nothing(cfg, deploy, tmp_path, args, variant, code, words):
+    before = files_of(deploy), (deploy / "state.json").read_text()
+    config = config_variant(cfg, tmp_path, **variant) if variant else cfg
+    done = invoke(config, "phase", *args, "--yes", check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode == code and "Traceback" not in out, out
+    for word in words:
+        assert word in out
+    assert (files_of(deploy), (deploy / "state.json").read_text()) == before
