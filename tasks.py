@@ -91,6 +91,48 @@ def status(c):
     print(st.report(_settings(c)))
 
 
+@task(help={"dry_run": "print every path and byte the run would remove; change nothing",
+            "yes": "do it without asking", "force": "go past failed preconditions or an unfinished drain (audited)",
+            "quarantine": "move the model's files here (same filesystem) instead of deleting them",
+            "purge": "also remove the model volume", "drain_timeout": "seconds to wait for connections to end"})
+@converted
+def decommission(c, dry_run=False, yes=False, force=False, quarantine=None, purge=False, drain_timeout=None):
+    """Drain, remove the local model (Ollama-aware), stop and remove xiaozhi-local-llm."""
+    from decommission import run
+    run.decommission(_settings(c), dry_run=dry_run, yes=yes, force=force, quarantine=quarantine, purge=purge,
+                     drain_timeout=drain_timeout, confirm=_confirm)
+
+
+@task(help={"quarantine": "the quarantine directory (default: migrate.decommission.quarantine_dir)"})
+@converted
+def decommission_restore(c, quarantine=None):
+    """Put the quarantined model files back (then `invoke rollback --to 2`)."""
+    from decommission import run
+    run.restore(_settings(c), quarantine)
+
+
+@task(help={"older_than": "age of the quarantined copies to delete: Nd or Nh (default 7d)",
+            "quarantine": "the quarantine directory (default: migrate.decommission.quarantine_dir)",
+            "dry_run": "list what would be deleted"})
+@converted
+def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
+    """Delete quarantined model copies older than --older-than."""
+    import re
+    from decommission import collect
+    from deploy import state
+    settings = _settings(c)
+    match = re.fullmatch(r"(\d+)([dh])", older_than)
+    if not match:
+        raise Exit("error: --older-than: write it as Nd or Nh, e.g. 7d", code=2)
+    seconds = int(match.group(1)) * (86400 if match.group(2) == "d" else 3600)
+    qdir = quarantine or settings.decommission.quarantine_dir
+    if not qdir:
+        raise Exit("error: --quarantine: no quarantine directory given or configured", code=2)
+    log = (lambda event, **f: state.audit(settings.deploy_dir, f"decommission-{event}", **f))
+    gone = collect.purge(qdir, seconds, log, dry_run=dry_run)
+    print(("would delete: " if dry_run else "deleted: ") + (", ".join(map(str, gone)) if gone else "nothing"))
+
+
 @task(help={"rebuild": "build the sandbox image even when it exists"})
 @converted
 def sandbox_build(c, rebuild=False):
@@ -203,6 +245,11 @@ def cron_remove(c, dry_run=False):
     print("removed the health entry from the crontab")
 
 
+decom = Collection("decommission")
+decom.add_task(decommission, "run", default=True)
+decom.add_task(decommission_restore, "restore")
+decom.add_task(decommission_purge, "purge")
+
 cron = Collection("cron")
 cron.add_task(cron_install, "install")
 cron.add_task(cron_remove, "remove")
@@ -213,4 +260,4 @@ sandbox.add_task(sandbox_up, "up")
 sandbox.add_task(sandbox_down, "down")
 sandbox.add_task(sandbox_status, "status")
 
-ns = Collection(phase, rollback, status, render, health, cron, sandbox)
+ns = Collection(phase, rollback, status, render, health, decom, cron, sandbox)

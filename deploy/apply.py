@@ -50,12 +50,29 @@ def preflight(settings: Settings, target: Stage, dry_run: bool) -> None:
                              hint="run as its owner or with sudo")
 
 
+def _require_local_model(settings: Settings, target: Stage, client) -> None:
+    """A stage that sends traffic to the local LLM needs its model in the store (after a
+    decommission it may be quarantined, or gone)."""
+    if not target.local_llm:
+        return
+    from decommission.run import _volume, host_store
+    from decommission.store import owned
+    store = host_store(settings, _volume(settings, client))
+    if store is None or not store.is_dir():
+        return  # not resolvable from here (first deployment): verification will judge it
+    if owned(store, settings.local_llm.model).manifest is None:
+        raise MigrationError(f"stage {target.number} needs the local model {settings.local_llm.model}, "
+                             "which is not in the store", where=str(store),
+                             hint="`invoke decommission.restore` if it was quarantined, else pull it again")
+
+
 def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool = False, force: bool = False,
           confirm=None, out=print, backward_ok: bool = False) -> Outcome:
     target = settings.stage(number)
     preflight(settings, target, dry_run)
     compose.require_v2()
     client = docker_api.client()
+    _require_local_model(settings, target, client)
     if dry_run:
         return _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run=True)
     with state.lock(settings.deploy_dir):
@@ -126,6 +143,14 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
                              detail=planning.describe(again, settings.api_key),
                              hint="run the same command again; if it persists, look at `docker compose ps`")
     out(f"stage {target.number} ({target.name}) applied and verified")
+    if not target.local_llm and again.left_running or not target.local_llm and _local_exists(settings, client):
+        from decommission.run import decommission
+        out("decommissioning the local LLM now that the stage is verified:")
+        decommission(settings, yes=True, force=False, out=out, locked=True)
+
+
+def _local_exists(settings: Settings, client) -> bool:
+    return docker_api.container_or_none(client, settings.local_llm.container) is not None
 
 
 def _write(settings: Settings, files: dict[str, str]) -> None:

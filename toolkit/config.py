@@ -40,6 +40,7 @@ class LocalLLM:
     store_volume: str
     store_mount: str  # where the volume is mounted in the container
     store_path: str   # the Ollama store inside the container ($OLLAMA_MODELS)
+    store_host_path: str | None = None  # a bind-mounted store on the host; None = resolve the volume
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class Gates:
 
 
 @dataclass(frozen=True)
+class Decommission:
+    drain_timeout: float = 60       # seconds to wait for open connections to 11434 to end
+    stop_timeout: int = 30          # `docker stop` grace period
+    quarantine_dir: str | None = None  # default for --quarantine; None = delete
+
+
+@dataclass(frozen=True)
 class Settings:
     deploy_dir: Path
     project: str
@@ -101,6 +109,7 @@ class Settings:
     stages: Mapping[int, Stage]
     health: Health = Health()
     gates: Gates = Gates()
+    decommission: Decommission = Decommission()
     gates_by_stage: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     api_key: str = field(repr=False, default="")
 
@@ -239,6 +248,16 @@ def _gates_by_stage(data, where: str, stages) -> dict[int, tuple[str, ...]]:
     return out
 
 
+def _decommission(data: Mapping, where: str) -> Decommission:
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a mapping", where=where)
+    qdir = data.get("quarantine_dir")
+    if qdir is not None and (not isinstance(qdir, str) or not qdir.startswith("/")):
+        raise ConfigError(f"invalid value {qdir!r}", where=f"{where}.quarantine_dir", hint="an absolute path, or null")
+    numbers = _section(Decommission, {k: v for k, v in data.items() if k != "quarantine_dir"}, where)
+    return Decommission(numbers.drain_timeout, numbers.stop_timeout, qdir)
+
+
 def _gates(data: Mapping, where: str) -> Gates:
     data = {k: v for k, v in data.items() if k != "by_stage"} if isinstance(data, Mapping) else data
     gates = _section(Gates, data, where)
@@ -279,7 +298,8 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
                      model=_str(ll, "model", lw), timeout=_num(ll, "timeout", lw, 0.1, 600),
                      concurrency=_int(ll, "concurrency", lw, 1, 10000),
                      store_volume=_str(ll, "store_volume", lw, _NAME),
-                     store_mount=_str(ll, "store_mount", lw), store_path=_str(ll, "store_path", lw))
+                     store_mount=_str(ll, "store_mount", lw), store_path=_str(ll, "store_path", lw),
+                     store_host_path=_str(ll, "store_host_path", lw) if ll.get("store_host_path") else None)
     if not local.store_path.startswith(local.store_mount):
         raise ConfigError(f"{local.store_path} is not inside {local.store_mount}",
                           where=f"{lw}.store_path", hint="the store must live on the model volume")
@@ -303,6 +323,7 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
                     local_llm=local, api=api, stages=dict(sorted(stages.items())),
                     health=_health(root.get("health") or {}, f"{where}.health"),
                     gates=_gates(root.get("gates") or {}, f"{where}.gates"),
+                    decommission=_decommission(root.get("decommission") or {}, f"{where}.decommission"),
                     gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
                                                    f"{where}.gates.by_stage", stages),
                     # A key in the config is for the sandbox only; real keys come from the env.

@@ -1,0 +1,1 @@
+"""Decommissioning the local LLM: drain, Ollama-aware model removal, quarantine and restore."""

@@ -1,0 +1,305 @@
+"""`invoke decommission`: the only irreversible step of the migration, so the most careful.
+
+Observe (container, running weights, API, store) -> plan (every path and byte) -> preconditions ->
+drain -> remove the model (Ollama's own DELETE while it runs, else the offline collector, or a
+quarantine move) -> stop and remove the container (its volume only with --purge) -> report.
+Each step goes to the audit log with paths, sizes and digests."""
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from checks import probes
+from decommission import collect, drain
+from decommission.store import Owned, can_move, check_path, owned, refuse_if_unsafe
+from deploy import state
+from toolkit import docker_api
+from toolkit.config import Settings
+from toolkit.errors import MigrationError
+
+GB = 1e9
+
+
+class Refused(MigrationError):
+    exit_code = 2
+
+
+@dataclass
+class Facts:
+    container: object | None     # docker SDK container
+    volume: object | None
+    store: Path | None           # the store's path on the host
+    found: Owned | None
+    local_weight: int | None     # from the running llm-service
+    api_ok: bool
+    api_detail: str
+
+
+def _volume(settings: Settings, client):
+    import docker
+    try:
+        return client.volumes.get(f"{settings.project}_{settings.local_llm.store_volume}")
+    except docker.errors.NotFound:
+        return None
+
+
+def host_store(settings: Settings, volume) -> Path | None:
+    ll = settings.local_llm
+    if ll.store_host_path:
+        return Path(ll.store_host_path)
+    if volume is None:
+        return None
+    return Path(volume.attrs["Mountpoint"]) / os.path.relpath(ll.store_path, ll.store_mount)
+
+
+def _running_local_weight(settings: Settings, client) -> int | None:
+    label = {"label": [f"com.docker.compose.project={settings.project}", "com.docker.compose.service=llm-service"]}
+    for c in client.containers.list(filters=label):
+        for item in c.attrs["Config"].get("Env") or []:
+            if item.startswith("LLM_PROVIDER_WEIGHTS="):
+                for part in item.split("=", 1)[1].split(","):
+                    name, _, weight = part.partition(":")
+                    if name.strip() == "local":
+                        return int(weight)
+                return 0
+    return None
+
+
+def observe(settings: Settings, client, check_api: bool = True) -> Facts:
+    container = docker_api.container_or_none(client, settings.local_llm.container)
+    volume = _volume(settings, client)
+    store = host_store(settings, volume)
+    found = None
+    if store is not None and (store.exists() or store.is_symlink()):
+        store = check_path(store, host_store(settings, volume))
+        found = owned(store, settings.local_llm.model)
+    api_ok, detail = True, "not checked"
+    if check_api:
+        a = settings.api
+        facts = asyncio.run(probes.api(a.probe_url, a.model, settings.api_key, a.timeout, generate=True))
+        api_ok = facts.get("auth") == "ok" and "generate_error" not in facts
+        detail = "answers" if api_ok else f"{facts.get('auth')} {facts.get('generate_error', '')} {facts.get('detail', '')}".strip()
+    return Facts(container, volume, store, found, _running_local_weight(settings, client), api_ok, detail)
+
+
+def nothing_to_do(facts: Facts, purge: bool) -> bool:
+    model_gone = facts.found is None or facts.found.manifest is None
+    return facts.container is None and model_gone and not (purge and facts.volume is not None)
+
+
+def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: bool) -> str:
+    name = settings.local_llm.container
+    state_word = facts.container.status if facts.container else "absent"
+    lines = [f"decommission {name} ({state_word}), model {settings.local_llm.model} in {facts.store or 'no store found'}"]
+    weight = facts.local_weight
+    lines.append(f"  precondition: running llm-service gives local weight "
+                 f"{'?' if weight is None else weight} (want 0): {'ok' if weight in (0, None) else 'NOT MET'}")
+    lines.append(f"  precondition: the API is healthy now: {'ok' if facts.api_ok else 'NOT MET: ' + facts.api_detail}")
+    found = facts.found
+    if found is None or found.manifest is None:
+        lines.append("  model files: none (already removed)")
+    else:
+        how = (f"move to quarantine {quarantine}" if quarantine else
+               "Ollama's DELETE /api/delete" if facts.container and facts.container.status == "running"
+               else "offline collector")
+        lines.append(f"  remove ({how}):")
+        lines += [f"    {p}  {size / GB:.3f} GB  {digest}" for p, size, digest in found.remove]
+        lines += [f"  keep (shared with other models): {p}" for p, _ in found.shared]
+        lines += [f"  never followed (symlink): {p}" for p in found.links]
+        lines += [f"  MISSING blob named by the manifest: {d}" for d in found.missing]
+        lines.append(f"  bytes to free: {found.bytes} ({found.bytes / GB:.2f} GB)")
+    lines.append(f"  then: drain (up to {settings.decommission.drain_timeout:.0f} s), stop (grace "
+                 f"{settings.decommission.stop_timeout} s) and remove the container; volume "
+                 + ("REMOVED (--purge)" if purge else "kept (--purge removes it)"))
+    return "\n".join(lines)
+
+
+def _refusals(settings: Settings, facts: Facts) -> list[str]:
+    out = []
+    if facts.local_weight not in (0, None):
+        out.append(f"the running llm-service still sends weight {facts.local_weight} to the local LLM: "
+                   "move to stage 3 first (`invoke phase --stage 3`)")
+    if not facts.api_ok:
+        out.append(f"the API is not healthy now ({facts.api_detail}): the local model is the fallback")
+    return out
+
+
+def _resources(store: Path | None) -> dict:
+    path = store if store and store.exists() else Path("/")
+    return {"mem_available": psutil.virtual_memory().available, "disk_free": psutil.disk_usage(str(path)).free}
+
+
+def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, quarantine: str | None = None,
+                 purge=False, drain_timeout: float | None = None, confirm=None, out=print,
+                 locked: bool = False) -> dict:
+    """``locked``: the caller (phase) already holds the deploy directory's lock."""
+    d = settings.deploy_dir
+    client = docker_api.client()
+    qdir = Path(quarantine or settings.decommission.quarantine_dir) if (quarantine or settings.decommission.quarantine_dir) else None
+    if collect.read_journal(d) and not dry_run:
+        out("an earlier decommission stopped half-way: completing it from its journal")
+        with _lock(d, locked):
+            freed = collect.finish(d, _logger(d))
+        out(f"completed: {freed} more bytes freed")
+    facts = observe(settings, client)
+    out(describe(settings, facts, qdir, purge))
+    if nothing_to_do(facts, purge):
+        out("nothing to decommission: the container and the model are already gone")
+        return {"done": False}
+    refusals = _refusals(settings, facts)
+    if refusals and not force:
+        raise Refused("; ".join(refusals), where="decommission preconditions",
+                      hint="fix them, or pass --force (the audit log records it)")
+    if facts.found and facts.found.manifest is not None:
+        refuse_if_unsafe(facts.found, force)
+    if qdir is not None:
+        _check_quarantine(qdir, facts)
+    if dry_run:
+        out("dry run: nothing was changed")
+        return {"done": False}
+    if not yes and not (confirm and confirm(f"decommission {settings.local_llm.container} and its model?")):
+        raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
+    with _lock(d, locked):
+        return _carry_out(settings, client, facts, qdir, purge, force, refusals,
+                          settings.decommission.drain_timeout if drain_timeout is None else float(drain_timeout), out)
+
+
+def _lock(deploy_dir: Path, held: bool):
+    import contextlib
+    return contextlib.nullcontext() if held else state.lock(deploy_dir)
+
+
+def restore(settings: Settings, quarantine: str | None, out=print) -> dict:
+    """Put the newest quarantined copy of the model back, and start the container if it exists."""
+    qdir = quarantine or settings.decommission.quarantine_dir
+    if not qdir:
+        raise MigrationError("no quarantine directory", where="--quarantine",
+                             hint="pass the directory given to `invoke decommission --quarantine`")
+    import json
+    mine = [b for b in collect.batches(Path(qdir))
+            if json.loads((b / collect.BATCH_MANIFEST).read_text())["model"] == settings.local_llm.model]
+    if not mine:
+        raise MigrationError(f"no quarantined copy of {settings.local_llm.model}", where=str(qdir),
+                             hint="nothing to restore: pull the model again (ollama pull)")
+    d = settings.deploy_dir
+    with state.lock(d):
+        data = collect.restore(mine[-1], _logger(d))
+        state.audit(d, "decommission-restore", batch=str(mine[-1]), model=data["model"],
+                    bytes=sum(e["bytes"] for e in data["files"]))
+    out(f"restored {data['model']} ({sum(e['bytes'] for e in data['files']) / GB:.2f} GB) into {data['root']}")
+    container = docker_api.container_or_none(docker_api.client(), settings.local_llm.container)
+    if container is not None:
+        container.start()
+        out(f"started {container.name}")
+    else:
+        out("the container is gone: `invoke rollback --to 2` recreates it with the restored model")
+    return data
+
+
+def _check_quarantine(qdir: Path, facts: Facts) -> None:
+    if not qdir.is_absolute():
+        raise Refused("the quarantine directory must be an absolute path", where=str(qdir))
+    created = not qdir.exists()
+    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        _check_quarantine_place(qdir, facts)
+    except Refused:
+        if created:
+            qdir.rmdir()
+        raise
+
+
+def _check_quarantine_place(qdir: Path, facts: Facts) -> None:
+    if facts.store and (qdir.resolve() == facts.store or facts.store in qdir.resolve().parents):
+        raise Refused("the quarantine directory is inside the store", where=str(qdir))
+    if facts.store and not can_move(facts.store, qdir):
+        raise Refused("files cannot be moved from the store to the quarantine directory (another "
+                      "filesystem or mount)", where=str(qdir),
+                      hint=f"choose a directory on the same mount as {facts.store}: files are moved, never copied")
+
+
+def _logger(deploy_dir: Path):
+    def log(event, **fields):
+        state.audit(deploy_dir, f"decommission-{event}", **fields)
+    return log
+
+
+def _carry_out(settings, client, facts, qdir, purge, force, refusals, drain_timeout, out) -> dict:
+    d, log = settings.deploy_dir, _logger(settings.deploy_dir)
+    before = _resources(facts.store)
+    log("start", forced=force, refusals=refusals, quarantine=str(qdir) if qdir else None, purge=purge,
+        planned=collect.plan_entries(facts.found) if facts.found else [])
+    container, freed, batch = facts.container, 0, None
+    if container is not None and container.status == "running":
+        port = probes.host_port(settings.local_llm.probe_url)[1]
+        drained, left = drain.wait(port, container.attrs["State"].get("Pid"), drain_timeout, out)
+        log("drain", drained=drained, connections_left=left)
+        if not drained and not force:
+            raise Refused(f"{left} connection(s) to the local LLM still open after {drain_timeout:.0f} s",
+                          where="drain", hint="wait for traffic to stop, raise --drain-timeout, or pass --force")
+    found = facts.found
+    if found is not None and found.manifest is not None:
+        if qdir is not None:
+            _stop(settings, container, log)
+            batch = collect.quarantine(d, facts.store, found, qdir, log)
+            freed = found.bytes
+        else:
+            _delete(settings, container, facts, log, out)
+        # Measured, not assumed: the planned files that are really gone now.
+        freed = sum(size for path, size, _ in found.remove if not os.path.lexists(path))
+    _stop(settings, container, log)
+    if container is not None:
+        container.remove()
+        log("container-removed", name=settings.local_llm.container)
+    if purge and facts.volume is not None:
+        facts.volume.remove()
+        log("volume-removed", name=facts.volume.name)
+    after = _resources(facts.store)
+    summary = {"done": True, "bytes_freed": freed, "quarantine": str(batch) if batch else None,
+               "mem_freed": after["mem_available"] - before["mem_available"],
+               "disk_freed": after["disk_free"] - before["disk_free"]}
+    log("done", **summary)
+    out(f"decommissioned: {freed / GB:.2f} GB of model files {'quarantined in ' + str(batch) if batch else 'removed'}; "
+        f"memory available {before['mem_available'] / GB:.2f} -> {after['mem_available'] / GB:.2f} GB; "
+        f"disk free {before['disk_free'] / GB:.2f} -> {after['disk_free'] / GB:.2f} GB")
+    return summary
+
+
+def _delete(settings, container, facts, log, out) -> None:
+    """Through Ollama while it runs (it prunes what it no longer references), else offline."""
+    found = facts.found
+    if container is not None and container.status == "running":
+        try:
+            r = httpx.request("DELETE", settings.local_llm.probe_url + "/api/delete",
+                              json={"model": settings.local_llm.model}, timeout=60, trust_env=False)
+            if r.status_code == 200:
+                gone = [(p, size, dig) for p, size, dig in found.remove if not p.exists()]
+                for p, size, dig in gone:
+                    log("removed", path=str(p), bytes=size, digest=dig, by="ollama")
+                leftovers = [p for p, _, _ in found.remove if p.exists()]
+                if not leftovers:
+                    return
+                out(f"Ollama left {len(leftovers)} planned file(s); finishing offline")
+            else:
+                out(f"Ollama's delete answered {r.status_code}: {r.text[:200]}; using the offline collector")
+        except httpx.HTTPError as exc:
+            out(f"Ollama's delete failed ({exc}); using the offline collector")
+        _stop(settings, container, log)
+        found = owned(facts.store, settings.local_llm.model)
+        if found.manifest is None:  # Ollama removed the manifest: finish its blobs from the plan
+            found = facts.found
+    collect.delete(settings.deploy_dir, facts.store, found, log)
+
+
+def _stop(settings, container, log) -> None:
+    if container is None:
+        return
+    container.reload()
+    if container.status == "running":
+        container.stop(timeout=settings.decommission.stop_timeout)
+        log("container-stopped", name=container.name, timeout=settings.decommission.stop_timeout)

@@ -1,0 +1,156 @@
+"""The model store seen from the host, the careful way: which files a model owns (its manifest
+and the blobs no other manifest references), checks that refuse dangerous paths, and the
+offline collector that removes or quarantines exactly those files.
+
+Never follows a symlink: paths are checked with lstat, and a link is never resolved to find
+what to delete."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.store import blob_path, display_name, split_name
+from toolkit.errors import MigrationError
+
+
+class UnsafeStore(MigrationError):
+    exit_code = 2
+
+
+@dataclass
+class Owned:
+    """What removing one model would remove and keep."""
+    model: str
+    manifest: Path | None
+    remove: list[tuple[Path, int, str]] = field(default_factory=list)   # path, bytes, digest
+    shared: list[tuple[Path, str]] = field(default_factory=list)        # kept: other models use them
+    missing: list[str] = field(default_factory=list)                    # named by the manifest, absent
+    links: list[Path] = field(default_factory=list)                     # symlinks met: never followed
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, size, _ in self.remove)
+
+
+def _home_dirs() -> set[str]:
+    homes = {os.path.expanduser("~"), "/root"}
+    try:
+        homes.update(str(p) for p in Path("/home").iterdir())
+    except OSError:
+        pass
+    return {os.path.realpath(h) for h in homes}
+
+
+def check_path(path: Path, configured: Path) -> Path:
+    """Refuse a store path that is /, a home directory, a mount-point root, outside the configured
+    store, or not an Ollama store. Returns the real path."""
+    raw = str(path)
+    if os.path.islink(raw):
+        raise UnsafeStore("the store path is a symlink; refusing to follow it", where=raw,
+                          hint="point migrate.local_llm at the real directory")
+    real = os.path.realpath(raw)
+    reasons = []
+    if real == "/":
+        reasons.append("it is /")
+    if real in _home_dirs():
+        reasons.append("it is a home directory")
+    if real != "/" and os.path.ismount(real):
+        reasons.append("it is a mount-point root")
+    if reasons:
+        raise UnsafeStore("refusing to remove anything from this store path: " + ", ".join(reasons), where=raw,
+                          hint="the store must be Ollama's own models directory (e.g. <volume>/models)")
+    conf = os.path.realpath(str(configured))
+    if real != conf and not real.startswith(conf + os.sep):
+        raise UnsafeStore(f"{real} is outside the configured store {conf}", where=raw,
+                          hint="check migrate.local_llm.store_path / store_host_path")
+    if not (os.path.isdir(os.path.join(real, "manifests")) and os.path.isdir(os.path.join(real, "blobs"))):
+        raise UnsafeStore("not an Ollama store (no manifests/ and blobs/)", where=real,
+                          hint="check migrate.local_llm.store_path / store_host_path")
+    return Path(real)
+
+
+def _manifests(root: Path) -> dict[str, Path]:
+    found = {}
+    base = root / "manifests"
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        for name in filenames:
+            path = Path(dirpath) / name
+            parts = path.relative_to(base).parts
+            if len(parts) == 4:
+                found[display_name(*parts)] = path
+    return found
+
+
+def _digests(path: Path) -> list[str]:
+    try:
+        data = json.loads(path.read_text())
+        return [data["config"]["digest"]] + [layer["digest"] for layer in data["layers"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MigrationError(f"unreadable manifest: {exc}", where=str(path),
+                             hint="inspect it by hand; nothing was removed") from None
+
+
+def owned(root: Path, model: str) -> Owned:
+    """The model's manifest and the blobs only it references (pure reading of the store)."""
+    manifest = root.joinpath("manifests", *split_name(model))
+    result = Owned(model, None)
+    if not manifest.exists() and not manifest.is_symlink():
+        return result
+    if manifest.is_symlink():
+        result.links.append(manifest)
+        return result
+    result.manifest = manifest
+    mine = _digests(manifest)
+    others = set()
+    for name, path in _manifests(root).items():
+        if path != manifest:
+            if path.is_symlink():
+                result.links.append(path)
+                continue
+            others.update(_digests(path))
+    result.remove.append((manifest, manifest.lstat().st_size, "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest()))
+    for digest in dict.fromkeys(mine):
+        blob = blob_path(root, digest)
+        if blob.is_symlink():
+            result.links.append(blob)
+            continue
+        if not blob.exists():
+            result.missing.append(digest)
+            continue
+        if digest in others:
+            result.shared.append((blob, digest))
+        else:
+            result.remove.append((blob, blob.lstat().st_size, digest))
+    return result
+
+
+def refuse_if_unsafe(found: Owned, force: bool) -> None:
+    if found.missing:
+        raise UnsafeStore(f"the manifest of {found.model} names {len(found.missing)} missing blob(s)",
+                          where=str(found.manifest), detail="\n".join(found.missing),
+                          hint="the store is damaged: repair it (ollama pull) before decommissioning")
+    if found.links and not force:
+        raise UnsafeStore("the store holds symlinks; they are never followed", where=str(found.links[0].parent),
+                          detail="\n".join(f"{p} -> {os.readlink(p)}" for p in found.links),
+                          hint="remove or replace them by hand, or pass --force to leave them untouched")
+
+
+def can_move(src_dir: Path, dst_dir: Path) -> bool:
+    """Whether rename(2) works from one directory to the other. Two mounts of one device
+    (bind mounts) share st_dev yet refuse to rename across: so try it, with an empty probe."""
+    probe = Path(src_dir) / f".xiaozhi-move-probe-{os.getpid()}"
+    target = Path(dst_dir) / probe.name
+    try:
+        probe.touch()
+        os.rename(probe, target)
+        os.unlink(target)
+        return True
+    except OSError:
+        return False
+    finally:
+        for p in (probe, target):
+            if p.exists():
+                p.unlink()

@@ -1,0 +1,135 @@
+"""Decommissioning on the sandbox, with the real engine and the Ollama emulator's store."""
+from pathlib import Path
+
+import httpx
+import ollama
+import pytest
+import yaml
+
+from deploy import state
+from sandbox.store import Store, blob_path
+
+from .conftest import config_variant, invoke
+
+
+@pytest.fixture(scope="module")
+def cfg(sandbox_config, sandbox_up, tmp_path_factory, docker_client):
+    # Quarantine moves files, so it must sit on the same mount as the volume.
+    volumes = volume_store(docker_client, sandbox_up).parent.parent.parent
+    qdir = volumes / f"{sandbox_up}-quarantine"
+    yield config_variant(sandbox_config, tmp_path_factory.mktemp("v"),
+                         **{"gates.history_records": 1, "decommission.drain_timeout": 10}), qdir
+    import shutil
+    shutil.rmtree(qdir, ignore_errors=True)
+
+
+def volume_store(docker_client, project) -> Path:
+    return Path(docker_client.volumes.get(f"{project}_ollama").attrs["Mountpoint"]) / "models"
+
+
+def run(config, *args):
+    done = invoke(config, *args, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def to_stage_2(config):
+    for stage in (1, 2):
+        rc, out = run(config, "phase", "--stage", str(stage), "--yes")
+        assert rc == 0, out
+
+
+def test_1_refused_while_the_local_llm_has_weight(cfg):
+    config, _ = cfg
+    to_stage_2(config)
+    rc, out = run(config, "decommission", "--yes")
+    assert rc == 2 and "still sends weight 30" in out
+    assert "xiaozhi-local-llm (running)" in out
+
+
+def test_2_stage_3_decommissions_keeping_shared_blobs(cfg, sandbox_up, docker_client):
+    config, _ = cfg
+    store = volume_store(docker_client, sandbox_up)
+    s = Store(store)
+    big = set(s.digests(s.load(s.find("qwen2:7b"))))
+    small = set(s.digests(s.load(s.find("qwen2:1.5b"))))
+    planned = sum(blob_path(store, d).stat().st_size for d in big - small) + s.find("qwen2:7b").stat().st_size
+    assert invoke(config, "health", check=False).returncode == 0
+    rc, out = run(config, "phase", "--stage", "3", "--yes")
+    assert rc == 0, out
+    assert "Ollama's DELETE /api/delete" in out and f"bytes to free: {planned} " in out
+    with pytest.raises(Exception):
+        docker_client.containers.get("xiaozhi-local-llm")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get("http://127.0.0.1:11434/", timeout=2)
+    assert Store(store).find("qwen2:7b") is None and Store(store).find("qwen2:1.5b") is not None
+    assert all(blob_path(store, d).exists() for d in small)
+    assert not any(blob_path(store, d).exists() for d in big - small)
+    done = [e for e in state.audit_tail(Path(yaml.safe_load(config.read_text())["migrate"]["deploy_dir"]), 30)
+            if e["event"] == "decommission-done"]
+    assert done and done[-1]["bytes_freed"] == planned
+    rc, out = run(config, "health")
+    assert rc == 0, out
+
+
+def test_3_second_run_has_nothing_to_do(cfg):
+    config, _ = cfg
+    rc, out = run(config, "decommission", "--yes")
+    assert rc == 0 and "nothing to decommission" in out
+
+
+def test_4_rollback_without_the_model_is_refused(cfg):
+    config, _ = cfg
+    rc, out = run(config, "rollback", "--yes")
+    assert rc == 1 and "not in the store" in out and "decommission.restore" in out
+
+
+def test_5_quarantine_restore_and_rollback_bring_the_model_back(cfg, sandbox_up, docker_client, tmp_path):
+    config, qdir = cfg
+    store = volume_store(docker_client, sandbox_up)
+    from sandbox.store import build
+    build(store, size_gb=4.4)                       # the operator pulls the model again
+    rc, out = run(config, "rollback", "--yes")
+    assert rc == 0, out
+    assert invoke(config, "health", check=False).returncode == 0
+    quarantined = config_variant(config, tmp_path, **{"decommission.quarantine_dir": str(qdir)})
+    rc, out = run(config_variant(config, tmp_path, **{"decommission.quarantine_dir": "/tmp/elsewhere-xz"}),
+                  "decommission", "--yes", "--force")
+    assert rc == 2 and "cannot be moved" in out and Store(store).find("qwen2:7b") is not None, out
+    rc, out = run(quarantined, "phase", "--stage", "3", "--yes")
+    assert rc == 0 and "move to quarantine" in out, out
+    assert Store(store).find("qwen2:7b") is None and any(qdir.iterdir())
+    rc, out = run(quarantined, "decommission.restore")
+    assert rc == 0 and "restored qwen2:7b" in out and "rollback --to 2" in out, out
+    rc, out = run(config, "rollback", "--yes")
+    assert rc == 0, out
+    assert "qwen2:7b" in {m.model for m in ollama.Client(host="http://127.0.0.1:11434").list().models}
+    assert not any(qdir.iterdir())
+
+
+def test_6_container_removed_by_hand_then_offline_collector(cfg, sandbox_up, docker_client):
+    config, _ = cfg
+    docker_client.containers.get("xiaozhi-local-llm").remove(force=True)
+    store = volume_store(docker_client, sandbox_up)
+    rc, out = run(config, "decommission", "--yes", "--force")   # force: stage 2 still weights local
+    assert rc == 0 and "offline collector" in out and "absent" in out, out
+    assert Store(store).find("qwen2:7b") is None and Store(store).find("qwen2:1.5b") is not None
+
+
+def test_7_symlink_pointing_outside_is_refused(cfg, sandbox_up, docker_client, tmp_path):
+    config, _ = cfg
+    store = volume_store(docker_client, sandbox_up)
+    from sandbox.store import build
+    build(store, size_gb=0.1)
+    s = Store(store)
+    weights = blob_path(store, s.load(s.find("qwen2:7b"))["layers"][0]["digest"])
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not the store's")
+    weights.unlink()
+    weights.symlink_to(outside)
+    rc, out = run(config, "decommission", "--yes")
+    assert rc == 2 and "still sends weight" in out          # preconditions come first
+    rc, out = run(config, "decommission", "--yes", "--force")
+    assert rc == 0 and "never followed (symlink)" in out, out
+    assert outside.read_bytes() == b"not the store's"
+    assert weights.is_symlink() and s.find("qwen2:7b") is None  # the link itself is left untouched
+    weights.unlink()
