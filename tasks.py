@@ -133,6 +133,34 @@ def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
     print(("would delete: " if dry_run else "deleted: ") + (", ".join(map(str, gone)) if gone else "nothing"))
 
 
+@task(help={"keep": "leave the demo stack up afterwards (take it down with `invoke demo --down`)",
+            "requests": "chats sent through llm-service per stage to observe the split (default 200)",
+            "down": "only take down a demo stack left by --keep"})
+@converted
+def demo(c, keep=False, requests=200, down=False):
+    """Run the whole migration on the sandbox (stages 1-3, health, decommission) and report."""
+    from deploy import demo as walkthrough
+    from toolkit import sandbox_stack
+    config, settings = walkthrough.settings()
+    if down or (settings.deploy_dir / "docker-compose.yml").exists():
+        sandbox_stack.down(settings)  # the demo's own project and folder, never the user's sandbox
+        if down:
+            return
+    lines = walkthrough.run(config, settings, keep=keep, requests=int(requests))
+    print("\n== what happened\n" + "\n".join(lines))
+
+
+@task(help={"target": "local, api or both (default both)",
+            "concurrency": "comma-separated levels (default 1,8,20,50)",
+            "requests": "streamed requests per level and target (default 40)",
+            "out": "folder for the Markdown report, PNG chart and raw JSON (default reports/)"})
+@converted
+def bench(c, target="both", concurrency="1,8,20,50", requests=40, out="reports"):
+    """Measure first token, full reply, tokens/s, errors and resources: local model vs API."""
+    from bench import command
+    command.bench(_settings(c), target=target, concurrency=concurrency, requests=int(requests), out_dir=out)
+
+
 @task(help={"rebuild": "build the sandbox image even when it exists"})
 @converted
 def sandbox_build(c, rebuild=False):
@@ -260,4 +288,4 @@ sandbox.add_task(sandbox_up, "up")
 sandbox.add_task(sandbox_down, "down")
 sandbox.add_task(sandbox_status, "status")
 
-ns = Collection(phase, rollback, status, render, health, decom, cron, sandbox)
+ns = Collection(demo, phase, rollback, status, render, health, bench, decom, cron, sandbox)

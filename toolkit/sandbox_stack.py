@@ -144,8 +144,9 @@ def down(settings: Settings, *, out=print) -> None:
     if live.exists():
         compose.run(compose.argv(settings.project, settings.deploy_dir)
                     + ["down", "--volumes", "--remove-orphans", "--timeout", "10"], timeout=300)
-    else:
-        _remove_by_label(settings.project, out)
+    # Compose leaves a declared volume that no service uses any more (the model volume at
+    # stage 3): whatever still carries the project's label goes too.
+    _remove_by_label(settings.project, out)
     if settings.deploy_dir.exists():
         shutil.rmtree(settings.deploy_dir)
     _say(out, f"sandbox project {settings.project} removed")

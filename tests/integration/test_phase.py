@@ -21,9 +21,15 @@ API = "http://127.0.0.1:18080"
 
 
 @pytest.fixture(scope="module")
-def cfg(sandbox_config, sandbox_up, tmp_path_factory):
-    # A short history requirement keeps the stage-3 gate testable in seconds.
-    return config_variant(sandbox_config, tmp_path_factory.mktemp("v"), **{"gates.history_records": 2})
+def cfg(sandbox_config, sandbox_up, tmp_path_factory, docker_client):
+    # A short history requirement keeps the stage-3 gate testable in seconds; the quarantine
+    # (on the volume's own mount, since files are moved) lets the walk come back from stage 3.
+    mountpoint = Path(docker_client.volumes.get(f"{sandbox_up}_ollama").attrs["Mountpoint"])
+    qdir = mountpoint.parent.parent / f"{sandbox_up}-quarantine"
+    yield config_variant(sandbox_config, tmp_path_factory.mktemp("v"),
+                         **{"gates.history_records": 2, "decommission.quarantine_dir": str(qdir)})
+    import shutil
+    shutil.rmtree(qdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -102,11 +108,16 @@ def test_1_walk_forward_and_back(cfg, deploy, sandbox_up, docker_client):
         assert invoke(cfg, "health", check=False).returncode == 0
     rc, out = phase(cfg, "--stage", "3", "--yes")
     assert rc == 0 and "left running (decommissioned separately): local-llm" in out, out
+    assert "decommissioning the local LLM now that the stage is verified" in out and "move to quarantine" in out
     assert env_of(docker_client, project, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:100,local:0"
     assert env_of(docker_client, project, "vad")["VAD_MAX_CONCURRENT"] == "32"
-    assert docker_client.containers.get("xiaozhi-local-llm").status == "running"
+    assert "xiaozhi-local-llm" not in {c.name for c in docker_client.containers.list(all=True)}
+    assert invoke(cfg, "health", check=False).returncode == 0
 
-    rc, out = invoke(cfg, "rollback", "--yes", check=False).returncode, ""
+    done = invoke(cfg, "rollback", "--yes", check=False)
+    assert done.returncode == 1 and "decommission.restore" in done.stderr, "rollback without the model"
+    assert invoke(cfg, "decommission.restore", check=False).returncode == 0
+    rc = invoke(cfg, "rollback", "--yes", check=False).returncode
     assert rc == 0 and state.current_stage(deploy) == 2
     assert env_of(docker_client, project, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:70,local:30"
     assert invoke(cfg, "rollback", "--to", "0", "--yes", check=False).returncode == 0

@@ -1,0 +1,151 @@
+"""The load generator: streamed requests through httpx at a fixed concurrency, timing the first
+token and the full reply of each. Its own overhead is measured by the accuracy benchmark,
+against emulators whose injected delay is known."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from checks.probes import NODELAY
+
+
+@dataclass
+class Sample:
+    ok: bool
+    first_token_s: float | None = None
+    total_s: float | None = None
+    tokens: int = 0
+    error: str = ""
+
+
+@dataclass
+class Level:
+    target: str
+    concurrency: int
+    samples: list[Sample] = field(default_factory=list)
+    wall_s: float = 0.0
+    resources: dict = field(default_factory=dict)   # filled by the sampler
+    loop_lag_s: list[float] = field(default_factory=list)  # the generator's own scheduling delay
+
+    @property
+    def ok(self) -> list[Sample]:
+        return [s for s in self.samples if s.ok]
+
+    @property
+    def error_rate(self) -> float:
+        return 1 - len(self.ok) / len(self.samples) if self.samples else 0.0
+
+    def pct(self, attr: str, p: float) -> float | None:
+        return percentile([getattr(s, attr) for s in self.ok], p)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        rates = [s.tokens / (s.total_s - s.first_token_s) for s in self.ok
+                 if s.tokens > 1 and s.total_s and s.total_s > s.first_token_s]
+        return sum(rates) / len(rates) if rates else None
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100); None for no values."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    rank = max(int(round(p / 100 * len(values) + 0.4999)) - 1, 0)
+    return values[min(rank, len(values) - 1)]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str       # "local" or "api"
+    url: str
+    model: str
+    key: str = ""
+
+    def request(self) -> tuple[str, dict, dict]:
+        if self.name == "local":
+            return (self.url + "/api/generate",
+                    {"model": self.model, "prompt": "你好，介绍一下你自己。", "stream": True}, {})
+        return (self.url + "/chat/completions",
+                {"model": self.model, "stream": True, "messages": [{"role": "user", "content": "你好，介绍一下你自己。"}]},
+                {"Authorization": f"Bearer {self.key}"})
+
+
+async def one(client: httpx.AsyncClient, target: Target) -> Sample:
+    url, body, headers = target.request()
+    start = time.perf_counter()
+    first, tokens = None, 0
+    try:
+        async with client.stream("POST", url, json=body, headers=headers) as response:
+            if response.status_code != 200:
+                await response.aread()
+                return Sample(False, error=f"HTTP {response.status_code}")
+            async for line in response.aiter_lines():
+                token = _token(target.name, line)
+                if token is None:
+                    continue
+                if isinstance(token, Exception):
+                    return Sample(False, error=str(token))
+                if first is None:
+                    first = time.perf_counter() - start
+                tokens += 1
+        return Sample(first is not None, first, time.perf_counter() - start, tokens,
+                      "" if first is not None else "no token")
+    except httpx.HTTPError as exc:
+        return Sample(False, error=type(exc).__name__)
+
+
+def _token(kind: str, line: str):
+    """A token's text, None for a line that carries none, or an Exception for an error line."""
+    if not line.strip():
+        return None
+    if kind == "local":
+        item = json.loads(line)
+        if "error" in item:
+            return RuntimeError(item["error"])
+        return item.get("response") or None
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return None
+    item = json.loads(data)
+    choices = item.get("choices") or []
+    return (choices[0].get("delta") or {}).get("content") or None if choices else None
+
+
+async def _lag_monitor(lags: list[float], period: float = 0.01) -> None:
+    """How late the event loop wakes a 10 ms sleeper: the load generator's own overhead,
+    which every latency it measures may carry."""
+    while True:
+        due = time.perf_counter() + period
+        await asyncio.sleep(period)
+        lags.append(max(time.perf_counter() - due, 0.0))
+
+
+async def run_level(target: Target, concurrency: int, requests: int, timeout: float, progress=None) -> Level:
+    level = Level(target.name, concurrency)
+    queue = list(range(requests))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, limits=limits, retries=0)
+    async with httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False) as client:
+        # Warm the pool so that connection set-up is not counted as the server's latency.
+        warm = target.url + ("/api/version" if target.name == "local" else "/models")
+        await asyncio.gather(*(client.get(warm, headers=target.request()[2]) for _ in range(concurrency)),
+                             return_exceptions=True)
+        start = time.perf_counter()
+
+        async def worker():
+            while queue:
+                queue.pop()
+                level.samples.append(await one(client, target))
+                if progress:
+                    progress()
+        monitor = asyncio.create_task(_lag_monitor(level.loop_lag_s))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        monitor.cancel()
+        level.wall_s = time.perf_counter() - start
+    return level

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the figures: a report, never a pass/fail gate.
+# Needs the sandbox image; brings the sandbox up for the duration and takes it down again.
+set -u
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== load generator accuracy (issue 6)"
+python benchmarks/bench_accuracy.py
+invoke -f sandbox.yaml sandbox.up >/dev/null || { echo "sandbox.up failed: no stack benchmarks"; exit 0; }
+invoke -f sandbox.yaml phase --stage 1 --yes >/dev/null
+echo "== health speed and footprint (issue 3)"
+python benchmarks/health_speed.py
+echo "== no-change phase (issue 4)"
+python benchmarks/phase_noop.py
+invoke -f sandbox.yaml sandbox.down >/dev/null

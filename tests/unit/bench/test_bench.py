@@ -1,0 +1,74 @@
+import pytest
+import yaml
+
+from bench import command, report
+from bench.load import Level, Sample, _token, percentile
+from toolkit import config
+from toolkit.errors import ConfigError
+
+from ...conftest import ROOT
+
+SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
+
+
+@pytest.mark.parametrize("values, p, expected", [
+    ([1, 2, 3, 4], 50, 2), ([1, 2, 3, 4], 95, 4), (list(range(1, 101)), 99, 99), (list(range(1, 101)), 50, 50),
+    ([5], 99, 5), ([], 50, None), ([None, 3], 50, 3),
+])
+def test_percentile_nearest_rank(values, p, expected):
+    assert percentile(values, p) == expected
+
+
+@pytest.mark.parametrize("text, levels", [("1,8,20,50", [1, 8, 20, 50]), ("8, 1", [1, 8]), ("4", [4])])
+def test_parse_levels(text, levels):
+    assert command.parse_levels(text) == levels
+
+
+@pytest.mark.parametrize("text", ["", "0,8", "a,b", "1,1000"])
+def test_parse_levels_refuses(text):
+    with pytest.raises(ConfigError):
+        command.parse_levels(text)
+
+
+def test_api_target_needs_a_key_and_names_the_variables():
+    with pytest.raises(ConfigError, match="needs a key") as err:
+        command.targets(SETTINGS, "both")
+    assert "QWEN_API_KEY" in err.value.where
+    assert [t.name for t in command.targets(SETTINGS, "local")] == ["local"]
+    with pytest.raises(ConfigError):
+        command.targets(SETTINGS, "gpu")
+
+
+@pytest.mark.parametrize("kind, line, token", [
+    ("local", '{"response":"你","done":false}', "你"),
+    ("local", '{"response":"","done":true}', None),
+    ("api", 'data: {"choices":[{"delta":{"content":"好"}}]}', "好"),
+    ("api", "data: [DONE]", None),
+    ("api", 'data: {"choices":[],"usage":{}}', None),
+    ("api", ": keep-alive", None),
+])
+def test_token_parsing(kind, line, token):
+    assert _token(kind, line) == token
+
+
+def test_error_line_is_an_error():
+    assert isinstance(_token("local", '{"error":"boom"}'), Exception)
+
+
+def level(target, c, firsts):
+    lv = Level(target, c, [Sample(True, f, f + 1.0, 11) for f in firsts] + [Sample(False, error="HTTP 500")])
+    lv.wall_s, lv.resources = 2.0, {"model_cpu_percent": 75.0, "model_rss_peak": 4.5 * 2 ** 30, "host_cpu_percent": 80.0}
+    return lv
+
+
+def test_markdown_fills_the_seed_tables_with_measured_numbers(tmp_path):
+    levels = [level("local", 1, [0.3, 0.31, 0.29]), level("local", 8, [0.4] * 3),
+              level("api", 1, [0.8, 0.82, 0.81]), level("api", 8, [0.9] * 3)]
+    text = report.markdown(levels, {"requests": 4, "urls": {"local": "http://l", "api": "http://a"}, "chart": "c.png"})
+    assert "| first token p50 | 300 ms | 810 ms |" in text
+    assert "| error rate | 25.0% | 25.0% |" in text
+    assert "| local | 8 | 400 ms / 400 ms / 400 ms |" in text
+    assert "| local model memory (peak RSS) | 4608 MB |" in text
+    assert "![latency against concurrency](c.png)" in text
+    png = report.chart(levels, tmp_path / "c.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
