@@ -7,7 +7,7 @@ from pathlib import Path
 from checks import history, report as fmt
 from checks.run import Report, run
 from deploy import state
-from deploy.render import redact
+from toolkit.secrets import redact
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, MigrationError
 

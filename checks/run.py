@@ -53,19 +53,30 @@ async def _timed(coro, deadline: float, fallback: dict) -> dict:
     return facts
 
 
-def _stack_and_host(settings: Settings) -> dict:
+async def _stack_and_host(settings: Settings, timeout: float) -> dict:
     from checks import host, stack
-    facts = stack.containers(settings)
+    facts = await stack.containers(settings, timeout)
     local = facts.get("local_container") or {}
     port = probes.host_port(settings.local_llm.probe_url)[1]
-    facts["host"] = host.host(str(settings.deploy_dir), port, local.get("pid"))
+    facts["host"] = await _in_daemon_thread(host.host, str(settings.deploy_dir), port, local.get("pid"))
     return facts
 
 
+def _process_age() -> float:
+    """Seconds since this process started: the run's bound counts from the operator's Enter."""
+    try:
+        import psutil
+        return max(time.time() - psutil.Process().create_time(), 0.0)
+    except Exception:
+        return 0.0
+
+
 async def gather(settings: Settings, stage: Stage, light: bool, timeout: float) -> dict:
-    # HTTP probes stop a little before the deadline so they can say "timeout" themselves.
-    deadline = time.perf_counter() + timeout
-    per = max(timeout - 0.2, 0.1)
+    # The whole command must end within its timeout: start-up has used some of it already, and
+    # reporting and exit need a little. HTTP probes stop first, so they say "timeout" themselves.
+    budget = max(timeout - _process_age() - 0.15, 0.2)
+    deadline = time.perf_counter() + budget
+    per = max(budget - 0.1, 0.1)
     local, api = settings.local_llm, settings.api
     want_local = stage.local_llm
     jobs = {
@@ -74,7 +85,7 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float) 
                               "port": probes.host_port(local.probe_url)[1]}),
         "api": _timed(probes.api(api.probe_url, api.model, settings.api_key, per, not light), deadline,
                       {"auth": "timeout", "url": api.probe_url, "model": api.model}),
-        "stack": _timed(_in_daemon_thread(_stack_and_host, settings), deadline,
+        "stack": _timed(_stack_and_host(settings, per), deadline,
                         {"engine": "timeout", "detail": "the Docker engine did not answer in time"}),
     }
     if want_local:

@@ -11,11 +11,11 @@ import yaml
 
 from toolkit.config import Settings, Stage
 from toolkit.errors import TemplateError
+from toolkit.secrets import KEY_PLACEHOLDER, redact  # noqa: F401  (re-exported for callers)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FILES = {"docker-compose.yml": "docker-compose.yml.j2", "llm.env": "llm.env.j2"}
 SECRET_FILES = {"llm.env"}  # written with mode 0600
-KEY_PLACEHOLDER = "<redacted: set QWEN_API_KEY or DASHSCOPE_API_KEY>"
 
 
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
@@ -86,8 +86,3 @@ def _template_line(exc: BaseException, source: str) -> str:
             line = str(tb.tb_lineno)
         tb = tb.tb_next
     return line
-
-
-def redact(text: str, key: str) -> str:
-    """Remove a key from any text meant for people, logs or diffs."""
-    return text.replace(key, KEY_PLACEHOLDER) if key else text

@@ -1,0 +1,57 @@
+"""A small, read-only, async view of the Docker Engine API over its socket, for the health
+checks: importing the docker SDK (requests, urllib3) costs more than the checks themselves.
+Writes always go through the docker SDK (toolkit/docker_api.py) or the Compose CLI."""
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import quote
+
+import httpx
+
+from toolkit.errors import DockerError
+
+
+def _endpoint() -> tuple[str, str | None]:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://"):
+        return "http://docker", host[len("unix://"):]
+    if host.startswith("tcp://") and not os.environ.get("DOCKER_TLS_VERIFY"):
+        return "http://" + host[len("tcp://"):], None
+    raise DockerError(f"DOCKER_HOST={host} needs TLS, which this reader does not speak", where="DOCKER_HOST",
+                      hint="use the local socket, or run health where it is reachable")
+
+
+class Engine:
+    def __init__(self, timeout: float = 5.0):
+        base, uds = _endpoint()
+        # Plain HTTP only: verify=False spares building a TLS context nobody would use.
+        transport = httpx.AsyncHTTPTransport(uds=uds, verify=False)
+        self.client = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout, trust_env=False,
+                                        verify=False)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.client.aclose()
+
+    async def _get(self, path: str, **params):
+        try:
+            r = await self.client.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise DockerError("the Docker engine is not reachable", where=str(self.client.base_url),
+                              detail=str(exc)[:200], hint="start dockerd and check `docker info`") from None
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise DockerError(f"engine answered {r.status_code}", where=path, detail=r.text[:200])
+        return r.json()
+
+    async def containers(self, labels: list[str]) -> list[dict]:
+        """Inspect data (as `docker inspect` gives it) of every container with these labels."""
+        found = await self._get("/containers/json", all="1", filters=json.dumps({"label": labels})) or []
+        return [c for c in [await self.inspect(item["Id"]) for item in found] if c]
+
+    async def inspect(self, name: str) -> dict | None:
+        return await self._get(f"/containers/{quote(name)}/json")
