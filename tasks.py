@@ -70,17 +70,9 @@ def phase(c, stage, dry_run=False, yes=False, force=False):
 @converted
 def rollback(c, to=None, dry_run=False, yes=False):
     """Go back to an earlier stage through the same plan, apply and verify engine."""
-    from deploy import apply, state
-    settings = _settings(c)
-    current = state.current_stage(settings.deploy_dir)
-    if to is None:
-        if current is None or current <= min(settings.stages):
-            raise Exit(f"error: nothing to roll back from (current stage: {current}); pass --to N", code=2)
-        to = max(n for n in settings.stages if n < current)
-    to = _number(to, "--to")
-    if current is not None and to > current:
-        raise Exit(f"error: stage {to} is ahead of the current stage {current}: use `invoke phase`", code=2)
-    apply.phase(settings, to, dry_run=dry_run, yes=yes, confirm=_confirm, backward_ok=True)
+    from deploy import apply
+    apply.rollback(_settings(c), None if to is None else _number(to, "--to"), dry_run=dry_run, yes=yes,
+                   confirm=_confirm)
 
 
 @task
@@ -117,20 +109,8 @@ def decommission_restore(c, quarantine=None):
 @converted
 def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
     """Delete quarantined model copies older than --older-than."""
-    import re
-    from decommission import collect
-    from deploy import state
-    settings = _settings(c)
-    match = re.fullmatch(r"(\d+)([dh])", older_than)
-    if not match:
-        raise Exit("error: --older-than: write it as Nd or Nh, e.g. 7d", code=2)
-    seconds = int(match.group(1)) * (86400 if match.group(2) == "d" else 3600)
-    qdir = quarantine or settings.decommission.quarantine_dir
-    if not qdir:
-        raise Exit("error: --quarantine: no quarantine directory given or configured", code=2)
-    log = (lambda event, **f: state.audit(settings.deploy_dir, f"decommission-{event}", **f))
-    gone = collect.purge(qdir, seconds, log, dry_run=dry_run)
-    print(("would delete: " if dry_run else "deleted: ") + (", ".join(map(str, gone)) if gone else "nothing"))
+    from decommission import run
+    run.purge(_settings(c), older_than, quarantine, dry_run=dry_run)
 
 
 @task(help={"keep": "leave the demo stack up afterwards (take it down with `invoke demo --down`)",
@@ -223,8 +203,7 @@ def health(c, stage=None, json=False, nagios=False, prom=None, light=False, time
 def _cron_job(c, every, prom):
     import os
     import sys
-    from checks.cron import Job, schedule
-    schedule(every)  # refuse a bad interval before reading anything
+    from checks.cron import Job
     runtime = c.config._runtime_path  # the -f file this run was given, so cron runs the same config
     return Job(workdir=os.path.dirname(os.path.abspath(__file__)),
                invoke=os.path.join(os.path.dirname(sys.executable), "invoke"),
@@ -239,21 +218,8 @@ def _cron_job(c, every, prom):
 def cron_install(c, every="5m", prom="/var/lib/node_exporter/textfile_collector/xiaozhi.prom", dry_run=False,
                  systemd=False):
     """Schedule `invoke health --prom` (with history) under flock, in cron or systemd."""
-    import os
     from checks import cron
-    job = _cron_job(c, every, prom)
-    if systemd:
-        print(cron.systemd_units(job))
-        return
-    new = cron.merged(cron.read_crontab(), job)
-    if not dry_run and not os.path.isdir(os.path.dirname(os.path.abspath(prom))):
-        raise Exit(f"error: {os.path.dirname(prom)} does not exist: create it (node_exporter's textfile "
-                   "directory) or pass --prom", code=2)
-    if dry_run:
-        print("dry run: the crontab would become:\n" + new)
-        return
-    cron.write_crontab(new)
-    print(f"installed: {cron.entry(job).splitlines()[1]}")
+    cron.install(_cron_job(c, every, prom), dry_run=dry_run, systemd=systemd)
 
 
 @task(help={"dry_run": "print the new crontab and change nothing"})
@@ -261,16 +227,7 @@ def cron_install(c, every="5m", prom="/var/lib/node_exporter/textfile_collector/
 def cron_remove(c, dry_run=False):
     """Remove the health check's crontab entry (other entries are kept)."""
     from checks import cron
-    current = cron.read_crontab()
-    new = cron.without_ours(current)
-    if new == current:
-        print("no health entry in the crontab: nothing to remove")
-        return
-    if dry_run:
-        print("dry run: the crontab would become:\n" + new)
-        return
-    cron.write_crontab(new)
-    print("removed the health entry from the crontab")
+    cron.remove(dry_run=dry_run)
 
 
 decom = Collection("decommission")

@@ -2,6 +2,7 @@
 with --prom and history, under flock so that runs never pile up, and under `timeout`."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -77,6 +78,35 @@ def systemd_units(job: Job) -> str:
             f"SuccessExitStatus=1 2 3\n\n"
             f"# /etc/systemd/system/xiaozhi-health.timer\n[Unit]\nDescription=Run the xiaozhi health check every {job.every}\n\n"
             f"[Timer]\nOnBootSec=1min\nOnUnitActiveSec={minutes}min\nAccuracySec=10s\n\n[Install]\nWantedBy=timers.target\n")
+
+
+def install(job: Job, *, dry_run: bool = False, systemd: bool = False, out=print) -> None:
+    schedule(job.every)  # refuse a bad interval before reading anything
+    if systemd:
+        out(systemd_units(job))
+        return
+    new = merged(read_crontab(), job)
+    prom_dir = os.path.dirname(os.path.abspath(job.prom))
+    if not dry_run and not os.path.isdir(prom_dir):
+        raise MigrationError("the metrics directory does not exist", where=prom_dir,
+                             hint="create it (node_exporter's textfile directory) or pass --prom")
+    if dry_run:
+        out("dry run: the crontab would become:\n" + new)
+        return
+    write_crontab(new)
+    out(f"installed: {entry(job).splitlines()[1]}")
+
+
+def remove(*, dry_run: bool = False, out=print) -> None:
+    current = read_crontab()
+    new = without_ours(current)
+    if new == current:
+        out("no health entry in the crontab: nothing to remove")
+    elif dry_run:
+        out("dry run: the crontab would become:\n" + new)
+    else:
+        write_crontab(new)
+        out("removed the health entry from the crontab")
 
 
 # --- the one place that touches the user's crontab ---------------------------------------------

@@ -201,6 +201,23 @@ def restore(settings: Settings, quarantine: str | None, out=print) -> dict:
     return data
 
 
+def purge(settings: Settings, older_than: str, quarantine: str | None, *, dry_run: bool = False,
+          out=print) -> list[Path]:
+    import re
+    from toolkit.errors import ConfigError
+    match = re.fullmatch(r"(\d+)([dh])", str(older_than))
+    if not match:
+        raise ConfigError(f"invalid age {older_than!r}", where="--older-than", hint="write it as Nd or Nh, e.g. 7d")
+    qdir = quarantine or settings.decommission.quarantine_dir
+    if not qdir:
+        raise ConfigError("no quarantine directory given or configured", where="--quarantine",
+                          hint="pass --quarantine DIR or set migrate.decommission.quarantine_dir")
+    seconds = int(match.group(1)) * (86400 if match.group(2) == "d" else 3600)
+    gone = collect.purge(Path(qdir), seconds, _logger(settings.deploy_dir), dry_run=dry_run)
+    out(("would delete: " if dry_run else "deleted: ") + (", ".join(map(str, gone)) if gone else "nothing"))
+    return gone
+
+
 def _check_quarantine(qdir: Path, facts: Facts) -> None:
     if not qdir.is_absolute():
         raise Refused("the quarantine directory must be an absolute path", where=str(qdir))

@@ -86,6 +86,21 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
         return outcome
 
 
+def rollback(settings: Settings, to: int | None, **kwargs) -> Outcome:
+    """Back to ``to`` (default: the stage before the current one) through the same engine."""
+    current = state.current_stage(settings.deploy_dir)
+    if to is None:
+        earlier = [n for n in settings.stages if current is not None and n < current]
+        if not earlier:
+            raise Refused(f"nothing to roll back from (current stage: {current})", where="invoke rollback",
+                          hint="pass --to N")
+        to = max(earlier)
+    if current is not None and to > current:
+        raise Refused(f"stage {to} is ahead of the current stage {current}", where="--to",
+                      hint="use `invoke phase --stage N` to move forward")
+    return phase(settings, to, backward_ok=True, **kwargs)
+
+
 def _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run) -> Outcome:
     world = planning.observe(settings, client)
     wanted = render(settings, target)
