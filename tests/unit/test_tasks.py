@@ -1,0 +1,48 @@
+"""The command surface: errors become clean exits with their codes; flags are checked first."""
+import pytest
+from invoke import Exit, MockContext
+
+import tasks
+from toolkit.errors import ConfigError, MigrationError
+
+
+@pytest.mark.parametrize("error, code", [
+    (MigrationError("boom", where="here", hint="do that"), 1),
+    (ConfigError("bad", where="migrate.x"), 2),
+])
+def test_converted_turns_errors_into_exit_codes(error, code):
+    @tasks.converted
+    def failing(c):
+        raise error
+    with pytest.raises(Exit) as exc:
+        failing(MockContext())
+    assert exc.value.code == code
+    assert str(exc.value.message).startswith("error: ") and error.where in exc.value.message
+
+
+@pytest.mark.parametrize("value, expected", [("2", 2), (3, 3)])
+def test_number(value, expected):
+    assert tasks._number(value, "--stage") == expected
+
+
+@pytest.mark.parametrize("value", ["x", None, "1.5"])
+def test_number_refuses(value):
+    with pytest.raises(ConfigError) as err:
+        tasks._number(value, "--stage")
+    assert err.value.where == "--stage"
+
+
+def test_every_task_has_a_one_line_help():
+    for name in tasks.ns.task_names:
+        task = tasks.ns[name]
+        assert task.__doc__ and task.__doc__.strip().splitlines()[0], name
+
+
+def test_listing_imports_no_heavy_package():
+    import subprocess
+    import sys
+    code = ("import sys; sys.path.insert(0, '.'); import tasks; "
+            "heavy = [m for m in ('docker', 'httpx', 'jinja2', 'matplotlib', 'psutil') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tasks.__file__.rsplit("/", 1)[0])
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
