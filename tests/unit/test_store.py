@@ -64,3 +64,12 @@ def test_build_is_idempotent(tmp_path):
 def test_missing_store_stops_with_a_clear_message(tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         Store(tmp_path / "nope").check()
+
+
+def test_emulator_with_a_missing_store_exits_with_a_clear_message(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    done = subprocess.run([sys.executable, "-m", "sandbox.ollama", "--port", "0", "--models", str(tmp_path / "nope")],
+                          capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2 and "does not exist" in done.stderr and "sandbox.store" in done.stderr

@@ -1,0 +1,24 @@
+"""Real Compose v2 accepts every rendered stage; the engine being away is a clear exit 3."""
+import os
+import subprocess
+
+import pytest
+
+from .conftest import ROOT, invoke
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
+def test_compose_config_accepts_every_rendered_stage(stage):
+    folder = ROOT / "compose" / f"stage-{stage}"
+    done = subprocess.run(["docker", "compose", "--project-directory", str(folder), "-f",
+                           str(folder / "docker-compose.yml"), "config", "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_engine_unreachable_is_a_clear_error(tmp_path):
+    (tmp_path / "deploy").mkdir()
+    from .conftest import config_variant
+    config = config_variant(ROOT / "sandbox.yaml", tmp_path, deploy_dir=str(tmp_path / "deploy"))
+    done = invoke(config, "phase", "--stage", "0", "--dry-run", check=False,
+                  env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    assert done.returncode == 3 and "Docker engine is not reachable" in done.stderr and "Traceback" not in done.stderr
