@@ -4,18 +4,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from checks import history, report as fmt
-from checks.run import Report, run
-from deploy import state
-from toolkit.secrets import redact
+from checks.run import Report, start
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, MigrationError
+from toolkit.secrets import redact
 
 
 def resolve_stage(settings: Settings, stage: int | None) -> int:
     """--stage wins; then the state file that `invoke phase` writes; then stage 0."""
     if stage is not None:
         return int(stage)
+    from deploy import state
     try:
         found = state.current_stage(settings.deploy_dir)
     except Exception:
@@ -30,7 +29,10 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
     if timeout is not None and not 0.1 <= float(timeout) <= 600:
         raise ConfigError(f"invalid timeout {timeout!r}", where="--timeout", hint="seconds, 0.1 to 600")
     target = settings.stage(resolve_stage(settings, stage))
-    result: Report = run(settings, target, light=light, timeout=float(timeout) if timeout else None)
+    wait = start(settings, target, light=light, timeout=float(timeout) if timeout else None)
+    # Imported while the probes wait on the network: this is on the critical path otherwise.
+    from checks import history, judge, report as fmt  # noqa: F401
+    result: Report = wait()
     if record:
         _record(settings, result)
     if prom:
@@ -45,6 +47,7 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
 
 
 def _record(settings: Settings, result: Report) -> None:
+    from checks import history
     try:
         history.append(settings.history_path, history.record(result), settings.health.history_max_bytes,
                        settings.health.history_keep)
@@ -53,4 +56,5 @@ def _record(settings: Settings, result: Report) -> None:
 
 
 def history_summary(settings: Settings) -> str:
+    from checks import history
     return history.summary(history.read(settings.history_path, settings.health.history_keep))

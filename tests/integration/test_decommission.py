@@ -133,3 +133,29 @@ def test_7_symlink_pointing_outside_is_refused(cfg, sandbox_up, docker_client, t
     assert outside.read_bytes() == b"not the store's"
     assert weights.is_symlink() and s.find("qwen2:7b") is None  # the link itself is left untouched
     weights.unlink()
+
+
+def test_8_crash_mid_removal_then_rerun_completes_without_extra_deletes(cfg, sandbox_up, docker_client):
+    config, _ = cfg
+    from decommission import collect
+    from decommission.store import owned
+    store = volume_store(docker_client, sandbox_up)
+    if s_find(store, "qwen2:7b") is None:
+        from sandbox.store import build
+        build(store, size_gb=0.1)
+    deploy = Path(yaml.safe_load(config.read_text())["migrate"]["deploy_dir"])
+    found = owned(store, "qwen2:7b")
+    # What a run killed right after removing the manifest leaves: its journal, and the blobs.
+    collect._journal(deploy, {"mode": "delete", "model": found.model, "root": str(store),
+                              "files": collect.plan_entries(found), "started": 0})
+    found.remove[0][0].unlink()
+    every_blob = {p.name for p in (store / "blobs").iterdir()}
+    rc, out = run(config, "decommission", "--yes", "--force")
+    assert rc == 0 and "stopped half-way: completing it from its journal" in out, out
+    left = {p.name for p in (store / "blobs").iterdir()}
+    assert every_blob - left == {p.name for p, _, _ in found.remove[1:]}
+    assert s_find(store, "qwen2:1.5b") is not None and collect.read_journal(deploy) is None
+
+
+def s_find(store, model):
+    return Store(store).find(model)
