@@ -26,7 +26,7 @@ def _at(levels: list[Level], target: str, concurrency: int | None = None) -> Lev
 def markdown(levels: list[Level], context: dict) -> str:
     targets = [t for t in ("local", "api") if _at(levels, t)]
     head = "| metric | " + " | ".join(LABEL[t] for t in targets) + " |\n|---|" + "---|" * len(targets)
-    lines = [f"# Measured comparison: local model vs API", "",
+    lines = ["# Measured comparison: local model vs API", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M', time.localtime())} on {context.get('host', 'this host')}; "
              f"{context.get('requests')} streamed requests per level; targets: "
              + ", ".join(f"{LABEL[t]} at {context['urls'][t]}" for t in targets) + ".", "",

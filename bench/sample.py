@@ -3,7 +3,6 @@ through psutil) and the host."""
 from __future__ import annotations
 
 import threading
-import time
 
 import psutil
 

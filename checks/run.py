@@ -36,7 +36,8 @@ def _in_daemon_thread(fn, *args) -> asyncio.Future:
             value = fn(*args)
             loop.call_soon_threadsafe(lambda: future.done() or future.set_result(value))
         except BaseException as exc:  # handed to the awaiting side, which reports it
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_exception(exc))
+            error = exc  # `exc` is unbound when the except block ends; the callback runs later
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_exception(error))
 
     threading.Thread(target=work, daemon=True).start()
     return future

@@ -20,13 +20,9 @@ from decommission.store import Owned, can_move, check_path, owned, refuse_if_uns
 from deploy import state
 from toolkit import docker_api
 from toolkit.config import Settings
-from toolkit.errors import MigrationError
+from toolkit.errors import MigrationError, Refused
 
 GB = 1e9
-
-
-class Refused(MigrationError):
-    exit_code = 2
 
 
 @dataclass

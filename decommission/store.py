@@ -13,11 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.store import blob_path, display_name, split_name
-from toolkit.errors import MigrationError
-
-
-class UnsafeStore(MigrationError):
-    exit_code = 2
+from toolkit.errors import MigrationError, UnsafeStore  # noqa: F401  (raised here)
 
 
 @dataclass

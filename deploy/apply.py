@@ -13,20 +13,8 @@ from deploy import backup, gates as gating, plan as planning, state
 from deploy.render import SECRET_FILES, render
 from toolkit import compose, docker_api
 from toolkit.config import Settings, Stage
-from toolkit.errors import ConfigError, MigrationError
+from toolkit.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
 from toolkit.files import atomic_write
-
-
-class Refused(MigrationError):
-    exit_code = 2
-
-
-class GateFailed(MigrationError):
-    exit_code = 5
-
-
-class VerifyFailed(MigrationError):
-    exit_code = 6
 
 
 @dataclass

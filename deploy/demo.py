@@ -13,6 +13,7 @@ from checks import command as health_command
 from deploy import apply, state
 from toolkit import sandbox_stack
 from toolkit.config import Settings
+from toolkit.errors import VerifyFailed
 
 LOCAL_ROUTE, API_ROUTE = "POST /api/chat", "POST /compatible-mode/v1/chat/completions"
 
@@ -105,4 +106,4 @@ def _health(settings: Settings, report: list[str], out) -> None:
     first = text.splitlines()[0]
     report.append(f"  health: {first}")
     if code == 2:
-        raise apply.VerifyFailed("health is CRITICAL during the demo", detail=text)
+        raise VerifyFailed("health is CRITICAL during the demo", detail=text)

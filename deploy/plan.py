@@ -10,6 +10,7 @@ from deploy import render as rendering
 from deploy import state
 from toolkit.config import Settings, Stage
 from toolkit.files import read_text
+from toolkit.secrets import redact
 
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
 LOCAL_SERVICE = "local-llm"
@@ -34,8 +35,8 @@ class FileChange:
         return self.old != self.new
 
     def diff(self, key: str) -> str:
-        old = rendering.redact(self.old or "", key).splitlines(keepends=True)
-        new = rendering.redact(self.new, key).splitlines(keepends=True)
+        old = redact(self.old or "", key).splitlines(keepends=True)
+        new = redact(self.new, key).splitlines(keepends=True)
         return "".join(difflib.unified_diff(old, new, f"deployed/{self.name}", f"stage/{self.name}"))
 
 

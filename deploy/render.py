@@ -11,7 +11,7 @@ import yaml
 
 from toolkit.config import Settings, Stage
 from toolkit.errors import TemplateError
-from toolkit.secrets import KEY_PLACEHOLDER, redact  # noqa: F401  (re-exported for callers)
+from toolkit.secrets import KEY_PLACEHOLDER
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FILES = {"docker-compose.yml": "docker-compose.yml.j2", "llm.env": "llm.env.j2"}

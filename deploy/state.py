@@ -14,16 +14,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from toolkit.errors import MigrationError
+from toolkit.errors import LockHeld, MigrationError
 from toolkit.files import atomic_write
 
 STATE = "state.json"
 AUDIT = "audit.jsonl"
 LOCK = ".migrate.lock"
-
-
-class LockHeld(MigrationError):
-    exit_code = 4
 
 
 def read(deploy_dir: Path) -> dict | None:

@@ -33,9 +33,6 @@ class Knobs:
     error_rate: float = 0.0          # probability that a request fails the emulated way
     hang: bool = False
 
-    ENV = {"first_token_delay": "SANDBOX_FIRST_TOKEN_MS", "token_rate": "SANDBOX_TOKEN_RATE",
-           "reply_tokens": "SANDBOX_REPLY_TOKENS", "error_rate": "SANDBOX_ERROR_RATE",
-           "hang": "SANDBOX_HANG"}
 
     def update(self, changes: dict) -> None:
         """Apply a partial update (from the admin route) all at once, or not at all."""

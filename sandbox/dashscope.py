@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from sandbox.common import (BadRequest, EmulatorServer, Handler, add_knob_args, knobs_from_args,
+from sandbox.common import (EmulatorServer, Handler, add_knob_args, knobs_from_args,
                             request_id, serve)
 
 MODELS = ("qwen-turbo", "qwen-plus", "qwen-max", "qwen-flash")

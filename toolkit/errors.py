@@ -31,6 +31,30 @@ class TemplateError(MigrationError):
     exit_code = 2
 
 
+class Refused(MigrationError):
+    """A move or removal that is not safe as asked: nothing was changed."""
+    exit_code = 2
+
+
+class UnsafeStore(Refused):
+    """A model store path or content that decommissioning will not touch."""
+
+
+class LockHeld(MigrationError):
+    """Another run holds the deploy directory's lock."""
+    exit_code = 4
+
+
+class GateFailed(MigrationError):
+    """A stage's gate did not pass (and --force was not given)."""
+    exit_code = 5
+
+
+class VerifyFailed(MigrationError):
+    """The applied stage failed verification; the previous files were restored."""
+    exit_code = 6
+
+
 class DockerError(MigrationError):
     """The Docker engine or Compose failed or is unreachable."""
     exit_code = 3

@@ -1,5 +1,4 @@
 """Real Compose v2 accepts every rendered stage; the engine being away is a clear exit 3."""
-import os
 import subprocess
 
 import pytest

@@ -1,6 +1,5 @@
 """`invoke phase` on the sandbox with the real engine: forward and back, idempotence,
 verification failure and rollback, the lock, and a crash in the middle of an apply."""
-import json
 import os
 import signal
 import subprocess

@@ -1,13 +1,12 @@
 """`invoke -f sandbox.yaml sandbox.up` brings the seed's stack up healthy on the real engine."""
 import concurrent.futures
-import socket
 
 import httpx
 import ollama
 import openai
 import yaml
 
-from .conftest import ROOT, compose_ps, invoke, project_resources
+from .conftest import ROOT, compose_ps, invoke
 
 SANDBOX_KEY = yaml.safe_load((ROOT / "sandbox.yaml").read_text())["migrate"]["sandbox"]["key"]
 

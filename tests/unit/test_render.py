@@ -56,8 +56,9 @@ def test_key_only_in_env_file_and_redacted_on_request():
     redacted = r.render(SETTINGS, SETTINGS.stage(2), redact=True)
     assert all("sk-real" not in text for text in redacted.values())
     assert r.KEY_PLACEHOLDER in redacted["llm.env"]
-    assert r.redact("key=sk-real-0123456789abcdef!", SETTINGS.api_key) == f"key={r.KEY_PLACEHOLDER}!"
-    assert r.redact("nothing", "") == "nothing"
+    from toolkit.secrets import redact
+    assert redact("key=sk-real-0123456789abcdef!", SETTINGS.api_key) == f"key={r.KEY_PLACEHOLDER}!"
+    assert redact("nothing", "") == "nothing"
 
 
 def test_rendering_is_pure_and_deterministic():

@@ -7,7 +7,7 @@ import pytest
 
 from decommission import collect, drain
 from decommission.store import UnsafeStore, check_path, owned, refuse_if_unsafe
-from sandbox.store import Store, blob_path, build
+from sandbox.store import Store, build
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ import yaml
 
 from deploy import apply, state
 from toolkit import config
+from toolkit.errors import Refused
 
 from ...conftest import ROOT
 
@@ -33,6 +34,6 @@ def test_rollback_targets(settings, calls, current, to, expected):
 def test_rollback_refuses(settings, calls, current, to, words):
     if current is not None:
         state.write(settings.deploy_dir, stage=current)
-    with pytest.raises(apply.Refused, match=words):
+    with pytest.raises(Refused, match=words):
         apply.rollback(settings, to)
     assert calls == []
