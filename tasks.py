@@ -16,7 +16,10 @@ def converted(fn):
         try:
             return fn(c, *args, **kwargs)
         except MigrationError as exc:
-            raise Exit(f"error: {exc.message}", code=exc.exit_code) from None
+            # Errors quote commands' stderr and servers' answers: never let a key through.
+            from toolkit.config import api_key
+            from toolkit.secrets import redact
+            raise Exit(f"error: {redact(exc.message, api_key())}", code=exc.exit_code) from None
     return wrapper
 
 

@@ -46,3 +46,14 @@ def test_listing_imports_no_heavy_package():
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tasks.__file__.rsplit("/", 1)[0])
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_error_messages_never_carry_the_key(monkeypatch):
+    monkeypatch.setenv("QWEN_API_KEY", "sk-leaky-123456")
+
+    @tasks.converted
+    def failing(c):
+        raise MigrationError("command exited 1", detail="stderr: QWEN_API_KEY=sk-leaky-123456 is bad")
+    with pytest.raises(Exit) as exc:
+        failing(MockContext())
+    assert "sk-leaky" not in exc.value.message and "<redacted" in exc.value.message
