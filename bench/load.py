@@ -127,25 +127,37 @@ async def _lag_monitor(lags: list[float], period: float = 0.01) -> None:
 
 
 async def run_level(target: Target, concurrency: int, requests: int, timeout: float, progress=None) -> Level:
+    """``requests`` streamed requests from ``concurrency`` workers. Each worker has its own
+    client and connection: httpcore's shared pool rescans every connection on each event, which
+    at 50 connections costs more CPU than the measurement can bear."""
     level = Level(target.name, concurrency)
-    queue = list(range(requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, limits=limits, retries=0)
-    async with httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False) as client:
-        # Warm the pool so that connection set-up is not counted as the server's latency.
-        warm = target.url + ("/api/version" if target.name == "local" else "/models")
-        await asyncio.gather(*(client.get(warm, headers=target.request()[2]) for _ in range(concurrency)),
-                             return_exceptions=True)
+    remaining = [requests]
+    warm = target.url + ("/api/version" if target.name == "local" else "/models")
+
+    def client():
+        transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, retries=0,
+                                             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+        return httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False)
+
+    clients = [client() for _ in range(concurrency)]
+    try:
+        # Open every connection first, so that set-up is not counted as the server's latency.
+        await asyncio.gather(*(c.get(warm, headers=target.request()[2]) for c in clients), return_exceptions=True)
         start = time.perf_counter()
 
-        async def worker():
-            while queue:
-                queue.pop()
-                level.samples.append(await one(client, target))
+        async def worker(i, http):
+            # Workers start 10 ms apart: a closed loop that starts in lockstep stays in lockstep,
+            # and every burst would measure the queue of its own burst.
+            await asyncio.sleep(i * 0.01)
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                level.samples.append(await one(http, target))
                 if progress:
                     progress()
         monitor = asyncio.create_task(_lag_monitor(level.loop_lag_s))
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(i, c) for i, c in enumerate(clients)))
         monitor.cancel()
         level.wall_s = time.perf_counter() - start
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
     return level

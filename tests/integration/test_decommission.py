@@ -159,3 +159,13 @@ def test_8_crash_mid_removal_then_rerun_completes_without_extra_deletes(cfg, san
 
 def s_find(store, model):
     return Store(store).find(model)
+
+
+def test_9_purge_removes_the_model_volume_only_when_asked(cfg, sandbox_up, docker_client):
+    config, _ = cfg
+    name = f"{sandbox_up}_ollama"
+    rc, out = run(config, "decommission", "--yes", "--force")
+    assert docker_client.volumes.get(name), out            # without --purge the volume stays
+    rc, out = run(config, "decommission", "--yes", "--force", "--purge")
+    assert rc == 0 and "volume REMOVED (--purge)" in out, out
+    assert name not in {v.name for v in docker_client.volumes.list()}
