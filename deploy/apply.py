@@ -146,10 +146,15 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
                              detail=planning.describe(again, settings.api_key),
                              hint="run the same command again; if it persists, look at `docker compose ps`")
     out(f"stage {target.number} ({target.name}) applied and verified")
-    if not target.local_llm and again.left_running or not target.local_llm and _local_exists(settings, client):
+    if not target.local_llm and _local_exists(settings, client):
         from decommission.run import decommission
         out("decommissioning the local LLM now that the stage is verified:")
-        decommission(settings, yes=True, force=False, out=out, locked=True)
+        try:
+            decommission(settings, yes=True, force=False, out=out, locked=True)
+        except MigrationError as exc:
+            exc.hint = (f"stage {target.number} itself is applied and verified; finish with `invoke "
+                        f"decommission` once this is fixed" + (f" ({exc.hint})" if exc.hint else ""))
+            raise
 
 
 def _local_exists(settings: Settings, client) -> bool:
