@@ -102,8 +102,8 @@ def decommission(c, dry_run=False, yes=False, force=False, quarantine=None, purg
 @converted
 def decommission_restore(c, quarantine=None):
     """Put the quarantined model files back (then `invoke rollback --to 2`)."""
-    from decommission import run
-    run.restore(_settings(c), quarantine)
+    from decommission import quarantine as q
+    q.restore(_settings(c), quarantine)
 
 
 @task(help={"older_than": "age of the quarantined copies to delete: Nd or Nh (default 7d)",
@@ -112,8 +112,8 @@ def decommission_restore(c, quarantine=None):
 @converted
 def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
     """Delete quarantined model copies older than --older-than."""
-    from decommission import run
-    run.purge(_settings(c), older_than, quarantine, dry_run=dry_run)
+    from decommission import quarantine as q
+    q.purge(_settings(c), older_than, quarantine, dry_run=dry_run)
 
 
 @task(help={"keep": "leave the demo stack up afterwards (take it down with `invoke demo --down`)",

@@ -16,7 +16,8 @@ import psutil
 
 from checks import probes
 from decommission import collect, drain
-from decommission.store import Owned, can_move, check_path, owned, refuse_if_unsafe
+from decommission.quarantine import audit_logger, quarantine_place
+from decommission.store import Owned, check_path, owned, refuse_if_unsafe
 from deploy import state
 from toolkit import docker_api
 from toolkit.config import Settings
@@ -140,7 +141,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
     if collect.read_journal(d) and not dry_run:
         out("an earlier decommission stopped half-way: completing it from its journal")
         with _lock(d, locked):
-            freed = collect.finish(d, _logger(d))
+            freed = collect.finish(d, audit_logger(d))
         out(f"completed: {freed} more bytes freed")
     facts = observe(settings, client)
     out(describe(settings, facts, qdir, purge))
@@ -154,7 +155,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
     if facts.found and facts.found.manifest is not None:
         refuse_if_unsafe(facts.found, force)
     if qdir is not None:
-        _check_quarantine(qdir, facts)
+        quarantine_place(qdir, facts.store)
     if dry_run:
         out("dry run: nothing was changed")
         return {"done": False}
@@ -170,80 +171,8 @@ def _lock(deploy_dir: Path, held: bool):
     return contextlib.nullcontext() if held else state.lock(deploy_dir)
 
 
-def restore(settings: Settings, quarantine: str | None, out=print) -> dict:
-    """Put the newest quarantined copy of the model back, and start the container if it exists."""
-    qdir = quarantine or settings.decommission.quarantine_dir
-    if not qdir:
-        raise MigrationError("no quarantine directory", where="--quarantine",
-                             hint="pass the directory given to `invoke decommission --quarantine`")
-    import json
-    mine = [b for b in collect.batches(Path(qdir))
-            if json.loads((b / collect.BATCH_MANIFEST).read_text())["model"] == settings.local_llm.model]
-    if not mine:
-        raise MigrationError(f"no quarantined copy of {settings.local_llm.model}", where=str(qdir),
-                             hint="nothing to restore: pull the model again (ollama pull)")
-    d = settings.deploy_dir
-    with state.lock(d):
-        data = collect.restore(mine[-1], _logger(d))
-        state.audit(d, "decommission-restore", batch=str(mine[-1]), model=data["model"],
-                    bytes=sum(e["bytes"] for e in data["files"]))
-    out(f"restored {data['model']} ({sum(e['bytes'] for e in data['files']) / GB:.2f} GB) into {data['root']}")
-    container = docker_api.container_or_none(docker_api.client(), settings.local_llm.container)
-    if container is not None:
-        container.start()
-        out(f"started {container.name}")
-    else:
-        out("the container is gone: `invoke rollback --to 2` recreates it with the restored model")
-    return data
-
-
-def purge(settings: Settings, older_than: str, quarantine: str | None, *, dry_run: bool = False,
-          out=print) -> list[Path]:
-    import re
-    from toolkit.errors import ConfigError
-    match = re.fullmatch(r"(\d+)([dh])", str(older_than))
-    if not match:
-        raise ConfigError(f"invalid age {older_than!r}", where="--older-than", hint="write it as Nd or Nh, e.g. 7d")
-    qdir = quarantine or settings.decommission.quarantine_dir
-    if not qdir:
-        raise ConfigError("no quarantine directory given or configured", where="--quarantine",
-                          hint="pass --quarantine DIR or set migrate.decommission.quarantine_dir")
-    seconds = int(match.group(1)) * (86400 if match.group(2) == "d" else 3600)
-    gone = collect.purge(Path(qdir), seconds, _logger(settings.deploy_dir), dry_run=dry_run)
-    out(("would delete: " if dry_run else "deleted: ") + (", ".join(map(str, gone)) if gone else "nothing"))
-    return gone
-
-
-def _check_quarantine(qdir: Path, facts: Facts) -> None:
-    if not qdir.is_absolute():
-        raise Refused("the quarantine directory must be an absolute path", where=str(qdir))
-    created = not qdir.exists()
-    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        _check_quarantine_place(qdir, facts)
-    except Refused:
-        if created:
-            qdir.rmdir()
-        raise
-
-
-def _check_quarantine_place(qdir: Path, facts: Facts) -> None:
-    if facts.store and (qdir.resolve() == facts.store or facts.store in qdir.resolve().parents):
-        raise Refused("the quarantine directory is inside the store", where=str(qdir))
-    if facts.store and not can_move(facts.store, qdir):
-        raise Refused("files cannot be moved from the store to the quarantine directory (another "
-                      "filesystem or mount)", where=str(qdir),
-                      hint=f"choose a directory on the same mount as {facts.store}: files are moved, never copied")
-
-
-def _logger(deploy_dir: Path):
-    def log(event, **fields):
-        state.audit(deploy_dir, f"decommission-{event}", **fields)
-    return log
-
-
 def _carry_out(settings, client, facts, qdir, purge, force, refusals, drain_timeout, out) -> dict:
-    d, log = settings.deploy_dir, _logger(settings.deploy_dir)
+    d, log = settings.deploy_dir, audit_logger(settings.deploy_dir)
     before = _resources(facts.store)
     log("start", forced=force, refusals=refusals, quarantine=str(qdir) if qdir else None, purge=purge,
         planned=collect.plan_entries(facts.found) if facts.found else [])

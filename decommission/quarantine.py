@@ -1,0 +1,87 @@
+"""Quarantine: where a decommissioned model's files wait (moved, never copied) so that a
+rollback needs no download; restoring them, and purging old copies."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from decommission import collect
+from decommission.store import can_move
+from deploy import state
+from toolkit import docker_api
+from toolkit.config import Settings
+from toolkit.errors import ConfigError, MigrationError, Refused
+
+GB = 1e9
+
+
+def audit_logger(deploy_dir: Path):
+    """Each decommissioning step as an audit entry: decommission-<event> with its fields."""
+    def log(event, **fields):
+        state.audit(deploy_dir, f"decommission-{event}", **fields)
+    return log
+
+
+def quarantine_place(qdir: Path, store: Path | None) -> None:
+    """Refuse a quarantine directory the files could not be moved into (before anything moves)."""
+    if not qdir.is_absolute():
+        raise Refused("the quarantine directory must be an absolute path", where=str(qdir))
+    created = not qdir.exists()
+    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        _check_place(qdir, store)
+    except Refused:
+        if created:
+            qdir.rmdir()
+        raise
+
+
+def _check_place(qdir: Path, store: Path | None) -> None:
+    if store and (qdir.resolve() == store or store in qdir.resolve().parents):
+        raise Refused("the quarantine directory is inside the store", where=str(qdir))
+    if store and not can_move(store, qdir):
+        raise Refused("files cannot be moved from the store to the quarantine directory (another "
+                      "filesystem or mount)", where=str(qdir),
+                      hint=f"choose a directory on the same mount as {store}: files are moved, never copied")
+
+
+def restore(settings: Settings, quarantine: str | None, out=print) -> dict:
+    """Put the newest quarantined copy of the model back, and start the container if it exists."""
+    qdir = quarantine or settings.decommission.quarantine_dir
+    if not qdir:
+        raise MigrationError("no quarantine directory", where="--quarantine",
+                             hint="pass the directory given to `invoke decommission --quarantine`")
+    mine = [b for b in collect.batches(Path(qdir))
+            if json.loads((b / collect.BATCH_MANIFEST).read_text())["model"] == settings.local_llm.model]
+    if not mine:
+        raise MigrationError(f"no quarantined copy of {settings.local_llm.model}", where=str(qdir),
+                             hint="nothing to restore: pull the model again (ollama pull)")
+    d = settings.deploy_dir
+    with state.lock(d):
+        data = collect.restore(mine[-1], audit_logger(d))
+        state.audit(d, "decommission-restore", batch=str(mine[-1]), model=data["model"],
+                    bytes=sum(e["bytes"] for e in data["files"]))
+    out(f"restored {data['model']} ({sum(e['bytes'] for e in data['files']) / GB:.2f} GB) into {data['root']}")
+    container = docker_api.container_or_none(docker_api.client(), settings.local_llm.container)
+    if container is not None:
+        container.start()
+        out(f"started {container.name}")
+    else:
+        out("the container is gone: `invoke rollback --to 2` recreates it with the restored model")
+    return data
+
+
+def purge(settings: Settings, older_than: str, quarantine: str | None, *, dry_run: bool = False,
+          out=print) -> list[Path]:
+    match = re.fullmatch(r"(\d+)([dh])", str(older_than))
+    if not match:
+        raise ConfigError(f"invalid age {older_than!r}", where="--older-than", hint="write it as Nd or Nh, e.g. 7d")
+    qdir = quarantine or settings.decommission.quarantine_dir
+    if not qdir:
+        raise ConfigError("no quarantine directory given or configured", where="--quarantine",
+                          hint="pass --quarantine DIR or set migrate.decommission.quarantine_dir")
+    seconds = int(match.group(1)) * (86400 if match.group(2) == "d" else 3600)
+    gone = collect.purge(Path(qdir), seconds, audit_logger(settings.deploy_dir), dry_run=dry_run)
+    out(("would delete: " if dry_run else "deleted: ") + (", ".join(map(str, gone)) if gone else "nothing"))
+    return gone
