@@ -38,6 +38,8 @@ class Facts:
 
 
 def _volume(settings: Settings, client):
+    if settings.local_llm.store_is_path:
+        return None  # a bind mount: no volume to resolve or purge
     import docker
     try:
         return client.volumes.get(f"{settings.project}_{settings.local_llm.store_volume}")
@@ -49,9 +51,12 @@ def host_store(settings: Settings, volume) -> Path | None:
     ll = settings.local_llm
     if ll.store_host_path:
         return Path(ll.store_host_path)
+    inside = os.path.relpath(ll.store_path, ll.store_mount)
+    if ll.store_is_path:  # bind mount: relative paths are relative to the compose file
+        return (settings.deploy_dir / ll.store_volume).resolve() / inside
     if volume is None:
         return None
-    return Path(volume.attrs["Mountpoint"]) / os.path.relpath(ll.store_path, ll.store_mount)
+    return Path(volume.attrs["Mountpoint"]) / inside
 
 
 def _running_local_weight(settings: Settings, client) -> int | None:

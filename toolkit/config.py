@@ -15,6 +15,7 @@ KEY_VARIABLES = ("QWEN_API_KEY", "DASHSCOPE_API_KEY")
 LIMIT_NAMES = ("vad", "asr", "tts", "llm")
 STACK_SERVICES = ("vad", "asr", "tts", "llm-service")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_VOLUME = re.compile(r"^([a-z0-9][a-z0-9_.-]*|(/|\./|\.\./)[^\s:]*)$")
 _WEIGHTS = re.compile(r"^qwen:(\d+),local:(\d+)$")
 
 
@@ -37,10 +38,14 @@ class LocalLLM:
     model: str
     timeout: float
     concurrency: int
-    store_volume: str
+    store_volume: str # a named volume, or a host path (./models, /srv/ollama) bind-mounted instead
     store_mount: str  # where the volume is mounted in the container
     store_path: str   # the Ollama store inside the container ($OLLAMA_MODELS)
-    store_host_path: str | None = None  # a bind-mounted store on the host; None = resolve the volume
+    store_host_path: str | None = None  # where the store is on the host; None = derive it
+
+    @property
+    def store_is_path(self) -> bool:
+        return self.store_volume.startswith(("/", "./", "../"))
 
 
 @dataclass(frozen=True)
@@ -297,7 +302,8 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
                      url=_url(ll, "url", lw), probe_url=_url(ll, "probe_url", lw),
                      model=_str(ll, "model", lw), timeout=_num(ll, "timeout", lw, 0.1, 600),
                      concurrency=_int(ll, "concurrency", lw, 1, 10000),
-                     store_volume=_str(ll, "store_volume", lw, _NAME),
+                     store_volume=_str(ll, "store_volume", lw, _VOLUME,
+                                       "a volume name, or a host path starting with / or ./ (bind mount)"),
                      store_mount=_str(ll, "store_mount", lw), store_path=_str(ll, "store_path", lw),
                      store_host_path=_str(ll, "store_host_path", lw) if ll.get("store_host_path") else None)
     if not local.store_path.startswith(local.store_mount):

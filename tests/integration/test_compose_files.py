@@ -21,3 +21,21 @@ def test_engine_unreachable_is_a_clear_error(tmp_path):
     done = invoke(config, "phase", "--stage", "0", "--dry-run", check=False,
                   env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
     assert done.returncode == 3 and "Docker engine is not reachable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_compose_config_accepts_a_bind_mounted_store(tmp_path):
+    import yaml
+    from deploy.render import render
+    from toolkit import config
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"]["local_llm"]["store_volume"] = "./models"
+    settings = config.load(data, env={})
+    for name, text in render(settings, settings.stage(2), redact=True).items():
+        (tmp_path / name).write_text(text)
+    done = subprocess.run(["docker", "compose", "--project-directory", str(tmp_path), "-f",
+                           str(tmp_path / "docker-compose.yml"), "config", "--format", "json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import json
+    mount = json.loads(done.stdout)["services"]["local-llm"]["volumes"][0]
+    assert mount["type"] == "bind" and mount["source"] == str(tmp_path / "models")

@@ -61,6 +61,8 @@ def test_key_never_shows_in_repr():
     ("local_llm.timeout", 0, "migrate.local_llm.timeout"),
     ("local_llm.concurrency", "20", "migrate.local_llm.concurrency"),
     ("local_llm.store_path", "/elsewhere", "migrate.local_llm.store_path"),
+    ("local_llm.store_volume", "models dir", "migrate.local_llm.store_volume"),
+    ("local_llm.store_volume", "./a:b", "migrate.local_llm.store_volume"),
     ("api.base_url", "ftp://x", "migrate.api.base_url"),
     ("api.concurrency", True, "migrate.api.concurrency"),
     ("stages", [], "migrate.stages"),

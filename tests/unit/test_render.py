@@ -89,3 +89,29 @@ def test_review_check_reports_a_stale_file(tmp_path):
     stale.write_text(stale.read_text().replace("qwen:70", "qwen:60"))
     assert review.write_all(tmp_path, check=True) == [stale]
     assert "qwen:60" in stale.read_text(), "check must not write"
+
+
+@pytest.mark.parametrize("store, mount_line, declared", [
+    ("ollama", "ollama:/root/.ollama", True),
+    ("./models", "./models:/root/.ollama", False),
+    ("/srv/ollama", "/srv/ollama:/root/.ollama", False),
+])
+def test_model_store_as_named_volume_or_bind_mount(store, mount_line, declared):
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"]["local_llm"]["store_volume"] = store
+    settings = config.load(data, env={})
+    for n in (0, 3):
+        compose = yaml.safe_load(r.render(settings, settings.stage(n))["docker-compose.yml"])
+        assert ("volumes" in compose) is declared
+        if n == 0:
+            assert compose["services"]["local-llm"]["volumes"] == [mount_line]
+
+
+def test_bind_mounted_store_is_found_on_the_host(tmp_path):
+    from decommission.run import _volume, host_store
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    data["migrate"]["local_llm"]["store_volume"] = "./models"
+    settings = config.load(data, env={})
+    assert _volume(settings, client=None) is None
+    assert host_store(settings, None) == tmp_path / "models" / "models"
