@@ -12,12 +12,16 @@ DRIFT_VARIABLES = {"llm-service": ("LLM_PROVIDER_WEIGHTS", "LLM_MAX_CONCURRENT")
                    "tts": ("TTS_MAX_CONCURRENT",)}
 
 
-def _env(attrs: dict, names) -> dict:
+def drift_env(attrs: dict, service: str) -> dict:
+    """The variables drift is judged on for this service, from `docker inspect` data; nothing
+    else of the environment is kept (it holds the API key)."""
+    names = DRIFT_VARIABLES.get(service, ())
     pairs = (item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
     return {k: v for k, v in pairs if k in names}
 
 
-def _describe(attrs: dict) -> dict:
+def describe(attrs: dict) -> dict:
+    """State, health, start time and pid of a container, from `docker inspect` data."""
     state = attrs["State"]
     return {"container": attrs["Name"].lstrip("/"), "state": state.get("Status"),
             "health": (state.get("Health") or {}).get("Status"), "started_at": state.get("StartedAt"),
@@ -35,5 +39,5 @@ async def containers(settings: Settings, timeout: float) -> dict:
     for attrs in found:
         service = (attrs["Config"].get("Labels") or {}).get("com.docker.compose.service", "")
         if service in DRIFT_VARIABLES:
-            services[service] = {**_describe(attrs), "env": _env(attrs, DRIFT_VARIABLES[service])}
-    return {"engine": "ok", "services": services, "local_container": _describe(local) if local else None}
+            services[service] = {**describe(attrs), "env": drift_env(attrs, service)}
+    return {"engine": "ok", "services": services, "local_container": describe(local) if local else None}

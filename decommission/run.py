@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import psutil
 
-from checks import probes
+from checks import probes, stack
 from decommission import collect, drain
 from decommission.quarantine import audit_logger, quarantine_place
 from decommission.store import Owned, check_path, owned, refuse_if_unsafe
 from deploy import state
 from toolkit import docker_api
-from toolkit.config import Settings
+from toolkit.config import Settings, parse_weights
 from toolkit.errors import MigrationError, Refused
 
 GB = 1e9
@@ -60,15 +60,18 @@ def host_store(settings: Settings, volume) -> Path | None:
 
 
 def _running_local_weight(settings: Settings, client) -> int | None:
+    """The local provider's weight in the running llm-service (None: no llm-service runs)."""
     label = {"label": [f"com.docker.compose.project={settings.project}", "com.docker.compose.service=llm-service"]}
     for c in client.containers.list(filters=label):
-        for item in c.attrs["Config"].get("Env") or []:
-            if item.startswith("LLM_PROVIDER_WEIGHTS="):
-                for part in item.split("=", 1)[1].split(","):
-                    name, _, weight = part.partition(":")
-                    if name.strip() == "local":
-                        return int(weight)
-                return 0
+        text = stack.drift_env(c.attrs, "llm-service").get("LLM_PROVIDER_WEIGHTS")
+        if text is None:
+            continue
+        try:
+            return parse_weights(text).get("local", 0)
+        except ValueError as exc:
+            raise MigrationError(str(exc), where=f"container {c.name}",
+                                 hint="the running llm-service has weights this toolkit cannot read: "
+                                      "check it with `invoke status`") from None
     return None
 
 

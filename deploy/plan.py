@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from checks import judge
+from checks import judge, stack
 from deploy import render as rendering
 from deploy import state
 from toolkit.config import Settings, Stage
@@ -71,13 +71,8 @@ def observe(settings: Settings, client) -> World:
     label = f"com.docker.compose.project={settings.project}"
     for c in client.containers.list(all=True, filters={"label": label}):
         service = c.labels.get("com.docker.compose.service", "")
-        env = dict(item.split("=", 1) for item in c.attrs["Config"].get("Env") or [] if "=" in item)
-        containers[service] = {
-            "name": c.name, "fingerprint": c.labels.get(FINGERPRINT, ""), "state": c.attrs["State"]["Status"],
-            "health": (c.attrs["State"].get("Health") or {}).get("Status"),
-            "started_at": c.attrs["State"].get("StartedAt"),
-            # Only what drift is judged on: the full environment holds the API key.
-            "env": {k: v for k, v in env.items() if k.endswith("_MAX_CONCURRENT") or k == "LLM_PROVIDER_WEIGHTS"}}
+        containers[service] = {**stack.describe(c.attrs), "name": c.name,
+                               "fingerprint": c.labels.get(FINGERPRINT, ""), "env": stack.drift_env(c.attrs, service)}
     local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
     if local is None:
         from toolkit import docker_api

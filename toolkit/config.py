@@ -194,9 +194,22 @@ def _service(data: Mapping, where: str) -> Service:
                    environment=tuple((str(k), str(v)) for k, v in environment.items()))
 
 
+def parse_weights(text: str) -> dict[str, int]:
+    """'qwen:70,local:30' -> {'qwen': 70, 'local': 30}, in any order; ValueError otherwise.
+    (The sandbox's llm-service has its own copy: it runs where this package is not installed.)"""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition(":")
+        if not sep or not value.strip().isdigit() or name.strip() in weights:
+            raise ValueError(f"LLM_PROVIDER_WEIGHTS={text!r}: expected NAME:INT,NAME:INT")
+        weights[name.strip()] = int(value)
+    return weights
+
+
 def _stage(data: Mapping, where: str) -> Stage:
     weights = _str(data, "weights", where, _WEIGHTS, "write it as qwen:N,local:M (the seed's format)")
-    qwen, local = (int(x) for x in _WEIGHTS.match(weights).groups())
+    parsed = parse_weights(weights)
+    qwen, local = parsed["qwen"], parsed["local"]
     if qwen + local == 0:
         raise ConfigError("no provider gets traffic", where=f"{where}.weights")
     limits_data = _get(data, "limits", where)

@@ -95,3 +95,17 @@ def test_sandbox_overrides_merge_over_defaults():
     assert settings.services["llm-service"].command[-1] == "sandbox.llm_service"
     assert settings.api.probe_url.startswith("http://127.0.0.1:")
     assert settings.api_key.startswith("sk-sandbox-")  # the sandbox's own key wins there
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("qwen:70,local:30", {"qwen": 70, "local": 30}), ("local:0 , qwen:100", {"local": 0, "qwen": 100}),
+    ("qwen:100", {"qwen": 100}),
+])
+def test_parse_weights(text, expected):
+    assert config.parse_weights(text) == expected
+
+
+@pytest.mark.parametrize("text", ["qwen=70", "qwen:x", "qwen:1,qwen:2", "qwen:-1"])
+def test_parse_weights_refuses(text):
+    with pytest.raises(ValueError):
+        config.parse_weights(text)

@@ -47,3 +47,16 @@ def test_refused_port_on_loopback():
 def test_api_without_key_sends_nothing():
     facts = asyncio.run(probes.api("http://127.0.0.1:9", "qwen-plus", "", 1.0))
     assert facts["auth"] == "no_key"
+
+
+def test_container_facts_keep_only_the_drift_variables():
+    from checks import stack
+    attrs = {"Name": "/xz-llm-service-1",
+             "Config": {"Env": ["QWEN_API_KEY=sk-secret", "LLM_PROVIDER_WEIGHTS=qwen:70,local:30",
+                                "LLM_MAX_CONCURRENT=20", "VAD_MAX_CONCURRENT=24", "PATH=/bin"]},
+             "State": {"Status": "running", "Health": {"Status": "healthy"}, "StartedAt": "t", "Pid": 42}}
+    assert stack.drift_env(attrs, "llm-service") == {"LLM_PROVIDER_WEIGHTS": "qwen:70,local:30",
+                                                     "LLM_MAX_CONCURRENT": "20"}
+    assert stack.drift_env(attrs, "local-llm") == {}
+    assert stack.describe(attrs) == {"container": "xz-llm-service-1", "state": "running", "health": "healthy",
+                                     "started_at": "t", "pid": 42}
