@@ -1,13 +1,13 @@
 """Health history: one JSONL record a run, rotated by size; the phase gates read it back."""
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
 from pathlib import Path
 
 from checks.model import Status
+from toolkit.files import append_json_line, read_json_lines
 
 
 def record(report) -> dict:
@@ -23,12 +23,7 @@ def append(path: Path, entry: dict, max_bytes: int, keep: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.stat().st_size >= max_bytes:
         rotate(path, keep)
-    line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())  # one write of one line: concurrent runs do not interleave
-    finally:
-        os.close(fd)
+    append_json_line(path, entry)
 
 
 def rotate(path: Path, keep: int) -> None:
@@ -43,16 +38,7 @@ def read(path: Path, keep: int = 3) -> list[dict]:
     """Records oldest first, across the rotated files; a torn last line is skipped."""
     path = Path(path)
     files = [path.with_name(f"{path.name}.{n}") for n in range(keep, 0, -1)] + [path]
-    records = []
-    for file in files:
-        if not file.exists():
-            continue
-        for line in file.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
+    return [record for file in files for record in read_json_lines(file)]
 
 
 def since(records: list[dict], start: float) -> list[dict]:

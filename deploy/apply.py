@@ -14,7 +14,7 @@ from deploy.render import SECRET_FILES, render
 from toolkit import compose, docker_api
 from toolkit.config import Settings, Stage
 from toolkit.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
-from toolkit.files import atomic_write
+from toolkit.files import write_files
 
 
 @dataclass
@@ -130,7 +130,7 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
                                      "recreate": plan.recreate})
     wanted = {c.name: c.new for c in plan.files}
     try:
-        _write(settings, wanted)
+        write_files(settings.deploy_dir, wanted, SECRET_FILES)
         _up(settings)
         problems = verify(settings, target, wanted, client)
     except MigrationError as exc:
@@ -159,11 +159,6 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
 
 def _local_exists(settings: Settings, client) -> bool:
     return docker_api.container_or_none(client, settings.local_llm.container) is not None
-
-
-def _write(settings: Settings, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        atomic_write(settings.deploy_dir / name, text, 0o600 if name in SECRET_FILES else None)
 
 
 def _up(settings: Settings) -> None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from toolkit.errors import LockHeld, MigrationError
-from toolkit.files import atomic_write
+from toolkit.files import append_json_line, atomic_write, read_json_lines
 
 STATE = "state.json"
 AUDIT = "audit.jsonl"
@@ -48,26 +48,12 @@ def current_stage(deploy_dir: Path) -> int | None:
 def audit(deploy_dir: Path, event: str, **fields) -> dict:
     entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "who": _who(),
              "host": socket.gethostname(), "event": event, **fields}
-    path = Path(deploy_dir) / AUDIT
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        os.write(fd, (json.dumps(entry, ensure_ascii=False) + "\n").encode())
-    finally:
-        os.close(fd)
+    append_json_line(Path(deploy_dir) / AUDIT, entry, 0o640)
     return entry
 
 
 def audit_tail(deploy_dir: Path, n: int = 5) -> list[dict]:
-    path = Path(deploy_dir) / AUDIT
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines()[-n:]:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return read_json_lines(Path(deploy_dir) / AUDIT)[-n:]
 
 
 def _who() -> str:

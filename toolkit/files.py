@@ -1,6 +1,8 @@
-"""Filesystem adapter: atomic writes that keep the old file's mode and owner."""
+"""Filesystem adapter: atomic writes that keep the old file's mode and owner, and JSON-lines
+logs (audit, health history) appended one whole line at a time."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -50,3 +52,37 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_files(directory: Path, files: dict[str, str], private=()) -> None:
+    """Write each file atomically into ``directory`` (created if missing); names in ``private``
+    (they hold the API key) get mode 0600."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        atomic_write(directory / name, text, 0o600 if name in private else None)
+
+
+def append_json_line(path: Path, entry: dict, mode: int = 0o644) -> None:
+    """One write(2) of one line on an O_APPEND descriptor: concurrent writers never interleave."""
+    line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """Every record of a JSON-lines file, oldest first; a torn or foreign line is skipped."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in text.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records

@@ -12,7 +12,7 @@ from pathlib import Path
 from toolkit import compose, docker_api
 from toolkit.config import Settings, plain
 from toolkit.errors import ConfigError, DockerError
-from toolkit.files import atomic_write
+from toolkit.files import write_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_DIR = ROOT / "sandbox"
@@ -91,17 +91,10 @@ def build(config, *, out=print, rebuild: bool = False) -> str:
     return sb.image
 
 
-def write_stage_files(settings: Settings, files: dict[str, str]) -> None:
-    from deploy.render import SECRET_FILES
-    settings.deploy_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        atomic_write(settings.deploy_dir / name, text, 0o600 if name in SECRET_FILES else None)
-
-
 def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> None:
     """Start the sandbox. A fresh deploy directory gets stage 0; an existing one is started as
     it stands, so that `down` then `up` is not a silent rollback."""
-    from deploy.render import render
+    from deploy.render import SECRET_FILES, render
     sb = sandbox_settings(config)
     compose.require_v2()
     client = docker_api.client()
@@ -117,7 +110,7 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
     if not live.exists():
         from deploy import state
         first = min(settings.stages)
-        write_stage_files(settings, render(settings, settings.stage(first)))
+        write_files(settings.deploy_dir, render(settings, settings.stage(first)), SECRET_FILES)
         state.write(settings.deploy_dir, stage=first, since=time.time())
         state.audit(settings.deploy_dir, "sandbox-up", to=first, result="ok")
         _say(out, f"rendered stage {first} into {settings.deploy_dir}")
