@@ -10,7 +10,8 @@ import shutil
 import time
 from pathlib import Path
 
-from decommission.store import Owned, _digests, _manifests
+from decommission.store import Owned, manifest_digests
+from sandbox.store import Store
 from toolkit.errors import MigrationError
 from toolkit.files import atomic_write
 
@@ -31,9 +32,9 @@ def read_journal(deploy_dir: Path) -> dict | None:
 
 def _still_referenced(root: Path) -> set[str]:
     refs = set()
-    for path in _manifests(root).values():
+    for path in Store(root).manifests().values():
         if not path.is_symlink():
-            refs.update(_digests(path))
+            refs.update(manifest_digests(path))
     return refs
 
 

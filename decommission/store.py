@@ -7,12 +7,11 @@ what to delete."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.store import blob_path, display_name, split_name
+from sandbox.store import Store, blob_path, split_name
 from toolkit.errors import MigrationError, UnsafeStore  # noqa: F401  (raised here)
 
 
@@ -68,22 +67,10 @@ def check_path(path: Path, configured: Path) -> Path:
     return Path(real)
 
 
-def _manifests(root: Path) -> dict[str, Path]:
-    found = {}
-    base = root / "manifests"
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        for name in filenames:
-            path = Path(dirpath) / name
-            parts = path.relative_to(base).parts
-            if len(parts) == 4:
-                found[display_name(*parts)] = path
-    return found
-
-
-def _digests(path: Path) -> list[str]:
+def manifest_digests(path: Path) -> list[str]:
+    """The blobs a manifest names; an unreadable manifest stops everything."""
     try:
-        data = json.loads(path.read_text())
-        return [data["config"]["digest"]] + [layer["digest"] for layer in data["layers"]]
+        return Store.digests(Store.load(path))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MigrationError(f"unreadable manifest: {exc}", where=str(path),
                              hint="inspect it by hand; nothing was removed") from None
@@ -99,14 +86,14 @@ def owned(root: Path, model: str) -> Owned:
         result.links.append(manifest)
         return result
     result.manifest = manifest
-    mine = _digests(manifest)
+    mine = manifest_digests(manifest)
     others = set()
-    for name, path in _manifests(root).items():
+    for name, path in Store(root).manifests().items():
         if path != manifest:
             if path.is_symlink():
                 result.links.append(path)
                 continue
-            others.update(_digests(path))
+            others.update(manifest_digests(path))
     result.remove.append((manifest, manifest.lstat().st_size, "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest()))
     for digest in dict.fromkeys(mine):
         blob = blob_path(root, digest)

@@ -62,14 +62,17 @@ class Store:
         return self.root.joinpath("manifests", *split_name(model))
 
     def manifests(self) -> dict[str, Path]:
-        """Every model name in the store -> its manifest file."""
+        """Every model name in the store -> its manifest file. Directory links are not followed
+        (decommissioning relies on this); a linked manifest file is listed, as the link."""
         base = self.root / "manifests"
         found = {}
-        for path in sorted(base.glob("*/*/*/*")):
-            if path.is_file():
-                registry, namespace, name, tag = path.relative_to(base).parts
-                found[display_name(registry, namespace, name, tag)] = path
-        return found
+        for dirpath, _, filenames in os.walk(base, followlinks=False):
+            for filename in filenames:
+                path = Path(dirpath) / filename
+                parts = path.relative_to(base).parts
+                if len(parts) == 4:
+                    found[display_name(*parts)] = path
+        return dict(sorted(found.items()))
 
     @staticmethod
     def load(path: Path) -> dict:
