@@ -81,7 +81,7 @@ def observe(settings: Settings, client, check_api: bool = True) -> Facts:
     store = host_store(settings, volume)
     found = None
     if store is not None and (store.exists() or store.is_symlink()):
-        store = check_path(store, host_store(settings, volume))
+        store = check_path(store, store)
         found = owned(store, settings.local_llm.model)
     api_ok, detail = True, "not checked"
     if check_api:

@@ -139,8 +139,7 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
         _roll_back(settings, saved, old_state, plan, target, problems, out)
     state.write(d, stage=target.number, since=time.time(), previous=plan.recorded)
     state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok"})
-    again = planning.make(settings, planning.observe(settings, client), target, render(settings, target),
-                          allow_skip=True)
+    again = planning.make(settings, planning.observe(settings, client), target, wanted, allow_skip=True)
     if again.changed_files or again.recreate:
         raise MigrationError("applied, but the stage is still not converged",
                              detail=planning.describe(again, settings.api_key),

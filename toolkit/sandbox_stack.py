@@ -40,10 +40,6 @@ def sandbox_settings(config) -> SandboxSettings:
         raise ConfigError(f"missing or invalid {exc}", where="migrate.sandbox") from None
 
 
-def _say(out, text: str) -> None:
-    out(text) if out else None
-
-
 def choose_base(client, sb: SandboxSettings, out=print) -> str:
     """The public base image when it is here or can be pulled; otherwise a locally built one."""
     if docker_api.image_exists(client, sb.base_image):
@@ -51,7 +47,7 @@ def choose_base(client, sb: SandboxSettings, out=print) -> str:
     pulled = subprocess.run(["docker", "pull", "-q", sb.base_image], capture_output=True, text=True)
     if pulled.returncode == 0:
         return sb.base_image
-    _say(out, f"cannot pull {sb.base_image} ({pulled.stderr.strip().splitlines()[-1:] or ['no reason']}); "
+    out(f"cannot pull {sb.base_image} ({pulled.stderr.strip().splitlines()[-1:] or ['no reason']}); "
               f"using the local base image {sb.local_base_image}")
     if not docker_api.image_exists(client, sb.local_base_image):
         compose.run(["bash", str(SANDBOX_DIR / "build-base-image.sh"), sb.local_base_image], timeout=900)
@@ -82,12 +78,12 @@ def build(config, *, out=print, rebuild: bool = False) -> str:
     client = docker_api.client()
     wanted = sources_digest()
     if _built_from(client, sb.image) == wanted and not rebuild:
-        _say(out, f"image {sb.image} is up to date with sandbox/ (--rebuild to build it again)")
+        out(f"image {sb.image} is up to date with sandbox/ (--rebuild to build it again)")
         return sb.image
     base = choose_base(client, sb, out)
     compose.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "--label",
                  f"{SOURCE_LABEL}={wanted}", "-t", sb.image, str(SANDBOX_DIR)], timeout=900)
-    _say(out, f"built {sb.image} from {base}")
+    out(f"built {sb.image} from {base}")
     return sb.image
 
 
@@ -113,16 +109,16 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
         write_files(settings.deploy_dir, render(settings, settings.stage(first)), SECRET_FILES)
         state.write(settings.deploy_dir, stage=first, since=time.time())
         state.audit(settings.deploy_dir, "sandbox-up", to=first, result="ok")
-        _say(out, f"rendered stage {first} into {settings.deploy_dir}")
+        out(f"rendered stage {first} into {settings.deploy_dir}")
     base = compose.argv(settings.project, settings.deploy_dir)
     services = compose.run(base + ["config", "--services"]).stdout.split()
     if "local-llm" in services:
         store = settings.local_llm.store_path
         done = compose.run(base + ["run", "--rm", "--no-deps", "-T", "local-llm", "python3", "-m",
                                    "sandbox.store", store, "--size-gb", str(sb.store_size_gb), "--if-empty"])
-        _say(out, done.stdout.strip())
+        out(done.stdout.strip())
     compose.run(base + ["up", "-d", "--wait", "--wait-timeout", str(wait_timeout)], timeout=wait_timeout + 60)
-    _say(out, status(settings))
+    out(status(settings))
 
 
 def status(settings: Settings) -> str:
@@ -142,7 +138,7 @@ def down(settings: Settings, *, out=print) -> None:
     _remove_by_label(settings.project, out)
     if settings.deploy_dir.exists():
         shutil.rmtree(settings.deploy_dir)
-    _say(out, f"sandbox project {settings.project} removed")
+    out(f"sandbox project {settings.project} removed")
 
 
 def _remove_by_label(project: str, out) -> None:
@@ -154,7 +150,7 @@ def _remove_by_label(project: str, out) -> None:
     label = f"com.docker.compose.project={project}"
     for container in client.containers.list(all=True, filters={"label": label}):
         container.remove(force=True)
-        _say(out, f"removed container {container.name}")
+        out(f"removed container {container.name}")
     for network in client.networks.list(filters={"label": label}):
         network.remove()
     for volume in client.volumes.list(filters={"label": label}):
