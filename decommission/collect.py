@@ -10,7 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from decommission.store import Owned, manifest_digests
+from decommission.store import Owned, UnsafeStore, check_path, manifest_digests
 from sandbox.store import Store
 from toolkit.errors import MigrationError
 from toolkit.files import atomic_write
@@ -55,7 +55,7 @@ def plan_entries(found: Owned) -> list[dict]:
 def delete(deploy_dir: Path, root: Path, found: Owned, log) -> int:
     _journal(deploy_dir, {"mode": "delete", "model": found.model, "root": str(root),
                           "files": plan_entries(found), "started": time.time()})
-    return finish(deploy_dir, log)
+    return finish(deploy_dir, log, root)
 
 
 def quarantine(deploy_dir: Path, root: Path, found: Owned, qdir: Path, log) -> Path:
@@ -69,16 +69,28 @@ def quarantine(deploy_dir: Path, root: Path, found: Owned, qdir: Path, log) -> P
     (batch / "files").mkdir(parents=True, mode=0o700)
     atomic_write(batch / BATCH_MANIFEST, json.dumps({"model": found.model, "root": str(root), "time": time.time(),
                                                      "files": entries}, indent=2) + "\n")
-    finish(deploy_dir, log)
+    finish(deploy_dir, log, root)
     return batch
 
 
-def finish(deploy_dir: Path, log) -> int:
-    """Carry out (or complete) the journaled removal. Returns the bytes freed by this call."""
+def finish(deploy_dir: Path, log, store: Path | None = None) -> int:
+    """Carry out (or complete) the journaled removal. Returns the bytes freed by this call.
+
+    A journal is a file on disk, so it is not trusted: its root must be the configured store
+    (``store``) and every path it names must lie inside that root, before anything is touched."""
     journal = read_journal(deploy_dir)
     if journal is None:
         return 0
     root = Path(journal["root"])
+    if store is not None:
+        root = check_path(root, store)
+    real_root = os.path.realpath(root)
+    outside = [e["path"] for e in journal["files"]
+               if not os.path.realpath(Path(e["path"]).parent).startswith(real_root + os.sep)]
+    if outside:
+        raise UnsafeStore("the decommission journal names paths outside the model store",
+                          where=str(Path(deploy_dir) / JOURNAL), detail="\n".join(outside[:10]),
+                          hint="inspect the journal; remove it by hand once you know how it got there")
     freed = 0
     for i, entry in enumerate(journal["files"]):
         path = Path(entry["path"])

@@ -149,7 +149,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
     if collect.read_journal(d) and not dry_run:
         out("an earlier decommission stopped half-way: completing it from its journal")
         with _lock(d, locked):
-            freed = collect.finish(d, audit_logger(d))
+            freed = collect.finish(d, audit_logger(d), host_store(settings, _volume(settings, client)))
         out(f"completed: {freed} more bytes freed")
     facts = observe(settings, client)
     out(describe(settings, facts, qdir, purge))

@@ -175,3 +175,24 @@ def test_drain_waits_then_reports(monkeypatch):
     assert len(lines) == 2 and "2 connection(s)" in lines[0]
     monkeypatch.setattr(drain, "established", lambda port, pid: 3)
     assert drain.wait(11434, 5, 2, lines.append, clock=iter(range(100)).__next__, sleep=lambda s: None) == (False, 3)
+
+
+def test_finish_refuses_a_journal_for_another_store(store, deploy, tmp_path):
+    found = owned(store, "qwen2:7b")
+    other = tmp_path / "other" / "models"
+    build(other, size_gb=0.001)
+    collect._journal(deploy, {"mode": "delete", "model": found.model, "root": str(other),
+                              "files": collect.plan_entries(found), "started": 0})
+    with pytest.raises(UnsafeStore, match="outside the configured store"):
+        collect.finish(deploy, lambda *a, **k: None, store)
+    assert all(p.exists() for p, _, _ in found.remove)
+
+
+def test_finish_refuses_a_journal_naming_paths_outside_its_root(store, deploy, tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep")
+    collect._journal(deploy, {"mode": "delete", "model": "qwen2:7b", "root": str(store), "started": 0,
+                              "files": [{"path": str(precious), "bytes": 4, "digest": "x"}]})
+    with pytest.raises(UnsafeStore, match="outside the model store"):
+        collect.finish(deploy, lambda *a, **k: None, store)
+    assert precious.read_text() == "keep"
