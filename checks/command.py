@@ -17,7 +17,11 @@ def resolve_stage(settings: Settings, stage: int | None) -> int:
     from deploy import state
     try:
         found = state.current_stage(settings.deploy_dir)
-    except Exception:
+    except (MigrationError, OSError) as exc:
+        # The checks still run (cron must report), but nobody should have to guess why the
+        # stage they see is not the deployed one.
+        print(f"warning: judging against stage {min(settings.stages)}: "
+              f"{exc.message if isinstance(exc, MigrationError) else exc}", file=sys.stderr)
         found = None
     return found if found is not None else min(settings.stages)
 

@@ -86,3 +86,13 @@ def test_history_skips_a_torn_line_and_summarises(tmp_path):
     text = history.summary(records)
     assert "1 CRITICAL" in text and "api.auth" in text
     assert history.summary([]).startswith("no health history")
+
+
+def test_unreadable_state_file_is_said_not_swallowed(tmp_path, capsys):
+    import dataclasses
+    from checks.command import resolve_stage
+    (tmp_path / "state.json").write_text("{not json")
+    settings = dataclasses.replace(SETTINGS, deploy_dir=tmp_path)
+    assert resolve_stage(settings, None) == 0
+    assert "unreadable state file" in capsys.readouterr().err
+    assert resolve_stage(settings, 2) == 2
