@@ -49,7 +49,8 @@ def local_llm(stage: Stage, port: dict, facts: dict, limits: Health, light: bool
 
 AUTH_WORDS = {"bad_key": "401: the key is refused", "throttled": "429: throttled",
               "server_error": "5xx from the API", "timeout": "timed out", "dns": "DNS lookup failed",
-              "refused": "connection refused", "http": "unexpected HTTP status", "error": "failed"}
+              "refused": "connection refused", "tls": "TLS handshake failed", "protocol": "garbled HTTP answer",
+              "http": "unexpected HTTP status", "error": "failed"}
 
 
 def api(stage: Stage, facts: dict, limits: Health, light: bool) -> list[Result]:

@@ -3,12 +3,12 @@ checks: importing the docker SDK (requests, urllib3) costs more than the checks 
 Writes always go through the docker SDK (toolkit/docker_api.py) or the Compose CLI."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import httpx
-
+from toolkit import http11
 from toolkit.errors import DockerError
 
 
@@ -24,34 +24,36 @@ def _endpoint() -> tuple[str, str | None]:
 
 class Engine:
     def __init__(self, timeout: float = 5.0):
-        base, uds = _endpoint()
-        # Plain HTTP only: verify=False spares building a TLS context nobody would use.
-        transport = httpx.AsyncHTTPTransport(uds=uds, verify=False)
-        self.client = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout, trust_env=False,
-                                        verify=False)
+        self.base, self.uds = _endpoint()
+        self.timeout = timeout
 
     async def __aenter__(self):
         return self
 
     async def __aexit__(self, *exc):
-        await self.client.aclose()
+        pass  # one connection per request: nothing is kept open
 
     async def _get(self, path: str, **params):
+        url = self.base + path + (f"?{urlencode(params)}" if params else "")
         try:
-            r = await self.client.get(path, params=params)
-        except httpx.HTTPError as exc:
-            raise DockerError("the Docker engine is not reachable", where=str(self.client.base_url),
+            r = await http11.request("GET", url, timeout=self.timeout, uds=self.uds)
+        except http11.HTTPError as exc:
+            raise DockerError("the Docker engine is not reachable", where=self.uds or self.base,
                               detail=str(exc)[:200], hint="start dockerd and check `docker info`") from None
         if r.status_code == 404:
             return None
         if r.status_code != 200:
             raise DockerError(f"engine answered {r.status_code}", where=path, detail=r.text[:200])
-        return r.json()
+        try:
+            return r.json()
+        except ValueError:
+            raise DockerError("the engine's answer is not JSON", where=path, detail=r.text[:200]) from None
 
     async def containers(self, labels: list[str]) -> list[dict]:
         """Inspect data (as `docker inspect` gives it) of every container with these labels."""
         found = await self._get("/containers/json", all="1", filters=json.dumps({"label": labels})) or []
-        return [c for c in [await self.inspect(item["Id"]) for item in found] if c]
+        inspected = await asyncio.gather(*(self.inspect(item["Id"]) for item in found))
+        return [c for c in inspected if c]
 
     async def inspect(self, name: str) -> dict | None:
         return await self._get(f"/containers/{quote(name)}/json")

@@ -54,6 +54,7 @@ SCENARIOS = [
     ("429", 2, facts(api={"auth": "throttled"}), {"api.auth": WARN}, WARN),
     ("500", 2, facts(api={"auth": "server_error"}), {"api.auth": CRIT}, CRIT),
     ("dns", 2, facts(api={"auth": "dns"}), {"api.auth": CRIT}, CRIT),
+    ("tls", 2, facts(api={"auth": "tls", "detail": "certificate verify failed"}), {"api.auth": CRIT}, CRIT),
     ("api slow", 2, facts(api={"auth": "ok", "first_token_s": 2.0}), {"api.generate": WARN}, WARN),
     ("api 500 on completion", 2, facts(api={"auth": "ok", "generate_error": "server_error"}),
      {"api.generate": CRIT}, CRIT),
