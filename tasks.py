@@ -3,9 +3,16 @@ and turns a MigrationError into a clean exit; the work lives in deploy/, checks/
 Imports of the heavy packages stay inside the tasks so that `invoke --list` stays fast."""
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 
 from invoke import Collection, Exit, task
+
+# Each command ends right after its task. Freezing the heap at exit spares the collector one
+# last walk over every object (~30 ms of each run, a cron `health` included); the memory goes
+# back to the OS all the same, and files are closed by their own code, not by the collector.
+atexit.register(gc.freeze)
 
 
 def converted(fn):
