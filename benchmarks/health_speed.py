@@ -20,11 +20,11 @@ def main() -> int:
     try:
         health = INVOKE + ["health", "--stage", "1", "--no-record"]
         subprocess.run(health, cwd=ROOT, capture_output=True)  # warm the page cache
-        ours, runs, code = timed(health)
+        ours, runs, code = timed(health, runs=9)
         rss = peak_child_rss_mb()
         curl = ["bash", str(ROOT / "benchmarks/health_curl.sh"), LOCAL, API + "/compatible-mode/v1", key,
                 "qwen2:7b", "qwen-plus", "xiaozhi-local-llm"]
-        theirs, curl_runs, _ = timed(curl)
+        theirs, curl_runs, _ = timed(curl, runs=9)
         print(f"invoke health (seed latencies): median {ours:.3f} s over {len(runs)} runs "
               f"({', '.join(f'{t:.2f}' for t in runs)}), exit {code}")
         print(f"bash + curl, same probes:       median {theirs:.3f} s ({', '.join(f'{t:.2f}' for t in curl_runs)})")
