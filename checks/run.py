@@ -56,12 +56,19 @@ async def _timed(coro, deadline: float, fallback: dict) -> dict:
 
 
 async def _stack_and_host(settings: Settings, timeout: float) -> dict:
-    from checks import host, stack
+    from checks import stack
     facts = await stack.containers(settings, timeout)
     local = facts.get("local_container") or {}
     port = probes.host_port(settings.local_llm.probe_url)[1]
-    facts["host"] = await _in_daemon_thread(host.host, str(settings.deploy_dir), port, local.get("pid"))
+    facts["host"] = await _in_daemon_thread(_host, str(settings.deploy_dir), port, local.get("pid"))
     return facts
+
+
+def _host(*args) -> dict:
+    # Imported here, not on the event loop: psutil takes ~10 ms to import, which would hold
+    # back every request not yet sent.
+    from checks import host
+    return host.host(*args)
 
 
 def _process_age() -> float:
