@@ -26,7 +26,7 @@ async def tcp(url: str, timeout: float) -> dict:
     host, port = host_port(url)
     start = time.perf_counter()
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        _, writer = await http11.open_tcp(host, port, timeout)
         writer.close()
         return {"open": True, "host": host, "port": port, "seconds": time.perf_counter() - start}
     except (OSError, asyncio.TimeoutError) as exc:

@@ -1,7 +1,7 @@
 """Runs every probe concurrently under one deadline and judges the facts against a stage.
 
-Blocking probes (docker SDK, psutil) run in daemon threads, so that a hung engine can neither
-hold the run past its deadline nor keep the process alive at exit."""
+Blocking calls (psutil, name lookups) run in daemon threads, so that a hung one can neither hold
+the run past its deadline nor keep the process alive at exit."""
 from __future__ import annotations
 
 import asyncio
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from checks import probes
 from checks.model import Result, Status, worst
 from toolkit.config import Settings, Stage
+from toolkit.threads import in_daemon_thread
 
 
 @dataclass
@@ -25,22 +26,6 @@ class Report:
     @property
     def status(self) -> Status:
         return worst(r.status for r in self.results)
-
-
-def _in_daemon_thread(fn, *args) -> asyncio.Future:
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-
-    def work():
-        try:
-            value = fn(*args)
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(value))
-        except BaseException as exc:  # handed to the awaiting side, which reports it
-            error = exc  # `exc` is unbound when the except block ends; the callback runs later
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_exception(error))
-
-    threading.Thread(target=work, daemon=True).start()
-    return future
 
 
 async def _timed(coro, deadline: float, fallback: dict) -> dict:
@@ -60,7 +45,7 @@ async def _stack_and_host(settings: Settings, timeout: float) -> dict:
     facts = await stack.containers(settings, timeout)
     local = facts.get("local_container") or {}
     port = probes.host_port(settings.local_llm.probe_url)[1]
-    facts["host"] = await _in_daemon_thread(_host, str(settings.deploy_dir), port, local.get("pid"))
+    facts["host"] = await in_daemon_thread(_host, str(settings.deploy_dir), port, local.get("pid"))
     return facts
 
 

@@ -9,6 +9,7 @@ followed, TLS verified against certifi's bundle (the system's when certifi is mi
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json as jsonlib
 import socket
 import ssl
@@ -18,6 +19,8 @@ from typing import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
 import h11
+
+from toolkit.threads import in_daemon_thread
 
 USER_AGENT = "xiaozhi-migrate"
 _tls_context: ssl.SSLContext | None = None
@@ -73,6 +76,35 @@ def _tls() -> ssl.SSLContext:
         context.set_alpn_protocols(["http/1.1"])
         _tls_context = context
     return _tls_context
+
+
+async def open_tcp(host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None):
+    """(reader, writer) to host:port, each address tried in turn within ``timeout`` overall.
+    Names are looked up in a daemon thread: see toolkit/threads.py for why."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        ipaddress.ip_address(host)
+        addresses = [host]
+    except ValueError:
+        try:
+            found = await asyncio.wait_for(in_daemon_thread(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM),
+                                           timeout)
+        except asyncio.TimeoutError:
+            raise socket.gaierror(f"resolving {host}: no answer in {timeout:g} s") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in found))
+    error: BaseException = socket.gaierror(f"{host} has no address")
+    for address in addresses:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise asyncio.TimeoutError()
+        try:
+            return await asyncio.wait_for(
+                asyncio.open_connection(address, port, ssl=tls, server_hostname=host if tls else None), left)
+        except ssl.SSLError:  # the server's answer, not the address's fault
+            raise
+        except OSError as exc:  # refused or unreachable: the next address may do
+            error = exc
+    raise error
 
 
 class Response:
@@ -166,9 +198,10 @@ async def stream(method: str, url: str, *, headers: Mapping[str, str] | None = N
     start, writer = time.perf_counter(), None
     try:
         with _mapped(f"connecting to {uds or parts.netloc}"):
-            opening = asyncio.open_unix_connection(uds) if uds else asyncio.open_connection(
-                parts.hostname, port, ssl=_tls() if https else None)
-            reader, writer = await asyncio.wait_for(opening, timeout)
+            if uds:
+                reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(uds), timeout)
+            else:
+                reader, writer = await open_tcp(parts.hostname, port, timeout, _tls() if https else None)
         response = Response(conn, reader, timeout, time.perf_counter() - start)
         with _mapped("sending the request"):
             writer.write(request)  # one write: no wait on Nagle between headers and body

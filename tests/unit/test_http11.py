@@ -3,6 +3,7 @@ import asyncio
 import socket
 import ssl
 import subprocess
+import time
 
 import h11
 import pytest
@@ -30,7 +31,7 @@ async def _serve(chunks, handler_seen: list, *, tls: ssl.SSLContext | None = Non
     return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
 
 
-def run(chunks, method="GET", path="/x?y=1", scheme="http", tls=None, uds=None, **options):
+def run(chunks, method="GET", path="/x?y=1", scheme="http", tls=None, uds=None, host="127.0.0.1", **options):
     """(response or HTTPError, what the server received)."""
     seen: list = []
 
@@ -38,7 +39,7 @@ def run(chunks, method="GET", path="/x?y=1", scheme="http", tls=None, uds=None, 
         server = await _serve(chunks, seen, tls=tls, uds=uds)
         port = 0 if uds else server.sockets[0].getsockname()[1]
         try:
-            return await http11.request(method, f"{scheme}://127.0.0.1:{port}{path}", uds=uds, **options)
+            return await http11.request(method, f"{scheme}://{host}:{port}{path}", uds=uds, **options)
         except http11.HTTPError as exc:
             return exc
         finally:
@@ -168,3 +169,29 @@ def test_tls_trusted_certificate(certificate, monkeypatch):
 ])
 def test_kind_of(exc, kind):
     assert http11.kind_of(exc) == kind
+
+
+def _slow_resolver(monkeypatch, seconds: float):
+    real = socket.getaddrinfo
+
+    def slow(host, *args, **kwargs):
+        if host == "stuck.example":
+            time.sleep(seconds)  # a DNS server that does not answer
+            raise socket.gaierror(-3, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+
+
+def test_a_hung_dns_lookup_ends_with_the_timeout_and_holds_nothing_back(monkeypatch):
+    """asyncio's own lookup runs in its executor, which asyncio.run waits for at the end."""
+    _slow_resolver(monkeypatch, 3)
+    start = time.perf_counter()
+    with pytest.raises(http11.HTTPError) as caught:
+        asyncio.run(http11.request("GET", "http://stuck.example:8080/", timeout=0.3))
+    assert time.perf_counter() - start < 1.5
+    assert caught.value.kind == "dns" and "stuck.example" in str(caught.value)
+
+
+def test_names_are_resolved_and_tried_in_turn():
+    response, _ = run([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], path="/", host="localhost")
+    assert response.content == b"ok"

@@ -53,3 +53,35 @@ def test_container_facts_keep_only_the_drift_variables():
     assert stack.drift_env(attrs, "local-llm") == {}
     assert stack.describe(attrs) == {"container": "xz-llm-service-1", "state": "running", "health": "healthy",
                                      "started_at": "t", "pid": 42}
+
+
+def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline(monkeypatch, tmp_path):
+    """asyncio's own lookups run in an executor that asyncio.run waits for: one DNS server that
+    does not answer would keep cron's health check running. The run must end on its timeout."""
+    import copy
+    import time
+
+    import yaml
+
+    from checks import run
+    from toolkit import config
+
+    from ...conftest import ROOT
+    real = socket.getaddrinfo
+
+    def stuck(host, *args, **kwargs):
+        if host.endswith(".stuck.example"):
+            time.sleep(5)
+        return real(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
+    data["migrate"]["api"]["probe_url"] = "https://api.stuck.example/compatible-mode/v1"
+    data["migrate"]["local_llm"]["probe_url"] = "http://llm.stuck.example:11434"
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    settings = config.load(data, env={"QWEN_API_KEY": "sk-test-123456"})
+    start = time.perf_counter()
+    report = run.run(settings, settings.stage(2), timeout=1.0)
+    assert time.perf_counter() - start < 1.5
+    words = {r.name: r.actual for r in report.results}
+    assert "DNS" in words["api.auth"] and "dns" in words["local.port"], words
