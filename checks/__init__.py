@@ -1,3 +1,2 @@
 """Probes and judges the stack's health: what is observed (probes.py, I/O) is kept apart from
 what it means at a stage (judge.py, pure), and from how it is shown (report.py)."""
-import toolkit  # noqa: F401  (first: it keeps httpx's command-line client from loading)

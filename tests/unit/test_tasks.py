@@ -48,6 +48,19 @@ def test_listing_imports_no_heavy_package():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_the_health_path_imports_neither_httpx_nor_the_docker_sdk():
+    """Cron runs `invoke health` every few minutes: the probes, the engine reader and the reports
+    must not pull in httpx/httpcore or docker/requests (~100 ms each of start-up)."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.path.insert(0, '.'); import tasks; "
+            "from checks import command, history, judge, report, run, stack; from deploy import state; "
+            "heavy = [m for m in ('httpx', 'httpcore', 'anyio', 'docker', 'requests', 'jinja2') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tasks.__file__.rsplit("/", 1)[0])
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_error_messages_never_carry_the_key(monkeypatch):
     monkeypatch.setenv("QWEN_API_KEY", "sk-leaky-123456")
 
