@@ -195,3 +195,11 @@ def test_a_hung_dns_lookup_ends_with_the_timeout_and_holds_nothing_back(monkeypa
 def test_names_are_resolved_and_tried_in_turn():
     response, _ = run([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], path="/", host="localhost")
     assert response.content == b"ok"
+
+
+def test_tls_verifies_certificates_and_host_names_against_a_real_bundle(monkeypatch):
+    monkeypatch.setattr(http11, "_tls_context", None)
+    context = http11._tls()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 50  # certifi's bundle (or the system's) is loaded
+    assert http11._tls() is context  # built once per process
