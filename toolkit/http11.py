@@ -20,18 +20,20 @@ from urllib.parse import urlsplit
 
 import h11
 
+from toolkit.errors import MigrationError
 from toolkit.threads import in_daemon_thread
 
 USER_AGENT = "xiaozhi-migrate"
 _tls_context: ssl.SSLContext | None = None
 
 
-class HTTPError(Exception):
+class HTTPError(MigrationError):
     """No complete answer. ``kind`` is the operator's word for why: refused, timeout, dns, tls,
-    protocol (the peer does not speak HTTP/1.1 properly) or error; the message says more."""
+    protocol (the peer does not speak HTTP/1.1 properly) or error; the message says more.
+    Probes turn it into facts; it reaches the operator only through them."""
 
-    def __init__(self, kind: str, detail: str):
-        super().__init__(detail)
+    def __init__(self, kind: str, what: str):
+        super().__init__(what)
         self.kind = kind
 
 
