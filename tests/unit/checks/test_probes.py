@@ -55,7 +55,7 @@ def test_container_facts_keep_only_the_drift_variables():
                                      "started_at": "t", "pid": 42}
 
 
-def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline(monkeypatch, tmp_path):
+def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline(fake_dns, monkeypatch, tmp_path):
     """asyncio's own lookups run in an executor that asyncio.run waits for: one DNS server that
     does not answer would keep cron's health check running. The run must end on its timeout."""
     import copy
@@ -67,13 +67,7 @@ def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline
     from toolkit import config
 
     from ...conftest import ROOT
-    real = socket.getaddrinfo
-
-    def stuck(host, *args, **kwargs):
-        if host.endswith(".stuck.example"):
-            time.sleep(5)
-        return real(host, *args, **kwargs)
-    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    fake_dns.update({"api.stuck.example": None, "llm.stuck.example": None})
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
     data["migrate"]["api"]["probe_url"] = "https://api.stuck.example/compatible-mode/v1"
