@@ -30,9 +30,9 @@ def describe(attrs: dict) -> dict:
 
 async def containers(settings: Settings, timeout: float) -> dict:
     try:
-        async with Engine(timeout) as engine:
-            found = await engine.containers([f"com.docker.compose.project={settings.project}"])
-            local = await engine.inspect(settings.local_llm.container)
+        engine = Engine(timeout)
+        found = await engine.containers([f"com.docker.compose.project={settings.project}"])
+        local = await engine.inspect(settings.local_llm.container)
     except DockerError as exc:
         return {"engine": "unreachable", "detail": exc.what}
     services: dict = {}

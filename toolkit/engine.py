@@ -23,15 +23,11 @@ def _endpoint() -> tuple[str, str | None]:
 
 
 class Engine:
+    """One connection per request: nothing is held open, nothing needs closing."""
+
     def __init__(self, timeout: float = 5.0):
         self.base, self.uds = _endpoint()
         self.timeout = timeout
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        pass  # one connection per request: nothing is kept open
 
     async def _get(self, path: str, **params):
         url = self.base + path + (f"?{urlencode(params)}" if params else "")
