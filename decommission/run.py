@@ -6,7 +6,6 @@ quarantine move) -> stop and remove the container (its volume only with --purge)
 Each step goes to the audit log with paths, sizes and digests."""
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from checks import probes, stack
 from decommission import collect, drain
 from decommission.quarantine import audit_logger, quarantine_place
 from decommission.store import Owned, check_path, owned, refuse_if_unsafe
-from deploy import state
+from deploy import gates, state
 from toolkit import docker_api
 from toolkit.config import Settings, parse_weights
 from toolkit.errors import MigrationError, Refused
@@ -84,11 +83,9 @@ def observe(settings: Settings, client, check_api: bool = True) -> Facts:
         store = check_path(store, store)
         found = owned(store, settings.local_llm.model)
     api_ok, detail = True, "not checked"
-    if check_api:
-        a = settings.api
-        facts = asyncio.run(probes.api(a.probe_url, a.model, settings.api_key, a.timeout, generate=True))
-        api_ok = facts.get("auth") == "ok" and "generate_error" not in facts
-        detail = "answers" if api_ok else f"{facts.get('auth')} {facts.get('generate_error', '')} {facts.get('detail', '')}".strip()
+    if check_api:  # the same judgement as the phase gate of that name
+        verdict = gates.api(settings)
+        api_ok, detail = verdict.passed, verdict.detail
     return Facts(container, volume, store, found, _running_local_weight(settings, client), api_ok, detail)
 
 
