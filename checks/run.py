@@ -76,18 +76,17 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float) 
     deadline = time.perf_counter() + budget
     per = max(budget - 0.1, 0.1)
     local, api = settings.local_llm, settings.api
-    want_local = stage.local_llm
+    host, port = probes.host_port(local.probe_url)
     # The API's first token is the longest wait: its request leaves first.
     jobs = {
         "api": _timed(probes.api(api.probe_url, api.model, settings.api_key, per, not light), deadline,
                       {"auth": "timeout", "url": api.probe_url, "model": api.model}),
         "local_port": _timed(probes.tcp(local.probe_url, min(per, 3.0)), deadline,
-                             {"open": False, "error": "timeout", "host": probes.host_port(local.probe_url)[0],
-                              "port": probes.host_port(local.probe_url)[1]}),
+                             {"open": False, "error": "timeout", "host": host, "port": port}),
         "stack": _timed(_stack_and_host(settings, per), deadline,
                         {"engine": "timeout", "detail": "the Docker engine did not answer in time"}),
     }
-    if want_local:
+    if stage.local_llm:
         jobs["local"] = _timed(probes.ollama(local.probe_url, local.model, per, not light), deadline,
                                {"error": "timeout", "url": local.probe_url, "model": local.model})
     values = await asyncio.gather(*jobs.values())
