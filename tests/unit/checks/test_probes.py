@@ -1,11 +1,17 @@
 """Probe classification and the facts probes keep (no network beyond loopback)."""
 import asyncio
+import copy
 import socket
+import time
 
 import pytest
+import yaml
 
-from checks import probes
+from checks import probes, run
+from toolkit import config
 from toolkit.http11 import HTTPError
+
+from ...conftest import ROOT
 
 
 @pytest.mark.parametrize("exc, kind", [
@@ -58,15 +64,6 @@ def test_container_facts_keep_only_the_drift_variables():
 def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline(fake_dns, monkeypatch, tmp_path):
     """asyncio's own lookups run in an executor that asyncio.run waits for: one DNS server that
     does not answer would keep cron's health check running. The run must end on its timeout."""
-    import copy
-    import time
-
-    import yaml
-
-    from checks import run
-    from toolkit import config
-
-    from ...conftest import ROOT
     fake_dns.update({"api.stuck.example": None, "llm.stuck.example": None})
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
