@@ -33,7 +33,8 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
     if timeout is not None and not 0.1 <= float(timeout) <= 600:
         raise ConfigError(f"invalid timeout {timeout!r}", where="--timeout", hint="seconds, 0.1 to 600")
     target = settings.stage(resolve_stage(settings, stage))
-    wait = start(settings, target, light=light, timeout=float(timeout) if timeout else None)
+    wait = start(settings, target, light=light, timeout=float(timeout) if timeout else None,
+                 from_process_start=True)
     # Imported while the probes wait on the network: this is on the critical path otherwise.
     from checks import history, judge, report as fmt  # noqa: F401
     result: Report = wait()

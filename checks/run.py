@@ -69,10 +69,11 @@ def _process_age() -> float:
         return 0.0
 
 
-async def gather(settings: Settings, stage: Stage, light: bool, timeout: float) -> dict:
-    # The whole command must end within its timeout: start-up has used some of it already, and
-    # reporting and exit need a little. HTTP probes stop first, so they say "timeout" themselves.
-    budget = max(timeout - _process_age() - 0.15, 0.2)
+async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, spent: float = 0.0) -> dict:
+    # The run must end within its timeout: ``spent`` of it is already gone (the health command's
+    # start-up), and reporting and exit need a little. HTTP probes stop first, so they say
+    # "timeout" themselves.
+    budget = max(timeout - spent - 0.15, 0.2)
     deadline = time.perf_counter() + budget
     per = max(budget - 0.1, 0.1)
     local, api = settings.local_llm, settings.api
@@ -113,16 +114,22 @@ def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool) -> list
     return results
 
 
-def start(settings: Settings, stage: Stage, *, light: bool = False, timeout: float | None = None):
+def start(settings: Settings, stage: Stage, *, light: bool = False, timeout: float | None = None,
+          from_process_start: bool = False):
     """Start the probes in a daemon thread and return a function that waits for the Report.
-    The caller can import and prepare what it needs while the probes wait on the network."""
+    The caller can import and prepare what it needs while the probes wait on the network.
+
+    ``from_process_start``: the timeout bounds the whole process (the health command, counted
+    from the operator's Enter); otherwise it bounds this run alone (verification inside `phase`,
+    which may have been running for minutes)."""
     timeout = timeout or settings.health.timeout
     started, t0 = time.time(), time.perf_counter()
+    spent = _process_age() if from_process_start else 0.0
     box: dict = {}
 
     def probe():
         try:
-            box["facts"] = asyncio.run(gather(settings, stage, light, timeout))
+            box["facts"] = asyncio.run(gather(settings, stage, light, timeout, spent))
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 

@@ -76,3 +76,29 @@ def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline
     assert time.perf_counter() - start < 1.5
     words = {r.name: r.actual for r in report.results}
     assert "DNS" in words["api.auth"] and "dns" in words["local.port"], words
+
+
+def test_a_run_inside_a_long_running_process_keeps_its_whole_budget(monkeypatch, tmp_path):
+    """`phase` verifies after minutes of work: its health run must not count the process's age
+    against the probes (it did, and every slow-but-healthy API failed verification)."""
+    from sandbox import dashscope
+    from sandbox.common import Knobs, start_in_thread
+    server = dashscope.DashScopeServer(("127.0.0.1", 0), Knobs(first_token_delay=0.5), "sk-test-123456", rpm=0)
+    start_in_thread(server)
+    try:
+        monkeypatch.setattr(run, "_process_age", lambda: 30.0)
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+        data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
+        data["migrate"]["api"]["probe_url"] = f"http://127.0.0.1:{server.server_address[1]}/compatible-mode/v1"
+        data["migrate"]["local_llm"]["probe_url"] = "http://127.0.0.1:9"
+        data["migrate"]["deploy_dir"] = str(tmp_path)
+        settings = config.load(data, env={"QWEN_API_KEY": "sk-test-123456"})
+        report = run.run(settings, settings.stage(3), timeout=5.0)
+        words = {r.name: (r.status.name, r.actual) for r in report.results}
+        assert words["api.generate"][0] == "OK", words
+        # The health command itself still counts its start-up: 30 s old means no time left.
+        late = run.start(settings, settings.stage(3), timeout=5.0, from_process_start=True)()
+        assert {r.name: r.status.name for r in late.results}["api.generate"] != "OK"
+    finally:
+        server.shutdown()
+        server.server_close()
