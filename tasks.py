@@ -7,7 +7,11 @@ import atexit
 import functools
 import gc
 
-from invoke import Collection, Exit, task
+from invoke import Collection, Exit
+from invoke import task as _task
+
+# No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
+task = functools.partial(_task, auto_shortflags=False)
 
 # Each command ends right after its task. Freezing the heap at exit spares the collector one
 # last walk over every object (~30 ms of each run, a cron `health` included); the memory goes
@@ -69,9 +73,12 @@ def _confirm(question: str) -> bool:
             "dry_run": "print the plan, diffs and gate results; change nothing",
             "yes": "apply without asking", "force": "go past failed gates or skipped stages (audited)"})
 @converted
-def phase(c, stage, dry_run=False, yes=False, force=False):
+def phase(c, stage=None, dry_run=False, yes=False, force=False):
     """Move the stack to a stage: plan and diff, gate, apply with Compose, verify, roll back."""
     from deploy import apply
+    from toolkit.errors import ConfigError
+    if stage is None:  # a flag with no default would be positional, and swallow `--help`
+        raise ConfigError("which stage?", where="--stage", hint="invoke phase --stage N (see `invoke phase --help`)")
     apply.phase(_settings(c), _number(stage, '--stage'), dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
 
 

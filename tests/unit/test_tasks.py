@@ -70,3 +70,23 @@ def test_error_messages_never_carry_the_key(monkeypatch):
     with pytest.raises(Exit) as exc:
         failing(MockContext())
     assert "sk-leaky" not in exc.value.message and "<redacted" in exc.value.message
+
+
+@pytest.mark.parametrize("argv, shows", [
+    (["phase", "--help"], "--stage=STRING"),
+    (["rollback", "--help"], "--to=STRING"),
+    (["health", "-h"], "--history"),        # -h is help, never a task's own short flag
+    (["decommission", "--help"], "--purge"),
+])
+def test_newcomer_help_paths(argv, shows):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "invoke", *argv], capture_output=True, text=True,
+                          cwd=tasks.__file__.rsplit("/", 1)[0], timeout=60)
+    assert done.returncode == 0 and "Usage:" in done.stdout and shows in done.stdout, done.stdout + done.stderr
+
+
+def test_phase_without_a_stage_says_how():
+    with pytest.raises(Exit) as exc:
+        tasks.phase(MockContext())
+    assert exc.value.code == 2 and "--stage" in exc.value.message
