@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import os
 
 from invoke import Collection, Exit
 from invoke import task as _task
@@ -20,17 +21,25 @@ atexit.register(gc.freeze)
 
 
 def converted(fn):
-    """The one place where toolkit errors become exit codes and messages."""
+    """The one place where toolkit errors become exit codes and messages. While a task runs, its
+    stdout and stderr mask every key the config loader has found (in every form Python prints)."""
     @functools.wraps(fn)
     def wrapper(c, *args, **kwargs):
+        import sys
         from toolkit.errors import MigrationError
+        from toolkit.secrets import KEY_VARIABLES, RedactingStream, redact, register
+        for name in KEY_VARIABLES:  # known before any config is read: a failing load may quote it
+            register(os.environ.get(name, "").strip())
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
         try:
             return fn(c, *args, **kwargs)
         except MigrationError as exc:
             # Errors quote commands' stderr and servers' answers: never let a key through.
-            from toolkit.config import api_key
-            from toolkit.secrets import redact
-            raise Exit(f"error: {redact(exc.message, api_key())}", code=exc.exit_code) from None
+            raise Exit(f"error: {redact(exc.message)}", code=exc.exit_code) from None
+        finally:
+            sys.stdout.flush()
+            sys.stdout, sys.stderr = streams
     return wrapper
 
 

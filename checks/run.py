@@ -90,8 +90,10 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
     if stage.local_llm:
         jobs["local"] = _timed(probes.ollama(local.probe_url, local.model, per, not light), deadline,
                                {"error": "timeout", "url": local.probe_url, "model": local.model})
-    values = await asyncio.gather(*jobs.values())
-    return dict(zip(jobs, values))
+    values = dict(zip(jobs, await asyncio.gather(*jobs.values())))
+    if values["api"].get("auth") == "no_key":  # say where the key was looked for
+        values["api"]["detail"] = settings.key_source
+    return values
 
 
 def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool) -> list[Result]:

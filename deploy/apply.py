@@ -26,9 +26,12 @@ class Outcome:
 
 def preflight(settings: Settings, target: Stage, dry_run: bool) -> None:
     """Refuse, before any change, what cannot work."""
-    if target.requires_key and not settings.api_key:
-        raise ConfigError(f"stage {target.number} needs the API key", where="QWEN_API_KEY / DASHSCOPE_API_KEY",
-                          hint="export QWEN_API_KEY=... (or DASHSCOPE_API_KEY) and run again")
+    if target.uses_api and not settings.api_key:
+        # Rendering without a key would blank the deployed one while the API still gets traffic.
+        raise ConfigError(f"stage {target.number} sends traffic to the API and no key was found "
+                          f"({settings.key_source})", where="QWEN_API_KEY / DASHSCOPE_API_KEY",
+                          hint="export QWEN_API_KEY=... (or DASHSCOPE_API_KEY), or `sudo -E`, and run again; "
+                               "nothing was changed")
     d = settings.deploy_dir
     if not d.is_dir():
         raise MigrationError("the deploy directory does not exist", where=str(d),

@@ -21,7 +21,7 @@ class GateResult:
 
 def key(settings: Settings, **_) -> GateResult:
     return GateResult("key", bool(settings.api_key),
-                      "an API key is set" if settings.api_key else "no API key: set QWEN_API_KEY or DASHSCOPE_API_KEY")
+                      f"an API key is set ({settings.key_source})" if settings.api_key else settings.key_source)
 
 
 def api(settings: Settings, **_) -> GateResult:
@@ -86,7 +86,7 @@ GATES = {"key": key, "api": api, "validation": validation, "history": health_his
 
 def for_move(settings: Settings, target: Stage, forward: bool) -> list[str]:
     if not forward:  # going back is the safe direction: only what the stage itself needs
-        return ["key"] if target.requires_key else []
+        return ["key"] if target.uses_api else []
     return list(settings.gates_by_stage.get(target.number, []))
 
 

@@ -10,7 +10,7 @@ from deploy import render as rendering
 from deploy import state
 from toolkit.config import Settings, Stage
 from toolkit.files import read_text
-from toolkit.secrets import redact
+from toolkit.secrets import mask_env_lines, redact
 
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
 LOCAL_SERVICE = "local-llm"
@@ -35,8 +35,10 @@ class FileChange:
         return self.old != self.new
 
     def diff(self, key: str) -> str:
-        old = redact(self.old or "", key).splitlines(keepends=True)
-        new = redact(self.new, key).splitlines(keepends=True)
+        """Every *API_KEY= value masked on both sides: the deployed side may hold a key that this
+        run does not know (rotated, or the shell has none), so redacting known keys is not enough."""
+        old = redact(mask_env_lines(self.old or ""), key).splitlines(keepends=True)
+        new = redact(mask_env_lines(self.new, compare_to=self.old or ""), key).splitlines(keepends=True)
         return "".join(difflib.unified_diff(old, new, f"deployed/{self.name}", f"stage/{self.name}"))
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from toolkit import envfile
 from toolkit.config import Settings, Stage
 from toolkit.errors import TemplateError
 from toolkit.secrets import KEY_PLACEHOLDER
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-FILES = {"docker-compose.yml": "docker-compose.yml.j2", "llm.env": "llm.env.j2"}
-SECRET_FILES = {"llm.env"}  # written with mode 0600
+FILES = {"docker-compose.yml": "docker-compose.yml.j2", envfile.ENV_FILE: "llm.env.j2"}
+SECRET_FILES = {envfile.ENV_FILE}  # written with mode 0600
 
 
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
@@ -23,8 +24,10 @@ def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     # JSON is valid YAML flow syntax; unlike Jinja's tojson it keeps quotes and CJK readable.
+    # Compose interpolates `$` in its file: `$$` is its literal dollar.
     env.filters["yaml"] = lambda value: json.dumps(
-        list(value) if isinstance(value, tuple) else value, ensure_ascii=False)
+        list(value) if isinstance(value, tuple) else value, ensure_ascii=False).replace("$", "$$")
+    env.filters["env"] = lambda value: envfile.quote(str(value))
     return env
 
 

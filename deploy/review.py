@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def project_settings() -> config.Settings:
     data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    return config.load(data, env={})
+    return config.load(data, env={}, deployed_key=False)
 
 
 def expected() -> dict[Path, str]:

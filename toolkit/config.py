@@ -3,18 +3,25 @@ overrides) under the ``migrate`` key. Invalid values stop the run naming the dot
 what is allowed, before anything touches the host."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from toolkit import secrets
+from toolkit.envfile import control_character
 from toolkit.errors import ConfigError
 
-KEY_VARIABLES = ("QWEN_API_KEY", "DASHSCOPE_API_KEY")
 LIMIT_NAMES = ("vad", "asr", "tts", "llm")
 STACK_SERVICES = ("vad", "asr", "tts", "llm-service")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")   # Compose's rule for service names
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Ollama's names: [namespace/]name[:tag], each part starting with a letter or digit, so that no
+# part can be `..` when the name becomes a path in the model store.
+_MODEL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/){0,2}[A-Za-z0-9][A-Za-z0-9_.-]*(:[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 _VOLUME = re.compile(r"^([a-z0-9][a-z0-9_.-]*|(/|\./|\.\./)[^\s:]*)$")
 _WEIGHTS = re.compile(r"^qwen:(\d+),local:(\d+)$")
 
@@ -71,6 +78,11 @@ class Stage:
     def weights(self) -> str:
         return f"qwen:{self.qwen_weight},local:{self.local_weight}"
 
+    @property
+    def uses_api(self) -> bool:
+        """The key is needed: the stage says so, or its weights send the API any traffic."""
+        return self.requires_key or self.qwen_weight > 0
+
 
 @dataclass(frozen=True)
 class Health:
@@ -117,6 +129,7 @@ class Settings:
     decommission: Decommission = Decommission()
     gates_by_stage: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     api_key: str = field(repr=False, default="")
+    key_source: str = "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"  # where the key came from, or why none
 
     @property
     def history_path(self) -> Path:
@@ -144,6 +157,15 @@ def _str(data, key, where, pattern: re.Pattern | None = None, allowed: str = "")
     if not isinstance(value, str) or not value.strip() or (pattern and not pattern.match(value)):
         raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}",
                           hint=allowed or "give a non-empty string")
+    return _printable(value, f"{where}.{key}")
+
+
+def _printable(value: str, where: str) -> str:
+    """Every value ends up in a rendered file: a newline there would add a line of its own."""
+    position = control_character(value)
+    if position is not None:
+        raise ConfigError(f"character {position} is a control or non-printable character", where=where,
+                          hint="remove it (a newline in a value would add lines to the rendered files)")
     return value
 
 
@@ -165,7 +187,7 @@ def _num(data, key, where, low: float, high: float) -> float:
 
 def _url(data, key, where) -> str:
     value = _str(data, key, where)
-    if not re.match(r"^https?://[^\s/]+", value):
+    if not re.match(r"^https?://[^\s/]+\S*$", value):
         raise ConfigError(f"invalid URL {value!r}", where=f"{where}.{key}",
                           hint="give an http:// or https:// URL")
     return value.rstrip("/")
@@ -176,7 +198,21 @@ def _argv(value, where) -> tuple[str, ...] | None:
         return None
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"invalid value {value!r}", where=where, hint="give a list of strings")
-    return tuple(value)
+    return tuple(_printable(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _environment(data, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a mapping of NAME: value", where=where)
+    out = []
+    for name, value in data.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise ConfigError(f"invalid variable name {name!r}", where=f"{where}.{name}",
+                              hint="letters, digits and _, not starting with a digit")
+        if isinstance(value, (Mapping, list)):
+            raise ConfigError(f"invalid value {value!r}", where=f"{where}.{name}", hint="a string or a number")
+        out.append((name, _printable(str(value), f"{where}.{name}")))
+    return tuple(out)
 
 
 def _service(data: Mapping, where: str) -> Service:
@@ -185,13 +221,11 @@ def _service(data: Mapping, where: str) -> Service:
                                 or not 1 <= publish <= 65535):
         raise ConfigError(f"invalid port {publish!r}", where=f"{where}.publish",
                           hint="give a port from 1 to 65535, or null to publish nothing")
-    environment = data.get("environment") or {}
-    if not isinstance(environment, Mapping):
-        raise ConfigError("expected a mapping of NAME: value", where=f"{where}.environment")
+    environment = _environment(data.get("environment") or {}, f"{where}.environment")
     return Service(image=_str(data, "image", where), command=_argv(data.get("command"), f"{where}.command"),
                    port=_int(data, "port", where, 1, 65535) if "port" in data else 8000,
                    publish=publish, healthcheck=_argv(data.get("healthcheck"), f"{where}.healthcheck"),
-                   environment=tuple((str(k), str(v)) for k, v in environment.items()))
+                   environment=environment)
 
 
 def parse_weights(text: str) -> dict[str, int]:
@@ -284,11 +318,13 @@ def _gates(data: Mapping, where: str) -> Gates:
     return gates
 
 
-def api_key(env: Mapping[str, str] = os.environ) -> str:
-    for name in KEY_VARIABLES:
-        if env.get(name, "").strip():
-            return env[name].strip()
-    return ""
+def _bind(data, where: str) -> str:
+    value = _get(data, "bind", where)
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        raise ConfigError(f"invalid value {value!r}", where=f"{where}.bind",
+                          hint="an IP address, e.g. 127.0.0.1 (published ports listen there only)") from None
 
 
 def plain(value: Any) -> Any:
@@ -300,20 +336,28 @@ def plain(value: Any) -> Any:
     return value
 
 
-def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
-    """Validate the ``migrate`` section of Invoke's config into Settings."""
+def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: bool = True) -> Settings:
+    """Validate the ``migrate`` section of Invoke's config into Settings. ``deployed_key``: when
+    neither the config (sandbox) nor the environment has a key, take the deployed one."""
     root = _get(plain(config), "migrate", "config")
     where = "migrate"
     services_data = _get(root, "services", where)
     services = {name: _service(_get(services_data, name, f"{where}.services"), f"{where}.services.{name}")
                 for name in STACK_SERVICES}
     extra = root.get("extra_services") or {}
+    if not isinstance(extra, Mapping):
+        raise ConfigError("expected a mapping of service name: settings", where=f"{where}.extra_services")
+    for name in extra:
+        if not isinstance(name, str) or not _SERVICE_NAME.match(name) or name in (*STACK_SERVICES, "local-llm"):
+            raise ConfigError(f"invalid service name {name!r}", where=f"{where}.extra_services.{name}",
+                              hint="letters, digits, '.', '_' and '-', starting with a letter or digit, "
+                                   "and not a name the stack uses")
     extra_services = {name: _service(svc, f"{where}.extra_services.{name}") for name, svc in extra.items()}
     ll = _get(root, "local_llm", where)
     lw = f"{where}.local_llm"
     local = LocalLLM(container=_str(ll, "container", lw, _NAME), service=_service(ll, lw),
                      url=_url(ll, "url", lw), probe_url=_url(ll, "probe_url", lw),
-                     model=_str(ll, "model", lw), timeout=_num(ll, "timeout", lw, 0.1, 600),
+                     model=_str(ll, "model", lw, _MODEL, "an Ollama model name, e.g. qwen2:7b"), timeout=_num(ll, "timeout", lw, 0.1, 600),
                      concurrency=_int(ll, "concurrency", lw, 1, 10000),
                      store_volume=_str(ll, "store_volume", lw, _VOLUME,
                                        "a volume name, or a host path starting with / or ./ (bind mount)"),
@@ -337,13 +381,17 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ) -> Settings:
             raise ConfigError(f"stage {stage.number} is defined twice", where=f"{where}.stages[{i}].stage")
         stages[stage.number] = stage
     deploy_dir = Path(os.path.expanduser(_str(root, "deploy_dir", where)))
+    # A key in the config is for the sandbox only; real keys come from the env or the deployment.
+    configured = ad.get("key")
+    if configured is not None and not isinstance(configured, str):
+        raise ConfigError("invalid value", where=f"{aw}.key", hint="a string (the sandbox's key only)")
+    key = secrets.find_key(configured or "", env, deploy_dir if deployed_key else None)
     return Settings(deploy_dir=deploy_dir, project=_str(root, "project", where, _NAME),
-                    bind=_str(root, "bind", where), services=services, extra_services=extra_services,
+                    bind=_bind(root, where), services=services, extra_services=extra_services,
                     local_llm=local, api=api, stages=dict(sorted(stages.items())),
                     health=_health(root.get("health") or {}, f"{where}.health"),
                     gates=_gates(root.get("gates") or {}, f"{where}.gates"),
                     decommission=_decommission(root.get("decommission") or {}, f"{where}.decommission"),
                     gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
                                                    f"{where}.gates.by_stage", stages),
-                    # A key in the config is for the sandbox only; real keys come from the env.
-                    api_key=str(ad.get("key") or "").strip() or api_key(env))
+                    api_key=key.key, key_source=key.source)
