@@ -231,9 +231,11 @@ def _cron_job(c, every, prom):
     import sys
     from checks.cron import Job
     runtime = c.config._runtime_path  # the -f file this run was given, so cron runs the same config
+    deploy_dir = _settings(c).deploy_dir.resolve()
     return Job(workdir=os.path.dirname(os.path.abspath(__file__)),
                invoke=os.path.join(os.path.dirname(sys.executable), "invoke"),
-               config_file=os.path.abspath(runtime) if runtime else None, prom=prom, every=every)
+               config_file=os.path.abspath(runtime) if runtime else None, prom=prom, every=every,
+               lock=str(deploy_dir / ".health.lock"))
 
 
 @task(help={"every": "interval: Nm (1-59) or Nh (1-23); default 5m",

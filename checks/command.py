@@ -56,8 +56,9 @@ def _record(settings: Settings, result: Report) -> None:
     try:
         history.append(settings.history_path, history.record(result), settings.health.history_max_bytes,
                        settings.health.history_keep)
-    except OSError as exc:  # a check must still report when its history cannot be kept
-        print(f"warning: health history not written to {settings.history_path}: {exc.strerror}", file=sys.stderr)
+    except (OSError, MigrationError) as exc:  # a check must still report when its history cannot be kept
+        why = exc.message if isinstance(exc, MigrationError) else exc.strerror
+        print(f"warning: health history not written to {settings.history_path}: {why}", file=sys.stderr)
 
 
 def history_summary(settings: Settings) -> str:

@@ -21,15 +21,25 @@ class Job:
     config_file: str | None
     prom: str
     every: str
-    lock: str = "/run/lock/xiaozhi-health.lock"
+    lock: str             # in the deploy directory (root-only): in /run/lock anyone could hold it
     timeout_s: int = 60
 
+    def __post_init__(self):
+        for name in ("workdir", "invoke", "config_file", "prom", "lock"):
+            value = getattr(self, name) or ""
+            if any(not ch.isprintable() for ch in value):
+                raise ConfigError(f"the {name} path holds a control character", where=repr(value),
+                                  hint="a newline would add lines to the crontab: rename the path")
+
+    def argv(self) -> list[str]:
+        config = ["-f", self.config_file] if self.config_file else []
+        return ["flock", "-n", self.lock, "timeout", str(self.timeout_s), self.invoke, *config, "health",
+                "--prom", self.prom, "--nagios"]
+
     def command(self) -> str:
-        config = f"-f {shlex.quote(self.config_file)} " if self.config_file else ""
-        inner = (f"cd {shlex.quote(self.workdir)} && flock -n {shlex.quote(self.lock)} "
-                 f"timeout {self.timeout_s} {shlex.quote(self.invoke)} {config}health "
-                 f"--prom {shlex.quote(self.prom)} --nagios")
-        return inner + " >/dev/null 2>&1"
+        inner = f"cd {shlex.quote(self.workdir)} && " + " ".join(shlex.quote(a) for a in self.argv())
+        # In a crontab line an unescaped % ends the command (the rest becomes its stdin).
+        return (inner + " >/dev/null 2>&1").replace("%", "\\%")
 
 
 def schedule(every: str) -> str:
@@ -68,13 +78,19 @@ def merged(crontab: str, job: Job) -> str:
     return without_ours(crontab) + entry(job)
 
 
+def systemd_quote(arg: str) -> str:
+    """One ExecStart argument: double-quoted with C escapes; % and $ doubled (specifiers, variables)."""
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{escaped}"'
+
+
 def systemd_units(job: Job) -> str:
     minutes = int(job.every[:-1]) * (60 if job.every.endswith("h") else 1)
     schedule(job.every)  # validates
+    argv = ["/usr/bin/" + job.argv()[0], *job.argv()[1:3], "/usr/bin/timeout", *job.argv()[4:]]
     return (f"# /etc/systemd/system/xiaozhi-health.service\n[Unit]\nDescription=xiaozhi LLM migration health check\n\n"
-            f"[Service]\nType=oneshot\nWorkingDirectory={job.workdir}\n"
-            f"ExecStart=/usr/bin/flock -n {job.lock} /usr/bin/timeout {job.timeout_s} {job.invoke} "
-            f"{'-f ' + job.config_file + ' ' if job.config_file else ''}health --prom {job.prom} --nagios\n"
+            f"[Service]\nType=oneshot\nWorkingDirectory={job.workdir.replace('%', '%%')}\n"
+            f"ExecStart={' '.join(systemd_quote(a) for a in argv)}\n"
             f"SuccessExitStatus=1 2 3\n\n"
             f"# /etc/systemd/system/xiaozhi-health.timer\n[Unit]\nDescription=Run the xiaozhi health check every {job.every}\n\n"
             f"[Timer]\nOnBootSec=1min\nOnUnitActiveSec={minutes}min\nAccuracySec=10s\n\n[Install]\nWantedBy=timers.target\n")

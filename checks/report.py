@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,12 +77,19 @@ def prometheus(report) -> str:
 
 
 def write_textfile(path: Path, text: str) -> None:
-    """node_exporter's textfile convention: write name.prom.$$, then rename onto name.prom."""
+    """node_exporter's textfile convention: write a temp file beside it, then rename onto it.
+    The temp file comes from mkstemp (an unpredictable name, created exclusively), so a link
+    planted under a guessable name can never redirect the write."""
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise

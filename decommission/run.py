@@ -21,6 +21,7 @@ from deploy import gates, state
 from toolkit import docker_api
 from toolkit.config import Settings, parse_weights
 from toolkit.errors import MigrationError, Refused
+from toolkit.files import check_private_dir
 
 GB = 1e9
 
@@ -141,6 +142,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
                  locked: bool = False) -> dict:
     """``locked``: the caller (phase) already holds the deploy directory's lock."""
     d = settings.deploy_dir
+    check_private_dir(d)
     client = docker_api.client()
     qdir = Path(quarantine or settings.decommission.quarantine_dir) if (quarantine or settings.decommission.quarantine_dir) else None
     if collect.read_journal(d) and not dry_run:

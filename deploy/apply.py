@@ -14,7 +14,7 @@ from deploy.render import SECRET_FILES, render
 from toolkit import compose, docker_api
 from toolkit.config import Settings, Stage
 from toolkit.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
-from toolkit.files import write_files
+from toolkit.files import check_private_dir, write_files
 
 
 @dataclass
@@ -36,6 +36,7 @@ def preflight(settings: Settings, target: Stage, dry_run: bool) -> None:
     if not d.is_dir():
         raise MigrationError("the deploy directory does not exist", where=str(d),
                              hint="create it, or set migrate.deploy_dir (in sandbox.yaml: run sandbox.up first)")
+    check_private_dir(d)
     if not dry_run and not os.access(d, os.W_OK):
         raise MigrationError("the deploy directory is not writable", where=str(d),
                              hint="run as its owner or with sudo")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from toolkit.errors import LockHeld, MigrationError
-from toolkit.files import append_json_line, atomic_write, read_json_lines
+from toolkit.files import append_json_line, atomic_write, open_nofollow, read_json_lines
 
 STATE = "state.json"
 AUDIT = "audit.jsonl"
@@ -65,7 +65,7 @@ def _who() -> str:
 def lock(deploy_dir: Path):
     """An exclusive flock held for the whole change; the holder's pid is written in the file."""
     path = Path(deploy_dir) / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

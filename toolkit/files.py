@@ -1,13 +1,19 @@
 """Filesystem adapter: atomic writes that keep the old file's mode and owner, and JSON-lines
-logs (audit, health history) appended one whole line at a time."""
+logs (audit, health history) appended one whole line at a time, keys masked.
+
+Nothing here writes through a symlink: a link planted in the deploy directory must not turn a
+write of ours into a write to its target. New files come from mkstemp + rename, appends and locks
+open with O_NOFOLLOW."""
 from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-from toolkit.errors import MigrationError
+from toolkit.errors import MigrationError, Refused
+from toolkit.secrets import redact
 
 
 def read_text(path: Path) -> str | None:
@@ -22,9 +28,12 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     An existing file's owner (and, unless ``mode`` is given, mode) is kept."""
     path = Path(path)
     try:
-        old = path.stat()
+        old = path.lstat()
     except FileNotFoundError:
         old = None
+    if old is not None and not stat.S_ISREG(old.st_mode):
+        raise Refused("not a regular file (a symlink?): the toolkit never writes through one", where=str(path),
+                      hint=f"replace it with the file itself (`ls -l {path}` shows what it is)")
     want_mode = mode if mode is not None else (old.st_mode & 0o7777 if old else 0o644)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -63,14 +72,43 @@ def write_files(directory: Path, files: dict[str, str], private=()) -> None:
         atomic_write(directory / name, text, 0o600 if name in private else None)
 
 
+def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    """os.open that refuses a symlink at ``path`` with a clear error."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the last component is a symlink
+            raise Refused("is a symlink: the toolkit never writes through one", where=str(path),
+                          hint="remove the link; the toolkit creates the file itself") from None
+        raise
+
+
 def append_json_line(path: Path, entry: dict, mode: int = 0o644) -> None:
-    """One write(2) of one line on an O_APPEND descriptor: concurrent writers never interleave."""
-    line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    """One write(2) of one line on an O_APPEND descriptor: concurrent writers never interleave.
+    Every registered key is masked, whatever field it hides in."""
+    line = redact(json.dumps(entry, ensure_ascii=False, separators=(",", ":"))) + "\n"
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     try:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+def check_private_dir(path: Path) -> None:
+    """Refuse a deploy directory that another user could write to: they could plant links or
+    files that the toolkit, run as root, would then act on."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    problems = []
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        problems.append(f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})")
+    if info.st_uid not in (0, os.geteuid()):
+        problems.append(f"owned by uid {info.st_uid}, not by root or this user")
+    if problems:
+        raise Refused("the deploy directory is " + " and ".join(problems), where=str(path),
+                      hint=f"chown root: {path} && chmod go-w {path}, then run again; nothing was changed")
 
 
 def read_json_lines(path: Path) -> list[dict]:
