@@ -126,12 +126,17 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
     plan, d = outcome.plan, settings.deploy_dir
     old_state = state.read(d) or {}
     failed_gates = [g.name for g in outcome.gates if not g.passed]
-    saved = backup.save(d, settings.gates.keep_backups, label=f"to-{target.number}")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name}})
-    state.audit(d, "apply-start", **{"from": plan.recorded, "to": target.number, "forced": force,
-                                     "failed_gates": failed_gates, "backup": saved.name,
-                                     "recreate": plan.recreate})
+    try:
+        saved = backup.save(d, settings.gates.keep_backups, label=f"to-{target.number}")
+        state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name}})
+        state.audit(d, "apply-start", **{"from": plan.recorded, "to": target.number, "forced": force,
+                                         "failed_gates": failed_gates, "backup": saved.name,
+                                         "recreate": plan.recreate})
+    except OSError as exc:
+        raise MigrationError(f"cannot prepare the change: {_os_problem(exc)}", where=str(d),
+                             hint="free space in the deploy directory's filesystem (`df -h`), then run again; "
+                                  "the deployed files were not changed") from None
     wanted = {c.name: c.new for c in plan.files}
     try:
         write_files(settings.deploy_dir, wanted, SECRET_FILES)
@@ -139,6 +144,8 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
         problems = verify(settings, target, wanted, client)
     except MigrationError as exc:
         problems = [exc.message]
+    except OSError as exc:  # a full disk, a read-only remount: the change is half made
+        problems = [f"writing the stage's files failed: {_os_problem(exc)}"]
     if problems:
         _roll_back(settings, saved, old_state, plan, target, problems, out)
     state.write(d, stage=target.number, since=time.time(), previous=plan.recorded)
@@ -158,6 +165,10 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
             exc.hint = (f"stage {target.number} itself is applied and verified; finish with `invoke "
                         f"decommission` once this is fixed" + (f" ({exc.hint})" if exc.hint else ""))
             raise
+
+
+def _os_problem(exc: OSError) -> str:
+    return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
 
 def _local_exists(settings: Settings, client) -> bool:
@@ -192,19 +203,29 @@ def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) ->
 
 
 def _roll_back(settings, saved, old_state, plan, target, problems, out) -> None:
-    d = settings.deploy_dir
-    out("verification failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
-    backup.restore(saved, d)
-    restored_ok = True
+    """Every step is attempted whatever the one before it did: a full disk must not stop the
+    containers from being put back. What did not work is said, never swallowed."""
+    d, failures = settings.deploy_dir, []
+    out("the change failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
     try:
-        _up(settings)
-    except MigrationError as exc:
-        restored_ok = False
-        out(f"re-applying the backup failed too: {exc.message}")
-    state.write(d, **{k: v for k, v in old_state.items() if k != "pending"})
-    state.audit(d, "rolled-back", **{"from": plan.recorded, "to": target.number, "result": "failed",
-                                     "problems": problems, "restored": restored_ok})
-    raise VerifyFailed(f"stage {target.number} failed verification and was rolled back"
-                       + ("" if restored_ok else " (the backup did not come up cleanly either)"),
+        backup.restore(saved, d)
+    except OSError as exc:
+        failures.append(f"restoring the files failed: {_os_problem(exc)}; copy them back from {saved} by hand")
+    if not failures:
+        try:
+            _up(settings)
+        except MigrationError as exc:
+            failures.append(f"re-applying the backup failed too: {exc.message}")
+    try:
+        state.write(d, **{k: v for k, v in old_state.items() if k != "pending"})
+        state.audit(d, "rolled-back", **{"from": plan.recorded, "to": target.number, "result": "failed",
+                                         "problems": problems, "rollback_failures": failures,
+                                         "restored": not failures})
+    except OSError as exc:
+        failures.append(f"the state file and audit log could not be written: {_os_problem(exc)}")
+    for failure in failures:
+        out(failure)
+    raise VerifyFailed(f"stage {target.number} failed and was rolled back"
+                       + ("" if not failures else " only in part: " + "; ".join(failures)),
                        where=str(d), detail="\n".join(problems),
                        hint="read the problems above; `invoke status` shows where things stand")

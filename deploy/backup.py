@@ -2,6 +2,7 @@
 are kept. Restoring puts the files back byte for byte, with their modes."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from deploy.render import FILES
 from deploy.state import STATE
+from toolkit.files import atomic_write, read_text
 
 NAMES = (*FILES, STATE)
 
@@ -33,11 +35,19 @@ def prune(root: Path, keep: int) -> None:
 
 
 def restore(saved: Path, deploy_dir: Path) -> None:
-    """Put back the files the backup holds; remove deployed files it did not have."""
-    from toolkit.files import atomic_write
+    """Put back the files the backup holds; remove deployed files it did not have. A file that
+    cannot be written (the disk is full: that may be why we are here) is renamed back from the
+    backup instead, which needs no space; the backup then lacks it, the deployment has it."""
     for name in FILES:
         copy, live = saved / name, Path(deploy_dir) / name
         if copy.exists():
-            atomic_write(live, copy.read_text(), copy.stat().st_mode & 0o7777)
+            if read_text(live) == copy.read_text():
+                continue
+            try:
+                atomic_write(live, copy.read_text(), copy.stat().st_mode & 0o7777)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                os.replace(copy, live)
         elif live.exists():
             os.unlink(live)
