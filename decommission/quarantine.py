@@ -2,11 +2,11 @@
 rollback needs no download; restoring them, and purging old copies."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from decommission import collect
+from decommission.locate import host_store, volume
 from decommission.store import can_move
 from deploy import state
 from toolkit import docker_api
@@ -52,18 +52,22 @@ def restore(settings: Settings, quarantine: str | None, out=print) -> dict:
     if not qdir:
         raise MigrationError("no quarantine directory", where="--quarantine",
                              hint="pass the directory given to `invoke decommission --quarantine`")
-    mine = [b for b in collect.batches(Path(qdir))
-            if json.loads((b / collect.BATCH_MANIFEST).read_text())["model"] == settings.local_llm.model]
+    mine = [b for b in collect.batches(Path(qdir)) if collect.read_batch(b)["model"] == settings.local_llm.model]
     if not mine:
         raise MigrationError(f"no quarantined copy of {settings.local_llm.model}", where=str(qdir),
                              hint="nothing to restore: pull the model again (ollama pull)")
     d = settings.deploy_dir
+    client = docker_api.client()
+    store = host_store(settings, volume(settings, client))
+    if store is None:
+        raise MigrationError("the model store cannot be found (its volume is gone?)", where="migrate.local_llm",
+                             hint="`invoke rollback --to 2` recreates the volume; then restore again")
     with state.lock(d):
-        data = collect.restore(mine[-1], audit_logger(d))
+        data = collect.restore(mine[-1], audit_logger(d), store)
         state.audit(d, "decommission-restore", batch=str(mine[-1]), model=data["model"],
                     bytes=sum(e["bytes"] for e in data["files"]))
     out(f"restored {data['model']} ({sum(e['bytes'] for e in data['files']) / GB:.2f} GB) into {data['root']}")
-    container = docker_api.container_or_none(docker_api.client(), settings.local_llm.container)
+    container = docker_api.container_or_none(client, settings.local_llm.container)
     if container is not None:
         container.start()
         out(f"started {container.name}")

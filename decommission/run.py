@@ -15,6 +15,7 @@ import psutil
 
 from checks import probes, stack
 from decommission import collect, drain
+from decommission.locate import host_store, volume as find_volume
 from decommission.quarantine import audit_logger, quarantine_place
 from decommission.store import Owned, check_path, owned, refuse_if_unsafe
 from deploy import gates, state
@@ -37,28 +38,6 @@ class Facts:
     api_detail: str
 
 
-def _volume(settings: Settings, client):
-    if settings.local_llm.store_is_path:
-        return None  # a bind mount: no volume to resolve or purge
-    import docker
-    try:
-        return client.volumes.get(f"{settings.project}_{settings.local_llm.store_volume}")
-    except docker.errors.NotFound:
-        return None
-
-
-def host_store(settings: Settings, volume) -> Path | None:
-    ll = settings.local_llm
-    if ll.store_host_path:
-        return Path(ll.store_host_path)
-    inside = os.path.relpath(ll.store_path, ll.store_mount)
-    if ll.store_is_path:  # bind mount: relative paths are relative to the compose file
-        return (settings.deploy_dir / ll.store_volume).resolve() / inside
-    if volume is None:
-        return None
-    return Path(volume.attrs["Mountpoint"]) / inside
-
-
 def _running_local_weight(settings: Settings, client) -> int | None:
     """The local provider's weight in the running llm-service (None: no llm-service runs)."""
     label = {"label": [f"com.docker.compose.project={settings.project}", "com.docker.compose.service=llm-service"]}
@@ -77,7 +56,7 @@ def _running_local_weight(settings: Settings, client) -> int | None:
 
 def observe(settings: Settings, client, check_api: bool = True) -> Facts:
     container = docker_api.container_or_none(client, settings.local_llm.container)
-    volume = _volume(settings, client)
+    volume = find_volume(settings, client)
     store = host_store(settings, volume)
     found = None
     if store is not None and (store.exists() or store.is_symlink()):
@@ -148,7 +127,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
     if collect.read_journal(d) and not dry_run:
         out("an earlier decommission stopped half-way: completing it from its journal")
         with _lock(d, locked):
-            freed = collect.finish(d, audit_logger(d), host_store(settings, _volume(settings, client)))
+            freed = collect.finish(d, audit_logger(d), host_store(settings, find_volume(settings, client)), qdir)
         out(f"completed: {freed} more bytes freed")
     facts = observe(settings, client)
     out(describe(settings, facts, qdir, purge))

@@ -1,9 +1,10 @@
 """The model store seen from the host, the careful way: which files a model owns (its manifest
-and the blobs no other manifest references), checks that refuse dangerous paths, and the
-offline collector that removes or quarantines exactly those files.
+and the blobs no other manifest references) and checks that refuse dangerous paths.
 
-Never follows a symlink: paths are checked with lstat, and a link is never resolved to find
-what to delete."""
+Trusts nothing read from disk: digests are checked before they become paths (toolkit's
+``ollama_store``), every path to remove must lie in the store's ``blobs/`` or ``manifests/``, and
+a symlink is never resolved to find what to delete. Manifests reached through a linked directory
+still count as references, so a model Ollama serves through a link keeps its blobs."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.store import Store, blob_path, split_name
-from toolkit.errors import MigrationError, UnsafeStore  # noqa: F401  (raised here)
+from toolkit import ollama_store
+from toolkit.errors import UnsafeStore
 
 
 @dataclass
@@ -61,42 +62,50 @@ def check_path(path: Path, configured: Path) -> Path:
     if real != conf and not real.startswith(conf + os.sep):
         raise UnsafeStore(f"{real} is outside the configured store {conf}", where=raw,
                           hint="check migrate.local_llm.store_path / store_host_path")
-    if not (os.path.isdir(os.path.join(real, "manifests")) and os.path.isdir(os.path.join(real, "blobs"))):
-        raise UnsafeStore("not an Ollama store (no manifests/ and blobs/)", where=real,
-                          hint="check migrate.local_llm.store_path / store_host_path")
+    for part in ("manifests", "blobs"):
+        sub = os.path.join(real, part)
+        if os.path.islink(sub):
+            raise UnsafeStore(f"{part}/ is a symlink; refusing to follow it", where=sub,
+                              hint="point migrate.local_llm at the store that holds the real directories")
+        if not os.path.isdir(sub):
+            raise UnsafeStore("not an Ollama store (no manifests/ and blobs/)", where=real,
+                              hint="check migrate.local_llm.store_path / store_host_path")
     return Path(real)
 
 
 def manifest_digests(path: Path) -> list[str]:
-    """The blobs a manifest names; an unreadable manifest stops everything."""
+    """The blobs a manifest names, each a checked sha256 digest; a malformed manifest stops
+    everything before any plan or journal exists."""
     try:
-        return Store.digests(Store.load(path))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MigrationError(f"unreadable manifest: {exc}", where=str(path),
-                             hint="inspect it by hand; nothing was removed") from None
+        return ollama_store.digests(path)
+    except ollama_store.StoreFormatError as exc:
+        raise UnsafeStore(exc.what, where=str(exc.path),
+                          hint="inspect the file by hand (it is not what Ollama writes); nothing was removed") from None
 
 
 def owned(root: Path, model: str) -> Owned:
     """The model's manifest and the blobs only it references (pure reading of the store)."""
-    manifest = root.joinpath("manifests", *split_name(model))
+    manifest = ollama_store.manifest_path(root, model)
     result = Owned(model, None)
+    if not ollama_store.inside(manifest, root / "manifests"):
+        raise UnsafeStore(f"the model name {model!r} leads outside the store's manifests/", where=str(manifest))
+    scan = ollama_store.scan(root)
+    result.links.extend(scan.links)
     if not manifest.exists() and not manifest.is_symlink():
         return result
-    if manifest.is_symlink():
-        result.links.append(manifest)
+    if manifest.is_symlink() or manifest not in scan.manifests.values():
+        if manifest not in result.links:
+            result.links.append(manifest)
         return result
     result.manifest = manifest
     mine = manifest_digests(manifest)
     others = set()
-    for name, path in Store(root).manifests().items():
+    for path in [*scan.manifests.values(), *scan.linked]:
         if path != manifest:
-            if path.is_symlink():
-                result.links.append(path)
-                continue
             others.update(manifest_digests(path))
     result.remove.append((manifest, manifest.lstat().st_size, "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest()))
     for digest in dict.fromkeys(mine):
-        blob = blob_path(root, digest)
+        blob = ollama_store.blob_path(root, digest)
         if blob.is_symlink():
             result.links.append(blob)
             continue
@@ -107,7 +116,17 @@ def owned(root: Path, model: str) -> Owned:
             result.shared.append((blob, digest))
         else:
             result.remove.append((blob, blob.lstat().st_size, digest))
+    refuse_outside(root, [p for p, _, _ in result.remove])
     return result
+
+
+def refuse_outside(root: Path, paths) -> None:
+    """Every path must be a file of the store's blobs/ or manifests/: checked before any journal."""
+    outside = [str(p) for p in paths
+               if not (ollama_store.inside(p, Path(root) / "blobs") or ollama_store.inside(p, Path(root) / "manifests"))]
+    if outside:
+        raise UnsafeStore("the plan names paths outside the store's blobs/ and manifests/", where=str(root),
+                          detail="\n".join(outside[:10]), hint="inspect the store by hand; nothing was removed")
 
 
 def refuse_if_unsafe(found: Owned, force: bool) -> None:
@@ -117,8 +136,16 @@ def refuse_if_unsafe(found: Owned, force: bool) -> None:
                           hint="the store is damaged: repair it (ollama pull) before decommissioning")
     if found.links and not force:
         raise UnsafeStore("the store holds symlinks; they are never followed", where=str(found.links[0].parent),
-                          detail="\n".join(f"{p} -> {os.readlink(p)}" for p in found.links),
-                          hint="remove or replace them by hand, or pass --force to leave them untouched")
+                          detail="\n".join(f"{p} -> {_target(p)}" for p in found.links),
+                          hint="remove or replace them by hand, or pass --force to leave them untouched "
+                               "(the manifests they lead to still keep their blobs)")
+
+
+def _target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
 
 
 def can_move(src_dir: Path, dst_dir: Path) -> bool:

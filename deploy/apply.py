@@ -47,9 +47,9 @@ def _require_local_model(settings: Settings, target: Stage, client) -> None:
     decommission it may be quarantined, or gone)."""
     if not target.local_llm:
         return
-    from decommission.run import _volume, host_store
+    from decommission.locate import host_store, volume
     from decommission.store import owned
-    store = host_store(settings, _volume(settings, client))
+    store = host_store(settings, volume(settings, client))
     if store is None or not store.is_dir():
         return  # not resolvable from here (first deployment): verification will judge it
     if owned(store, settings.local_llm.model).manifest is None:

@@ -108,7 +108,7 @@ def test_model_store_as_named_volume_or_bind_mount(store, mount_line, declared):
 
 
 def test_bind_mounted_store_is_found_on_the_host(tmp_path):
-    from decommission.run import _volume, host_store
+    from decommission.locate import host_store, volume as _volume
     data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     data["migrate"]["local_llm"]["store_volume"] = "./models"

@@ -59,7 +59,7 @@ def test_crash_half_way_then_finish_deletes_nothing_extra(store, deploy):
                               "files": collect.plan_entries(found), "started": 0})
     found.remove[0][0].unlink()                      # the crash came after the manifest went
     seen, log = events()
-    collect.finish(deploy, log)
+    collect.finish(deploy, log, store)
     after = {p.name for p in (store / "blobs").iterdir()}
     assert before - after == {p.name for p, _, _ in found.remove[1:]}
     assert Store(store).find("qwen2:1.5b") is not None
@@ -73,7 +73,7 @@ def test_finish_never_removes_a_blob_another_model_now_needs(store, deploy):
     data = json.loads(other.read_text())
     data["layers"].append({"mediaType": "x", "digest": entries[1]["digest"], "size": entries[1]["bytes"]})
     other.write_text(json.dumps(data))               # meanwhile another model came to use that blob
-    collect.finish(deploy, lambda *a, **k: None)
+    collect.finish(deploy, lambda *a, **k: None, store)
     assert os.path.exists(entries[1]["path"])
 
 
@@ -82,7 +82,7 @@ def test_quarantine_then_restore_round_trip(store, deploy, tmp_path):
     sizes = {p.name: p.stat().st_size for p, _, _ in found.remove}
     batch = collect.quarantine(deploy, store, found, tmp_path / "volume" / "quarantine", lambda *a, **k: None)
     assert Store(store).find("qwen2:7b") is None and (batch / collect.BATCH_MANIFEST).exists()
-    collect.restore(batch, lambda *a, **k: None)
+    collect.restore(batch, lambda *a, **k: None, store)
     assert Store(store).find("qwen2:7b") is not None and not batch.exists()
     assert {p.name: p.stat().st_size for p, _, _ in owned(store, "qwen2:7b").remove} == sizes
 
