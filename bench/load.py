@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from toolkit.stats import percentile
+
 # httpx writes a request's headers and body separately: without TCP_NODELAY, Nagle's algorithm
 # adds up to 40 ms to every first-token measurement.
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -50,15 +52,6 @@ class Level:
         rates = [s.tokens / (s.total_s - s.first_token_s) for s in self.ok
                  if s.tokens > 1 and s.total_s and s.total_s > s.first_token_s]
         return sum(rates) / len(rates) if rates else None
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile (p in 0..100); None for no values."""
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    rank = max(int(round(p / 100 * len(values) + 0.4999)) - 1, 0)
-    return values[min(rank, len(values) - 1)]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ def tree_rss(pid: int | None) -> int | None:
 
 def host(store_path: str | None, port: int, local_pid: int | None) -> dict:
     memory = psutil.virtual_memory()
-    path = store_path if store_path and os.path.exists(store_path) else "/"
+    path = store_path or "/"
+    while not os.path.exists(path) and path != os.path.dirname(path):
+        path = os.path.dirname(path)  # a store not created yet: the filesystem it would be on
     disk = psutil.disk_usage(path)
     return {"mem_available": memory.available, "mem_total": memory.total,
             "load1": os.getloadavg()[0], "cpus": psutil.cpu_count() or 1,

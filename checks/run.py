@@ -45,7 +45,10 @@ async def _stack_and_host(settings: Settings, timeout: float) -> dict:
     facts = await stack.containers(settings, timeout)
     local = facts.get("local_container") or {}
     port = probes.host_port(settings.local_llm.probe_url)[1]
-    facts["host"] = await in_daemon_thread(_host, str(settings.deploy_dir), port, local.get("pid"))
+    # Free disk where the model files are (the volume may be on another filesystem than the
+    # deploy directory); the deploy directory when the store cannot be found.
+    disk_at = facts.get("store") or str(settings.deploy_dir)
+    facts["host"] = await in_daemon_thread(_host, disk_at, port, local.get("pid"))
     return facts
 
 

@@ -3,6 +3,8 @@ and health, the local LLM container, and the few environment variables drift is 
 Only those variables are kept: a container's full environment holds the API key."""
 from __future__ import annotations
 
+import os
+
 from toolkit.config import Settings
 from toolkit.engine import Engine
 from toolkit.errors import DockerError
@@ -28,6 +30,21 @@ def describe(attrs: dict) -> dict:
             "pid": state.get("Pid") or None}
 
 
+def store_source(settings: Settings, attrs: dict | None) -> str | None:
+    """Where the local model's store is on the host: the source of the container's mount of the
+    store (a volume or a bind mount), else the configured bind path; None when unknown."""
+    ll = settings.local_llm
+    inside = os.path.relpath(ll.store_path, ll.store_mount)
+    for mount in (attrs or {}).get("Mounts") or []:
+        if mount.get("Destination") == ll.store_mount and mount.get("Source"):
+            return os.path.normpath(os.path.join(mount["Source"], inside))
+    if ll.store_host_path:
+        return ll.store_host_path
+    if ll.store_is_path:
+        return os.path.normpath(os.path.join(os.path.abspath(settings.deploy_dir), ll.store_volume, inside))
+    return None
+
+
 async def containers(settings: Settings, timeout: float) -> dict:
     try:
         engine = Engine(timeout)
@@ -40,4 +57,5 @@ async def containers(settings: Settings, timeout: float) -> dict:
         service = (attrs["Config"].get("Labels") or {}).get("com.docker.compose.service", "")
         if service in DRIFT_VARIABLES:
             services[service] = {**describe(attrs), "env": drift_env(attrs, service)}
-    return {"engine": "ok", "services": services, "local_container": describe(local) if local else None}
+    return {"engine": "ok", "services": services, "local_container": describe(local) if local else None,
+            "store": store_source(settings, local)}

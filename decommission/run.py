@@ -164,7 +164,8 @@ def _carry_out(settings, client, facts, qdir, purge, force, refusals, drain_time
         planned=collect.plan_entries(facts.found) if facts.found else [])
     container, freed, batch = facts.container, 0, None
     if container is not None and container.status == "running":
-        port = probes.host_port(settings.local_llm.probe_url)[1]
+        # Counted inside the container's network namespace: its own port, not the published one.
+        port = settings.local_llm.service.port
         drained, left = drain.wait(port, container.attrs["State"].get("Pid"), drain_timeout, out)
         log("drain", drained=drained, connections_left=left)
         if not drained and not force:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from checks import history, probes
 from toolkit.config import Settings, Stage
+from toolkit.stats import percentile
 
 KNOWN = ("key", "api", "validation", "history")
 
@@ -55,9 +56,9 @@ def validation(settings: Settings, **_) -> GateResult:
     if not settings.api_key:
         return GateResult("validation", False, "no API key to validate with")
     results = asyncio.run(_validate(settings, g.validation_prompts))
-    good = sorted(_answer_s(r) for r in results if "first_token_s" in r)
+    good = [_answer_s(r) for r in results if "first_token_s" in r]
     share = len(good) / len(results)
-    p95 = good[max(int(len(good) * 0.95 + 0.5) - 1, 0)] * 1000 if good else float("inf")
+    p95 = percentile(good, 95) * 1000 if good else float("inf")
     passed = share >= g.validation_success and p95 < g.validation_p95_ms
     return GateResult("validation", passed,
                       f"{len(good)}/{len(results)} sample prompts answered ({share:.0%}, need "

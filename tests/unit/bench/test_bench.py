@@ -2,21 +2,13 @@ import pytest
 import yaml
 
 from bench import command, report
-from bench.load import Level, Sample, _token, percentile
+from bench.load import Level, Sample, _token
 from toolkit import config
 from toolkit.errors import ConfigError
 
 from ...conftest import ROOT
 
 SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
-
-
-@pytest.mark.parametrize("values, p, expected", [
-    ([1, 2, 3, 4], 50, 2), ([1, 2, 3, 4], 95, 4), (list(range(1, 101)), 99, 99), (list(range(1, 101)), 50, 50),
-    ([5], 99, 5), ([], 50, None), ([None, 3], 50, 3),
-])
-def test_percentile_nearest_rank(values, p, expected):
-    assert percentile(values, p) == expected
 
 
 @pytest.mark.parametrize("text, levels", [("1,8,20,50", [1, 8, 20, 50]), ("8, 1", [1, 8]), ("4", [4])])
