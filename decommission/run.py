@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from checks import probes, stack
+from checks import stack
 from decommission import collect, drain
 from decommission.locate import host_store, volume as find_volume
 from decommission.quarantine import audit_logger, quarantine_place

@@ -97,7 +97,7 @@ def _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run) -
     world = planning.observe(settings, client)
     wanted = render(settings, target)
     plan = planning.make(settings, world, target, wanted, force=force, allow_skip=backward_ok)
-    out(planning.describe(plan, settings.api_key))
+    out(planning.describe(plan, settings.api_key, settings.stop_grace_s))
     outcome = Outcome(plan)
     if plan.nothing_to_do:
         out(f"already at stage {target.number}, nothing to do")

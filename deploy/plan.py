@@ -111,7 +111,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     return plan
 
 
-def describe(plan: Plan, key: str) -> str:
+def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
     """The plan as an operator reads it, key redacted."""
     t = plan.target
     head = (f"stage {plan.recorded if plan.recorded is not None else '?'} -> {t.number} ({t.name}): "
@@ -127,7 +127,9 @@ def describe(plan: Plan, key: str) -> str:
         lines.append(f"  file {change.name}: {'changes' if change.changed else 'unchanged'}")
         if change.changed:
             lines.extend("    " + line for line in change.diff(key).splitlines())
-    lines.append("  recreate: " + (", ".join(plan.recreate) if plan.recreate else "nothing"))
+    lines.append("  recreate: " + (", ".join(plan.recreate) + " (these containers restart"
+                                   + (f"; requests in flight get up to {grace_s} s to finish)" if grace_s else ")")
+                                   if plan.recreate else "nothing (no container restarts)"))
     if plan.left_running:
         lines.append("  left running (decommissioned separately): " + ", ".join(plan.left_running))
     for refusal in plan.refusals:

@@ -35,7 +35,7 @@ def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict |
     return {"project": settings.project, "bind": settings.bind, "stage": stage,
             "services": settings.services, "extra_services": settings.extra_services,
             "local_llm": settings.local_llm, "api": settings.api, "api_key": api_key,
-            "fingerprints": fingerprints or {}}
+            "fingerprints": fingerprints or {}, "stop_grace_s": settings.stop_grace_s}
 
 
 def render(settings: Settings, stage: Stage, *, redact: bool = False,

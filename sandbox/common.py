@@ -113,6 +113,8 @@ class EmulatorServer(ThreadingHTTPServer):
         self.rng = random.Random()
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}  # requests per route: ground truth for traffic splits
+        self.in_flight = 0
+        self.draining = False             # set on SIGTERM: finish what is in flight, take nothing new
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -154,6 +156,21 @@ class Handler(BaseHTTPRequestHandler):
         if route is None:
             self._drain_body()
             return self.not_found()
+        if self.server.draining:  # a kept-alive connection asking again while the server stops
+            self._drain_body()
+            self.close_connection = True
+            return self.send_json(503, {"error": "shutting down"}, {"Connection": "close"})
+        with self.server.lock:
+            self.server.in_flight += 1
+        try:
+            self._route(method, path, route)
+        finally:
+            with self.server.lock:
+                self.server.in_flight -= 1
+            if self.server.draining:
+                self.close_connection = True
+
+    def _route(self, method: str, path: str, route: str) -> None:
         with self.server.lock:
             self.server.counts[f"{method} {path}"] = self.server.counts.get(f"{method} {path}", 0) + 1
         if self.server.knobs.hang:
@@ -271,18 +288,31 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(400, {"error": message})
 
 
-def serve(server: EmulatorServer, name: str) -> None:
+def serve(server: EmulatorServer, name: str, grace: float | None = None) -> None:
+    """Serve until SIGTERM (or Ctrl-C), then stop gracefully, as a real service should when Compose
+    recreates it: close the listening socket at once (new connections are refused), let the
+    requests in flight finish (up to ``grace`` seconds, SANDBOX_GRACE_S, default 30), then exit."""
     host, port = server.server_address[:2]
     print(f"{name} listening on {host}:{port}", flush=True)
-    # As PID 1 in a container, SIGTERM has no default action: stop cleanly so `docker stop`
-    # does not wait for its kill timeout.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    grace = float(os.environ.get("SANDBOX_GRACE_S", "30")) if grace is None else grace
+    stop = threading.Event()
+    # As PID 1 in a container, SIGTERM has no default action: without a handler `docker stop`
+    # would wait for its kill timeout and then cut every reply.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    loop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    loop.start()
     try:
-        server.serve_forever()
+        stop.wait()
     except KeyboardInterrupt:
         pass
-    finally:
-        server.server_close()
+    server.draining = True
+    server.shutdown()          # the accept loop ends (and `hang` requests are let go)
+    server.socket.close()      # new connections are refused from now on
+    deadline = time.monotonic() + grace
+    while server.in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print(f"{name} stopped ({server.in_flight} request(s) still in flight)", flush=True)
+    server.server_close()
 
 
 def start_in_thread(server: EmulatorServer) -> threading.Thread:

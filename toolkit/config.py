@@ -132,6 +132,12 @@ class Settings:
     key_source: str = "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"  # where the key came from, or why none
 
     @property
+    def stop_grace_s(self) -> int:
+        """How long Compose lets a stopping container finish: the longest request it may be
+        serving (an LLM call up to its timeout), plus a margin."""
+        return int(max(self.api.timeout, self.local_llm.timeout)) + 5
+
+    @property
     def history_path(self) -> Path:
         return self.deploy_dir / "health-history.jsonl"
 

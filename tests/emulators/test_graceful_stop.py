@@ -1,0 +1,69 @@
+"""The sandbox's services stop the way Compose expects of a real one: on SIGTERM they refuse new
+connections at once, finish every reply in flight, then exit (issue 10: replies were cut)."""
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from ..conftest import ROOT
+
+KEY = "sk-sandbox-graceful-0123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def test_sigterm_finishes_replies_in_flight_and_refuses_new_ones():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.dashscope", "--port", str(port), "--key", KEY,
+                             "--rpm", "0", "--first-token-ms", "300", "--token-rate", "20", "--reply-tokens", "10"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_listening(port, time.monotonic() + 10)
+        replies, errors = [], []
+
+        def chat():
+            body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+            try:
+                with httpx.stream("POST", f"http://127.0.0.1:{port}/compatible-mode/v1/chat/completions", json=body,
+                                  headers={"Authorization": f"Bearer {KEY}"}, timeout=10, trust_env=False) as r:
+                    replies.append([line for line in r.iter_lines() if line.startswith("data:")])
+            except httpx.HTTPError as exc:
+                errors.append(repr(exc))
+        clients = [threading.Thread(target=chat) for _ in range(4)]
+        for t in clients:
+            t.start()
+        time.sleep(0.4)                       # every chat is under way (~0.75 s each)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.25)                      # the accept loop polls every 50 ms
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            refused = False
+        except ConnectionRefusedError:
+            refused = True
+        for t in clients:
+            t.join(10)
+        assert proc.wait(10) == 0
+        assert refused, "a new connection was accepted after SIGTERM"
+        assert not errors and len(replies) == 4, errors
+        assert all(lines[-1] == "data: [DONE]" for lines in replies), "a reply was cut"
+    finally:
+        proc.kill()
+        proc.wait()
