@@ -3,13 +3,18 @@
 and failed by cause, and the longest stretch without an answer. Target: 0 replies cut mid-way.
 Asserts nothing. Needs the sandbox up at stage 1 (benchmarks/run_all.sh does that).
 
-A failed chat is classified by what the client saw:
-  refused  the connection was refused, or closed before any answer within 100 ms (Docker's
-           loopback proxy accepts and closes at once while no container listens behind it);
-  cut      the connection closed after the chat had been under way (the server died with it);
+A failed chat is classified with Docker's own record of the llm-service containers (`docker
+events`), not by guessing from timings:
+  cut      the chat started before an llm-service container was told to stop (SIGTERM) and
+           failed after it: the server had the chat and did not finish it (what graceful
+           stopping must prevent; Docker logs the death itself a few ms after the sockets close);
+  refused  any other closed connection: no server was ready to take it (the old one had been
+           told to stop and closed its listener, the new one was still starting);
   5xx      an HTTP error status (e.g. 503 while a server stops);
   timeout  no answer within 30 s."""
 import argparse
+import json
+import os
 import subprocess
 import sys
 import threading
@@ -17,10 +22,9 @@ import time
 
 import httpx
 
-from common import INVOKE, ROOT, knobs
+from common import INVOKE, ROOT, SETTINGS, knobs
 
 LLM = "http://127.0.0.1:18000"
-QUICK_CLOSE_S = 0.1
 
 
 class Load:
@@ -29,6 +33,7 @@ class Load:
         self.lock = threading.Lock()
         self.answered: list[float] = []          # completion times (monotonic)
         self.failed: dict[str, int] = {}
+        self.closed: list[tuple[float, float, str]] = []  # connections closed on us: (start, end, error)
         self.threads = [threading.Thread(target=self._worker, daemon=True) for _ in range(clients)]
 
     def _fail(self, cause: str) -> None:
@@ -37,11 +42,13 @@ class Load:
 
     def _worker(self) -> None:
         body = {"messages": [{"role": "user", "content": "你好"}]}
+        # One client per worker, built before timing starts (building one costs tens of ms); a new
+        # connection per chat all the same: a stale kept-alive socket is not the server's fault.
+        client = httpx.Client(timeout=30, trust_env=False, headers={"Connection": "close"})
         while not self.stop.is_set():
-            start = time.monotonic()
-            try:  # a new connection per chat: a stale kept-alive socket is not the server's fault
-                r = httpx.post(LLM + "/chat", json=body, timeout=30, trust_env=False,
-                               headers={"Connection": "close"})
+            start = time.time()
+            try:
+                r = client.post(LLM + "/chat", json=body)
             except httpx.ConnectError:
                 self._fail("refused")
                 time.sleep(0.05)
@@ -49,8 +56,9 @@ class Load:
             except httpx.TimeoutException:
                 self._fail("timeout")
                 continue
-            except httpx.TransportError:
-                self._fail("refused" if time.monotonic() - start < QUICK_CLOSE_S else "cut")
+            except httpx.TransportError as exc:  # judged later, against the containers' events
+                with self.lock:
+                    self.closed.append((start, time.time(), repr(exc)[:100]))
                 time.sleep(0.05)
                 continue
             if r.status_code >= 500:
@@ -58,12 +66,12 @@ class Load:
                 time.sleep(0.05)
             elif r.status_code == 200:
                 with self.lock:
-                    self.answered.append(time.monotonic())
+                    self.answered.append(time.time())
             else:
                 self._fail(f"http {r.status_code}")
 
     def __enter__(self):
-        self.started = time.monotonic()
+        self.started = time.time()
         for t in self.threads:
             t.start()
         return self
@@ -72,41 +80,75 @@ class Load:
         self.stop.set()
         for t in self.threads:
             t.join(40)
-        self.ended = time.monotonic()
+        self.ended = time.time()
 
     def longest_gap(self) -> float:
         marks = [self.started, *sorted(self.answered), self.ended]
         return max(b - a for a, b in zip(marks, marks[1:]))
 
 
-def move(stage: int, clients: int, settle: float, force: bool) -> None:
+def stops(project: str, since: float, until: float) -> list[tuple[float, float]]:
+    """(told to stop, died) for each llm-service container of the project that stopped, from the
+    engine's event log: the first SIGTERM sent to it, and its death."""
+    argv = ["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--format", "{{json .}}",
+            "--filter", "type=container", "--filter", "event=kill", "--filter", "event=die",
+            "--filter", f"label=com.docker.compose.project={project}",
+            "--filter", "label=com.docker.compose.service=llm-service"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+    told, found = {}, []
+    for event in (json.loads(line) for line in out.splitlines() if line.strip()):
+        when, who = event["timeNano"] / 1e9, event["Actor"]["ID"]
+        if event["Action"] == "kill":
+            told.setdefault(who, when)
+        elif event["Action"] == "die":
+            found.append((told.get(who, when), when))
+    return found
+
+
+def move(stage: int, clients: int, settle: float, force: bool, verbose: bool = False) -> None:
     argv = INVOKE + ["phase", "--stage", str(stage), "--yes"] + (["--force"] if force else [])
     with Load(clients) as load:
         time.sleep(settle)
-        t0 = time.monotonic()
-        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
-        took = time.monotonic() - t0
+        t0 = time.time()
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        output = [f"+{time.time() - t0:5.1f} s  {line.rstrip()}" for line in proc.stdout]
+        done = subprocess.CompletedProcess(argv, proc.wait(), "\n".join(output), "")
+        took = time.time() - t0
         time.sleep(settle)
+    stopped = stops(SETTINGS["project"], load.started, load.ended + 1)
+    cut = [c for c in load.closed if any(c[0] < told <= c[1] for told, _ in stopped)]
+    load.failed["cut"] = len(cut)
+    if len(load.closed) > len(cut):
+        load.failed["refused"] = load.failed.get("refused", 0) + len(load.closed) - len(cut)
     failed = ", ".join(f"{n} {cause}" for cause, n in sorted(load.failed.items())) or "none"
     print(f"move -> {stage}: phase exit {done.returncode} in {took:.1f} s; chats answered {len(load.answered)}, "
           f"failed {sum(load.failed.values())} ({failed}); longest stretch without an answer "
           f"{load.longest_gap():.2f} s; cut mid-reply {load.failed.get('cut', 0)} (target 0)")
     if done.returncode:
         print("  phase output (tail): " + " | ".join((done.stdout + done.stderr).strip().splitlines()[-4:]))
+    if verbose:
+        print("  phase output:\n    " + "\n    ".join((done.stdout + done.stderr).strip().splitlines()))
+        print("  llm-service containers told to stop / died at: "
+              + ", ".join(f"{told - t0:+.2f} / {died - t0:+.2f} s" for told, died in stopped))
+        for start, end, error in load.closed:
+            print(f"  {'cut' if (start, end, error) in cut else 'refused'}: {start - t0:+.2f} .. {end - t0:+.2f} s "
+                  f"from the phase start: {error}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of load before and after each move")
+    parser.add_argument("--verbose", action="store_true", help="list every failure but the refused ones")
     args = parser.parse_args()
     # Replies that take a while, so that a restart finds chats in flight: ~0.5 s local, ~0.8 s API.
     knobs("http://127.0.0.1:11434", first_token_delay=0.2, token_rate=40, reply_tokens=12)
     knobs("http://127.0.0.1:18080", first_token_delay=0.5, token_rate=40, reply_tokens=12)
     print(f"{args.clients} clients chatting through llm-service ({LLM}) while the stage moves:")
-    move(2, args.clients, args.settle, force=False)
+    move(2, args.clients, args.settle, force=False, verbose=args.verbose)
     # The stage-3 gate wants hours of health history; the benchmark measures the move itself.
-    move(3, args.clients, args.settle, force=True)
+    move(3, args.clients, args.settle, force=True, verbose=args.verbose)
     return 0
 
 

@@ -12,4 +12,6 @@ echo "== health speed and footprint (issue 3)"
 python benchmarks/health_speed.py
 echo "== no-change phase (issue 4)"
 python benchmarks/phase_noop.py
+echo "== disruption of a stage move under load (issue 10)"
+python benchmarks/move_disruption.py
 invoke -f sandbox.yaml sandbox.down >/dev/null

@@ -120,6 +120,20 @@ class EmulatorServer(ThreadingHTTPServer):
         self.stopping.set()
         super().shutdown()
 
+    # In flight counts connections from the moment they are accepted until they close: a
+    # connection accepted just before SIGTERM whose request is not read yet is work to finish too.
+    def process_request(self, request, client_address) -> None:
+        with self.lock:
+            self.in_flight += 1
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
     def handle_error(self, request, client_address) -> None:
         # A client that hangs up mid-reply (a timed-out probe, a cancelled stream) is normal.
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -160,13 +174,9 @@ class Handler(BaseHTTPRequestHandler):
             self._drain_body()
             self.close_connection = True
             return self.send_json(503, {"error": "shutting down"}, {"Connection": "close"})
-        with self.server.lock:
-            self.server.in_flight += 1
         try:
             self._route(method, path, route)
         finally:
-            with self.server.lock:
-                self.server.in_flight -= 1
             if self.server.draining:
                 self.close_connection = True
 
