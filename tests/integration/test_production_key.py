@@ -1,0 +1,79 @@
+"""Production as it runs: no key in any config file. The operator's shell has the key for
+`phase`; cron has none, and `sudo` drops it. Health from an empty environment still checks the
+API (through the deployed llm.env), and the stage-3 gate passes on cron-fed history alone."""
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import yaml
+
+from toolkit import envfile
+
+from .conftest import ROOT, invoke, project_resources
+
+KEY = "sk-sandbox-0000-not-a-real-key"   # the DashScope emulator's own; here it lives in the shell only
+SHELL = {"QWEN_API_KEY": KEY}
+
+
+@pytest.fixture(scope="module")
+def prod(sandbox_config, tmp_path_factory, docker_client):
+    data = yaml.safe_load(sandbox_config.read_text())
+    data["migrate"]["api"].pop("key")
+    data["migrate"]["project"] = f"xzprod-{uuid.uuid4().hex[:6]}"
+    data["migrate"]["deploy_dir"] = str(tmp_path_factory.mktemp("prod") / "live")
+    data["migrate"].setdefault("gates", {})["history_records"] = 3
+    assert "key" not in json.dumps(data["migrate"]["api"])
+    path = tmp_path_factory.mktemp("prodcfg") / "production-like.yaml"
+    path.write_text(yaml.safe_dump(data))
+    try:
+        invoke(path, "sandbox.up", env=SHELL)
+        yield path, data["migrate"]
+    finally:
+        invoke(path, "sandbox.down", check=False)
+        assert not any(project_resources(docker_client, data["migrate"]["project"]).values())
+
+
+def cron_like(config, *args):
+    """What cron runs: an empty environment but PATH, no key anywhere in it."""
+    argv = [sys.executable, "-m", "invoke", "-f", str(config), *args]
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_keyless_health_at_stage_2_reads_the_deployed_key_and_the_gate_passes_from_its_history(prod):
+    config, settings = prod
+    outputs = []
+    for stage in ("1", "2"):
+        done = invoke(config, "phase", "--stage", stage, "--yes", env=SHELL)
+        outputs.append(done.stdout + done.stderr)
+    deploy = settings["deploy_dir"]
+    assert os.stat(os.path.join(deploy, envfile.ENV_FILE)).st_mode & 0o777 == 0o600
+    for _ in range(3):
+        done = cron_like(config, "health", "--json")
+        outputs.append(done.stdout + done.stderr)
+        checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+        assert checks["api.auth"]["status"] == "OK", checks["api.auth"]
+        assert done.returncode == 0, done.stdout
+    # sudo drops the key: a dry-run back to stage 1 neither shows nor needs it
+    done = cron_like(config, "rollback", "--to", "1", "--dry-run")
+    outputs.append(done.stdout + done.stderr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the move to 3 is gated on the cron-fed history, with no --force
+    done = invoke(config, "phase", "--stage", "3", "--yes", env=SHELL)
+    outputs.append(done.stdout + done.stderr)
+    assert "gate history: passed" in done.stdout, done.stdout
+    history = open(os.path.join(deploy, "health-history.jsonl")).read()
+    audit = open(os.path.join(deploy, "audit.jsonl")).read()
+    for text in [*outputs, history, audit]:
+        assert KEY not in text
+
+
+def test_a_keyless_rollback_keeps_the_deployed_key(prod):
+    config, settings = prod
+    done = cron_like(config, "rollback", "--to", "2", "--yes")   # as after `sudo` without -E
+    llm_env = envfile.parse(open(os.path.join(settings["deploy_dir"], envfile.ENV_FILE)).read())
+    assert llm_env["QWEN_API_KEY"] == KEY, "a keyless rollback blanked the deployed key"
+    assert KEY not in done.stdout + done.stderr
