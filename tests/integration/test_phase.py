@@ -177,7 +177,8 @@ def _wait_for_compose_to_finish(project):
 @pytest.mark.parametrize("args, variant, code, words", [
     (["--stage", "7"], {}, 2, ["unknown stage 7", "0 (baseline)", "3 (cutover)"]),
     (["--stage", "x"], {}, 2, ["'x' is not a stage number"]),
-    (["--stage", "2"], {"api.key": ""}, 2, ["QWEN_API_KEY", "DASHSCOPE_API_KEY"]),
+    # (no key in config or shell now takes the deployed one: tests/unit/hardening/test_key_handling.py)
+    (["--stage", "2"], {"api.key": "sk-\u200bpasted"}, 2, ["character 4 of the key", "U+200B"]),
     (["--stage", "2"], {"deploy_dir": "/nonexistent/xiaozhi"}, 1, ["does not exist", "/nonexistent/xiaozhi"]),
     (["--stage", "2"], {"stages": "oops"}, 2, ["migrate.stages"]),
 ])
