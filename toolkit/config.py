@@ -3,6 +3,7 @@ overrides) under the ``migrate`` key. Invalid values stop the run naming the dot
 what is allowed, before anything touches the host."""
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -150,6 +151,30 @@ class Settings:
 
 
 # --- small validators: each names the dotted key -----------------------------------------------
+SERVICE_KEYS = ("image", "command", "port", "publish", "healthcheck", "environment")
+KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, never ignored
+    "migrate": ("deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api", "stages",
+                "health", "gates", "decommission", "sandbox"),
+    "service": SERVICE_KEYS,
+    "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
+                                 "store_mount", "store_path", "store_host_path"),
+    "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key"),
+    "stage": ("stage", "name", "weights", "local_llm", "requires_key", "limits"),
+    "decommission": ("drain_timeout", "stop_timeout", "quarantine_dir"),
+}
+
+
+def _known(data, allowed, where: str) -> None:
+    """Refuse a key that is not a setting, naming it, the known ones, and the closest match."""
+    if not isinstance(data, Mapping):
+        return
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            raise ConfigError(f"unknown setting {key!r}" + (f": did you mean {close[0]!r}?" if close else ""),
+                              where=f"{where}.{key}", hint="known here: " + ", ".join(allowed))
+
+
 def _get(data: Mapping, key: str, where: str) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a mapping, got {type(data).__name__}", where=where)
@@ -221,7 +246,8 @@ def _environment(data, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _service(data: Mapping, where: str) -> Service:
+def _service(data: Mapping, where: str, allowed=SERVICE_KEYS) -> Service:
+    _known(data, allowed, where)
     publish = data.get("publish") if isinstance(data, Mapping) else None
     if publish is not None and (isinstance(publish, bool) or not isinstance(publish, int)
                                 or not 1 <= publish <= 65535):
@@ -247,12 +273,14 @@ def parse_weights(text: str) -> dict[str, int]:
 
 
 def _stage(data: Mapping, where: str) -> Stage:
+    _known(data, KNOWN["stage"], where)
     weights = _str(data, "weights", where, _WEIGHTS, "write it as qwen:N,local:M (the seed's format)")
     parsed = parse_weights(weights)
     qwen, local = parsed["qwen"], parsed["local"]
     if qwen + local == 0:
         raise ConfigError("no provider gets traffic", where=f"{where}.weights")
     limits_data = _get(data, "limits", where)
+    _known(limits_data, LIMIT_NAMES, f"{where}.limits")
     limits = {name: _int(limits_data, name, f"{where}.limits", 1, 10000) for name in LIMIT_NAMES}
     local_llm = _get(data, "local_llm", where)
     if not isinstance(local_llm, bool):
@@ -269,10 +297,7 @@ def _section(cls, data: Mapping, where: str):
     """A flat section of numbers: defaults from the dataclass, each value range-checked."""
     if not isinstance(data, Mapping):
         raise ConfigError("expected a mapping", where=where)
-    unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-    if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r}", where=f"{where}.{unknown[0]}",
-                          hint="known: " + ", ".join(cls.__dataclass_fields__))
+    _known(data, tuple(cls.__dataclass_fields__), where)
     values = {}
     for name, fld in cls.__dataclass_fields__.items():
         if name in data:
@@ -309,6 +334,7 @@ def _gates_by_stage(data, where: str, stages) -> dict[int, tuple[str, ...]]:
 def _decommission(data: Mapping, where: str) -> Decommission:
     if not isinstance(data, Mapping):
         raise ConfigError("expected a mapping", where=where)
+    _known(data, KNOWN["decommission"], where)
     qdir = data.get("quarantine_dir")
     if qdir is not None and (not isinstance(qdir, str) or not qdir.startswith("/")):
         raise ConfigError(f"invalid value {qdir!r}", where=f"{where}.quarantine_dir", hint="an absolute path, or null")
@@ -317,6 +343,7 @@ def _decommission(data: Mapping, where: str) -> Decommission:
 
 
 def _gates(data: Mapping, where: str) -> Gates:
+    _known(data, (*Gates.__dataclass_fields__, "by_stage"), where)
     data = {k: v for k, v in data.items() if k != "by_stage"} if isinstance(data, Mapping) else data
     gates = _section(Gates, data, where)
     if gates.validation_success > 1:
@@ -347,7 +374,9 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     neither the config (sandbox) nor the environment has a key, take the deployed one."""
     root = _get(plain(config), "migrate", "config")
     where = "migrate"
+    _known(root, KNOWN["migrate"], where)
     services_data = _get(root, "services", where)
+    _known(services_data, STACK_SERVICES, f"{where}.services")
     services = {name: _service(_get(services_data, name, f"{where}.services"), f"{where}.services.{name}")
                 for name in STACK_SERVICES}
     extra = root.get("extra_services") or {}
@@ -361,7 +390,7 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     extra_services = {name: _service(svc, f"{where}.extra_services.{name}") for name, svc in extra.items()}
     ll = _get(root, "local_llm", where)
     lw = f"{where}.local_llm"
-    local = LocalLLM(container=_str(ll, "container", lw, _NAME), service=_service(ll, lw),
+    local = LocalLLM(container=_str(ll, "container", lw, _NAME), service=_service(ll, lw, KNOWN["local_llm"]),
                      url=_url(ll, "url", lw), probe_url=_url(ll, "probe_url", lw),
                      model=_str(ll, "model", lw, _MODEL, "an Ollama model name, e.g. qwen2:7b"), timeout=_num(ll, "timeout", lw, 0.1, 600),
                      concurrency=_int(ll, "concurrency", lw, 1, 10000),
@@ -374,6 +403,7 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
                           where=f"{lw}.store_path", hint="the store must live on the model volume")
     ad = _get(root, "api", where)
     aw = f"{where}.api"
+    _known(ad, KNOWN["api"], aw)
     api = Api(base_url=_url(ad, "base_url", aw), probe_url=_url(ad, "probe_url", aw) if ad.get("probe_url")
               else _url(ad, "base_url", aw), model=_str(ad, "model", aw),
               timeout=_num(ad, "timeout", aw, 0.1, 600), concurrency=_int(ad, "concurrency", aw, 1, 10000))
