@@ -241,13 +241,14 @@ def _cron_job(c, every, prom):
 @task(help={"every": "interval: Nm (1-59) or Nh (1-23); default 5m",
             "prom": "node_exporter textfile to write (default /var/lib/node_exporter/textfile_collector/xiaozhi.prom)",
             "dry_run": "print the new crontab and change nothing",
-            "systemd": "print a systemd service and timer pair instead of touching the crontab"})
+            "systemd": "print a systemd service and timer pair instead of touching the crontab",
+            "mkdir": "create the metrics directory when it does not exist"})
 @converted
 def cron_install(c, every="5m", prom="/var/lib/node_exporter/textfile_collector/xiaozhi.prom", dry_run=False,
-                 systemd=False):
+                 systemd=False, mkdir=False):
     """Schedule `invoke health --prom` (with history) under flock, in cron or systemd."""
     from checks import cron
-    cron.install(_cron_job(c, every, prom), dry_run=dry_run, systemd=systemd)
+    cron.install(_cron_job(c, every, prom), dry_run=dry_run, systemd=systemd, mkdir=mkdir)
 
 
 @task(help={"dry_run": "print the new crontab and change nothing"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from checks.model import Status, worst
 from checks.run import Report, start
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, MigrationError
@@ -40,15 +41,19 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
     result: Report = wait()
     if record:
         _record(settings, result)
+    code = result.status
     if prom:
         try:
             fmt.write_textfile(Path(prom), redact(fmt.prometheus(result), settings.api_key))
-        except OSError as exc:
-            raise MigrationError(f"cannot write the metrics file: {exc.strerror}", where=str(prom),
-                                 hint="create its directory or pass another --prom path") from None
+        except (OSError, MigrationError) as exc:
+            why = exc.message if isinstance(exc, MigrationError) else exc.strerror
+            # Its own line, and at least a WARNING: but never lower than what the checks found.
+            print(f"warning: metrics file {prom} not written: {why}; create its directory or pass "
+                  f"another --prom", file=sys.stderr)
+            code = worst([code, Status.WARNING])
     text = {"table": lambda: fmt.table(result), "json": lambda: fmt.as_json(result),
             "nagios": lambda: fmt.nagios(result, settings.health)}[output]()
-    return redact(text, settings.api_key), int(result.status)
+    return redact(text, settings.api_key), int(code)
 
 
 def _record(settings: Settings, result: Report) -> None:

@@ -96,19 +96,28 @@ def systemd_units(job: Job) -> str:
             f"[Timer]\nOnBootSec=1min\nOnUnitActiveSec={minutes}min\nAccuracySec=10s\n\n[Install]\nWantedBy=timers.target\n")
 
 
-def install(job: Job, *, dry_run: bool = False, systemd: bool = False, out=print) -> None:
+def install(job: Job, *, dry_run: bool = False, systemd: bool = False, mkdir: bool = False, out=print) -> None:
     schedule(job.every)  # refuse a bad interval before reading anything
+    prom_dir = os.path.dirname(os.path.abspath(job.prom))
+    missing = not os.path.isdir(prom_dir)
+    if missing and not mkdir:
+        # Every run would then end in "metrics file not written": say so now, not at 3 a.m.
+        if dry_run or systemd:
+            out(f"warning: the metrics directory {prom_dir} does not exist: create it, or pass --mkdir or --prom")
+        else:
+            raise MigrationError("the metrics directory does not exist", where=prom_dir,
+                                 hint="pass --mkdir to create it (node_exporter's textfile directory), "
+                                      "or --prom FILE elsewhere")
     if systemd:
         out(systemd_units(job))
         return
     new = merged(read_crontab(), job)
-    prom_dir = os.path.dirname(os.path.abspath(job.prom))
-    if not dry_run and not os.path.isdir(prom_dir):
-        raise MigrationError("the metrics directory does not exist", where=prom_dir,
-                             hint="create it (node_exporter's textfile directory) or pass --prom")
     if dry_run:
         out("dry run: the crontab would become:\n" + new)
         return
+    if missing and mkdir:
+        os.makedirs(prom_dir, mode=0o755, exist_ok=True)
+        out(f"created {prom_dir}")
     write_crontab(new)
     out(f"installed: {entry(job).splitlines()[1]}")
 

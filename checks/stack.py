@@ -3,6 +3,7 @@ and health, the local LLM container, and the few environment variables drift is 
 Only those variables are kept: a container's full environment holds the API key."""
 from __future__ import annotations
 
+import hashlib
 import os
 
 from toolkit.config import Settings
@@ -20,6 +21,17 @@ def drift_env(attrs: dict, service: str) -> dict:
     names = DRIFT_VARIABLES.get(service, ())
     pairs = (item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
     return {k: v for k, v in pairs if k in names}
+
+
+def env_digests(attrs: dict) -> dict[str, str]:
+    """Every variable of a container's environment as a digest of its value: what the plan
+    compares with the rendered stage, without holding or showing any value (one is the key)."""
+    pairs = (item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
+    return {k: value_digest(v) for k, v in pairs}
+
+
+def value_digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def describe(attrs: dict) -> dict:

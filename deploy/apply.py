@@ -148,7 +148,11 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
         problems = [f"writing the stage's files failed: {_os_problem(exc)}"]
     if problems:
         _roll_back(settings, saved, old_state, plan, target, problems, out)
-    state.write(d, stage=target.number, since=time.time(), previous=plan.recorded)
+    # Re-applying the stage (a drift repair) keeps when it began: the stage-3 gate counts the
+    # health records since then. ``applied`` says when its files were last put in place.
+    same = plan.recorded == target.number and old_state.get("since")
+    state.write(d, stage=target.number, since=old_state["since"] if same else time.time(), applied=time.time(),
+                previous=old_state.get("previous") if same else plan.recorded)
     state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok"})
     again = planning.make(settings, planning.observe(settings, client), target, wanted, allow_skip=True)
     if again.changed_files or again.recreate:

@@ -74,13 +74,23 @@ def observe(settings: Settings, client) -> World:
     for c in client.containers.list(all=True, filters={"label": label}):
         service = c.labels.get("com.docker.compose.service", "")
         containers[service] = {**stack.describe(c.attrs), "name": c.name,
-                               "fingerprint": c.labels.get(FINGERPRINT, ""), "env": stack.drift_env(c.attrs, service)}
+                               "fingerprint": c.labels.get(FINGERPRINT, ""), "env": stack.drift_env(c.attrs, service),
+                               "env_digests": stack.env_digests(c.attrs)}
     local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
     if local is None:
         from toolkit import docker_api
         found = docker_api.container_or_none(client, settings.local_llm.container)
         local = {"name": found.name, "state": found.attrs["State"]["Status"]} if found else None
     return World(files=files, state=state.read(settings.deploy_dir), containers=containers, local_container=local)
+
+
+def _env_differs(container: dict, wanted: dict[str, str]) -> bool:
+    """Compose recreates a container whose environment differs from its files (hand edits, a
+    rotated key), even when the fingerprint label still matches: so does the plan."""
+    running = container.get("env_digests")
+    if running is None:  # not observed (a world built by hand): the fingerprint decides
+        return False
+    return any(running.get(k) != stack.value_digest(v) for k, v in wanted.items())
 
 
 def stages_matching(settings: Settings, world: World) -> list[int]:
@@ -95,7 +105,8 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     wanted_prints = rendering.fingerprints(wanted)
     recreate = sorted(name for name, fp in wanted_prints.items()
                       if name not in world.containers or world.containers[name]["fingerprint"] != fp
-                      or world.containers[name]["state"] != "running")
+                      or world.containers[name]["state"] != "running"
+                      or _env_differs(world.containers[name], rendering.environments(wanted).get(name, {})))
     left = [name for name in world.containers if name not in wanted_prints and name == LOCAL_SERVICE
             and world.containers[name]["state"] == "running"]
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,

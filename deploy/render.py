@@ -67,6 +67,20 @@ def fingerprints(files: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def environments(files: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each service's environment as its container will have it: the compose file's
+    ``environment`` (Compose reads `$$` as `$`) and the env files it names, read as Compose does."""
+    compose = yaml.safe_load(files["docker-compose.yml"]) or {}
+    out = {}
+    for name, block in (compose.get("services") or {}).items():
+        env = {}
+        for env_file in block.get("env_file") or []:
+            env.update(envfile.parse(files.get(env_file, "")))
+        env.update({k: str(v).replace("$$", "$") for k, v in (block.get("environment") or {}).items()})
+        out[name] = env
+    return out
+
+
 def _render_all(env, ctx, templates) -> dict[str, str]:
     out = {}
     for target, source in FILES.items():

@@ -20,9 +20,9 @@ def report(settings: Settings) -> str:
                      f"{min(settings.stages)}")
         number = min(settings.stages)
     else:
-        since = recorded.get("since")
-        lines.append(f"stage: {number} ({settings.stage(number).name}) since "
-                     + (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if since else "?"))
+        since, applied = recorded.get("since"), recorded.get("applied")
+        lines.append(f"stage: {number} ({settings.stage(number).name}) since {_when(since)}"
+                     + (f", last applied {_when(applied)}" if applied and applied != since else ""))
     stage = settings.stage(number)
     lines.append(f"weights: {stage.weights}; local LLM {'in compose' if stage.local_llm else 'out of compose'}")
     if recorded.get("pending"):
@@ -45,6 +45,25 @@ def report(settings: Settings) -> str:
     tail = state.audit_tail(settings.deploy_dir, 5)
     lines.append("last audit entries:" if tail else "audit log: empty")
     for entry in tail:
-        lines.append(f"  {entry['time']} {entry['who']} {entry['event']} {entry.get('from')} -> {entry.get('to')}"
-                     + (" FORCED" if entry.get("forced") else "") + (f" {entry['result']}" if entry.get("result") else ""))
+        lines.append(f"  {entry['time']} {entry['who']} {_event(entry)}")
     return "\n".join(lines)
+
+
+def _when(epoch) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "?"
+
+
+def _event(entry: dict) -> str:
+    """An audit entry in words: stage moves with their real numbers, other events by their fields."""
+    words = [entry["event"]]
+    if "to" in entry:
+        words.append(f"stage {entry['from'] if entry.get('from') is not None else '?'} -> {entry['to']}")
+    elif entry.get("path"):
+        words.append(str(entry["path"]))
+    elif entry.get("name"):
+        words.append(str(entry["name"]))
+    if entry.get("forced"):
+        words.append("FORCED")
+    if entry.get("result"):
+        words.append(str(entry["result"]))
+    return " ".join(words)
