@@ -81,7 +81,8 @@ def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: b
     weight = facts.local_weight
     lines.append(f"  precondition: running llm-service gives local weight "
                  f"{'?' if weight is None else weight} (want 0): {'ok' if weight in (0, None) else 'NOT MET'}")
-    lines.append(f"  precondition: the API is healthy now: {'ok' if facts.api_ok else 'NOT MET: ' + facts.api_detail}")
+    if facts.api_detail != "not checked":
+        lines.append(f"  precondition: the API is healthy now: {'ok' if facts.api_ok else 'NOT MET: ' + facts.api_detail}")
     found = facts.found
     if found is None or found.manifest is None:
         lines.append("  model files: none (already removed)")
@@ -94,7 +95,9 @@ def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: b
         lines += [f"  keep (shared with other models): {p}" for p, _ in found.shared]
         lines += [f"  never followed (symlink): {p}" for p in found.links]
         lines += [f"  MISSING blob named by the manifest: {d}" for d in found.missing]
-        lines.append(f"  bytes to free: {found.bytes} ({found.bytes / GB:.2f} GB)")
+        lines.append(f"  bytes to move to quarantine: {found.bytes} ({found.bytes / GB:.2f} GB; freed when "
+                     f"`decommission.purge` empties it)" if quarantine else
+                     f"  bytes to free: {found.bytes} ({found.bytes / GB:.2f} GB, deleted for good)")
     lines.append(f"  then: drain (up to {settings.decommission.drain_timeout:.0f} s), stop (grace "
                  f"{settings.decommission.stop_timeout} s) and remove the container; volume "
                  + ("REMOVED (--purge)" if purge else "kept (--purge removes it)"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from checks import judge
 from deploy import backup, gates as gating, plan as planning, state
@@ -22,6 +23,7 @@ class Outcome:
     plan: planning.Plan
     gates: list = field(default_factory=list)
     applied: bool = False
+    deletes_bytes: int = 0     # model bytes the decommission that follows will delete for good
 
 
 def preflight(settings: Settings, target: Stage, dry_run: bool) -> None:
@@ -73,6 +75,11 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
             return outcome
         if not yes and not (confirm and confirm(f"apply stage {target.number} ({target.name})?")):
             raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
+        if outcome.deletes_bytes and not yes and not confirm(
+                f"then DELETE {outcome.deletes_bytes / 1e9:.2f} GB of model files for good (no quarantine is "
+                f"configured, so a way back means pulling the model again)?"):
+            raise MigrationError("not confirmed: nothing was changed",
+                                 hint="answer y, or set migrate.decommission.quarantine_dir to keep a copy")
         _apply(settings, target, outcome, client, force, out)
         outcome.applied = True
         return outcome
@@ -117,9 +124,24 @@ def _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run) -
                          hint="fix what the gate reports, or pass --force to override (audited)")
     if failed:
         out(f"  --force: proceeding past failed gate(s) {', '.join(g.name for g in failed)}")
+    if not target.local_llm and _local_exists(settings, client):
+        outcome.deletes_bytes = _decommission_preview(settings, client, out)
     if dry_run:
         out("dry run: nothing was changed")
     return outcome
+
+
+def _decommission_preview(settings: Settings, client, out) -> int:
+    """What the decommission that follows a verified stage 3 will do, shown before the question.
+    Returns the bytes it would delete for good (0 when it quarantines, or finds nothing)."""
+    from decommission import run as decommissioning
+    facts = decommissioning.observe(settings, client, check_api=False)
+    qdir = settings.decommission.quarantine_dir
+    out("then, once the stage is verified, the local LLM is decommissioned:")
+    out("\n".join("  " + line for line in decommissioning.describe(
+        settings, facts, Path(qdir) if qdir else None, purge=False).splitlines()))
+    found = facts.found
+    return found.bytes if found is not None and found.manifest is not None and not qdir else 0
 
 
 def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:

@@ -61,7 +61,20 @@ def test_keyless_health_at_stage_2_reads_the_deployed_key_and_the_gate_passes_fr
     done = cron_like(config, "rollback", "--to", "1", "--dry-run")
     outputs.append(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout + done.stderr
-    # the move to 3 is gated on the cron-fed history, with no --force
+    # stage 3 says everything it will do: the decommission's files and bytes, deleted for good
+    done = invoke(config, "phase", "--stage", "3", "--dry-run", env=SHELL)
+    outputs.append(done.stdout + done.stderr)
+    preview = done.stdout.split("then, once the stage is verified, the local LLM is decommissioned:")[1]
+    assert "blobs/sha256-" in preview and "bytes to free: 4400" in preview and "deleted for good" in preview
+    assert "keep (shared with other models)" in preview and "dry run: nothing was changed" in preview
+    before = open(os.path.join(deploy, envfile.ENV_FILE)).read()
+    asked = subprocess.run([sys.executable, "-m", "invoke", "-f", str(config), "phase", "--stage", "3"], cwd=ROOT,
+                           input="y\nn\n", capture_output=True, text=True, timeout=120, env={**os.environ, **SHELL})
+    outputs.append(asked.stdout + asked.stderr)
+    assert asked.returncode == 1 and "then DELETE 4.40 GB of model files for good" in asked.stdout, asked.stdout
+    assert "not confirmed: nothing was changed" in asked.stderr
+    assert open(os.path.join(deploy, envfile.ENV_FILE)).read() == before
+    # the move to 3 is gated on the cron-fed history, with no --force (one --yes answers both)
     done = invoke(config, "phase", "--stage", "3", "--yes", env=SHELL)
     outputs.append(done.stdout + done.stderr)
     assert "gate history: passed" in done.stdout, done.stdout
