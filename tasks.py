@@ -112,21 +112,25 @@ def status(c):
 @task(help={"dry_run": "print every path and byte the run would remove; change nothing",
             "yes": "do it without asking", "force": "go past failed preconditions or an unfinished drain (audited)",
             "quarantine": "move the model's files here (same filesystem) instead of deleting them",
-            "purge": "also remove the model volume", "drain_timeout": "seconds to wait for connections to end"})
+            "purge": "also remove the model volume, when nothing but this model lives in it",
+            "purge_whole_volume": "with --purge: remove the volume even with other models or files in it (lost)",
+            "drain_timeout": "seconds to wait for connections to end"})
 @converted
-def decommission(c, dry_run=False, yes=False, force=False, quarantine=None, purge=False, drain_timeout=None):
+def decommission(c, dry_run=False, yes=False, force=False, quarantine=None, purge=False, purge_whole_volume=False,
+                 drain_timeout=None):
     """Drain, remove the local model (Ollama-aware), stop and remove xiaozhi-local-llm."""
     from decommission import run
     run.decommission(_settings(c), dry_run=dry_run, yes=yes, force=force, quarantine=quarantine, purge=purge,
-                     drain_timeout=drain_timeout, confirm=_confirm)
+                     purge_whole_volume=purge_whole_volume, drain_timeout=drain_timeout, confirm=_confirm)
 
 
-@task(help={"quarantine": "the quarantine directory (default: migrate.decommission.quarantine_dir)"})
+@task(help={"quarantine": "the quarantine directory (default: migrate.decommission.quarantine_dir)",
+            "verify": "also hash every blob and compare it with its digest (reads GBs: slow)"})
 @converted
-def decommission_restore(c, quarantine=None):
-    """Put the quarantined model files back (then `invoke rollback --to 2`)."""
+def decommission_restore(c, quarantine=None, verify=False):
+    """Put the quarantined model files back and check them (then `invoke rollback --to 2`)."""
     from decommission import quarantine as q
-    q.restore(_settings(c), quarantine)
+    q.restore(_settings(c), quarantine, verify=verify)
 
 
 @task(help={"older_than": "age of the quarantined copies to delete: Nd or Nh (default 7d)",

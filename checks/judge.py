@@ -69,6 +69,25 @@ def api(stage: Stage, facts: dict, limits: Health, light: bool) -> list[Result]:
     return results
 
 
+def integrity(local: dict, stack: dict, llm) -> Result:
+    """The local model whole: manifest and blobs in the store (read from the host), and Ollama's
+    /api/show answering with its template. Damage names the repair."""
+    expected = "manifest, blobs and template whole"
+    repair = (f"repair: `invoke decommission.restore` if a quarantined copy exists, "
+              f"else `docker exec {llm.container} ollama pull {llm.model}`")
+    found = stack.get("integrity")
+    if isinstance(found, list) and found:
+        return Result("local.integrity", Status.CRITICAL, expected, "; ".join(found[:3])
+                      + (f" (+{len(found) - 3} more)" if len(found) > 3 else "") + f"; {repair}")
+    if local.get("template") is False:
+        return Result("local.integrity", Status.CRITICAL, expected,
+                      f"/api/show answers no template for {llm.model}; {repair}")
+    if isinstance(found, str) or found is None:
+        return Result("local.integrity", Status.UNKNOWN, expected,
+                      found or "the model store was not found from here (is the container running?)")
+    return Result("local.integrity", Status.OK, expected, "whole" if local.get("template") else "files whole")
+
+
 def _running(info: dict | None) -> bool:
     return bool(info) and info["state"] == "running" and info.get("health") in (None, "healthy")
 

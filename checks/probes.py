@@ -39,11 +39,15 @@ async def ollama(url: str, model: str, timeout: float, generate: bool = True) ->
     facts: dict = {"url": url, "model": model}
     token = asyncio.ensure_future(_ollama_first_token(url, model, timeout)) if generate else None
     try:
-        version, tags = await asyncio.gather(http11.request("GET", url + "/api/version", timeout=timeout),
-                                             http11.request("GET", url + "/api/tags", timeout=timeout))
+        version, tags, show = await asyncio.gather(
+            http11.request("GET", url + "/api/version", timeout=timeout),
+            http11.request("GET", url + "/api/tags", timeout=timeout),
+            http11.request("POST", url + "/api/show", json={"model": model}, timeout=timeout))
         facts["version"] = version.json().get("version")
         names = [m.get("model") or m.get("name") for m in tags.json().get("models", [])]
         facts["model_present"] = model in names or f"{model}:latest" in names
+        # A model whose template blob is gone still lists and may even generate: /api/show tells.
+        facts["template"] = bool(show.status_code == 200 and (show.json().get("template") or "").strip())
     except (HTTPError, ValueError, AttributeError) as exc:  # AttributeError: JSON, not an object
         if token:
             token.cancel()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from pathlib import Path
 import time
 from dataclasses import dataclass
 
@@ -40,9 +41,11 @@ async def _timed(coro, deadline: float, fallback: dict) -> dict:
     return facts
 
 
-async def _stack_and_host(settings: Settings, timeout: float) -> dict:
+async def _stack_and_host(settings: Settings, timeout: float, stage: Stage) -> dict:
     from checks import stack
     facts = await stack.containers(settings, timeout)
+    if stage.local_llm and facts.get("store"):
+        facts["integrity"] = await in_daemon_thread(_integrity, facts["store"], settings.local_llm.model)
     local = facts.get("local_container") or {}
     port = probes.host_port(settings.local_llm.probe_url)[1]
     # Free disk where the model files are (the volume may be on another filesystem than the
@@ -50,6 +53,15 @@ async def _stack_and_host(settings: Settings, timeout: float) -> dict:
     disk_at = facts.get("store") or str(settings.deploy_dir)
     facts["host"] = await in_daemon_thread(_host, disk_at, port, local.get("pid"))
     return facts
+
+
+def _integrity(store: str, model: str) -> list[str] | str:
+    """The model's damage in the store (lstat of a few files), or why it could not be read."""
+    from toolkit.ollama_store import damage
+    try:
+        return damage(Path(store), model)
+    except OSError as exc:
+        return f"the store cannot be read here: {exc.strerror}"
 
 
 def _host(*args) -> dict:
@@ -87,7 +99,7 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
                       {"auth": "timeout", "url": api.probe_url, "model": api.model}),
         "local_port": _timed(probes.tcp(local.probe_url, min(per, 3.0)), deadline,
                              {"open": False, "error": "timeout", "host": host, "port": port}),
-        "stack": _timed(_stack_and_host(settings, per), deadline,
+        "stack": _timed(_stack_and_host(settings, per, stage), deadline,
                         {"engine": "timeout", "detail": "the Docker engine did not answer in time"}),
     }
     if stage.local_llm:
@@ -106,6 +118,8 @@ def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool) -> list
     results += judge.api(stage, facts["api"], limits, light)
     stack = facts["stack"]
     results += judge.containers(stage, stack, settings.local_llm.container)
+    if stage.local_llm:
+        results.append(judge.integrity(facts.get("local", {}), stack, settings.local_llm))
     results.append(judge.drift(stage, stack))
     if "host" in stack:
         results.append(judge.host(stack["host"], limits))

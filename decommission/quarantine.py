@@ -9,7 +9,7 @@ from decommission import collect
 from decommission.locate import host_store, volume
 from decommission.store import can_move
 from deploy import state
-from toolkit import docker_api
+from toolkit import docker_api, ollama_store
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, MigrationError, Refused
 
@@ -46,8 +46,31 @@ def _check_place(qdir: Path, store: Path | None) -> None:
                       hint=f"choose a directory on the same mount as {store}: files are moved, never copied")
 
 
-def restore(settings: Settings, quarantine: str | None, out=print) -> dict:
-    """Put the newest quarantined copy of the model back, and start the container if it exists."""
+def repair_hint(settings: Settings, quarantine: str | None = None, container_exists: bool = True) -> str:
+    """The exact commands that make the local model whole again: the quarantined copy if there
+    is one, else a pull (through the container, or a one-off one on the same store when the
+    container is gone, since rolling back needs the model first)."""
+    qdir = quarantine or settings.decommission.quarantine_dir
+    ll = settings.local_llm
+    copies = [b for b in collect.batches(Path(qdir)) if collect.read_batch(b)["model"] == ll.model] if qdir else []
+    if copies:
+        return (f"`invoke decommission.restore` puts back the copy quarantined in {copies[-1]}; "
+                f"if that copy is damaged too: `docker exec {ll.container} ollama pull {ll.model}`")
+    if container_exists:
+        return (f"`docker start {ll.container} && docker exec {ll.container} ollama pull {ll.model}`; or, if you "
+                f"quarantined it in another directory, `invoke decommission.restore --quarantine DIR`")
+    store = (str((settings.deploy_dir / ll.store_volume).resolve()) if ll.store_is_path
+             else f"{settings.project}_{ll.store_volume}")
+    return (f"pull it into the same store with a one-off container: `docker run -d --name xiaozhi-pull -v "
+            f"{store}:{ll.store_mount} {ll.service.image} && docker exec xiaozhi-pull ollama pull {ll.model} && "
+            f"docker rm -f xiaozhi-pull`; or, if you quarantined it in another directory, "
+            f"`invoke decommission.restore --quarantine DIR`")
+
+
+def restore(settings: Settings, quarantine: str | None, out=print, verify: bool = False) -> dict:
+    """Put the newest quarantined copy of the model back, check that the model is whole (every
+    blob its manifest names, with its size; the content's sha256 with ``verify``), and start the
+    container if it exists. A model that is not whole is an error naming each damaged blob."""
     qdir = quarantine or settings.decommission.quarantine_dir
     if not qdir:
         raise MigrationError("no quarantine directory", where="--quarantine",
@@ -66,7 +89,15 @@ def restore(settings: Settings, quarantine: str | None, out=print) -> dict:
         data = collect.restore(mine[-1], audit_logger(d), store)
         state.audit(d, "decommission-restore", batch=str(mine[-1]), model=data["model"],
                     bytes=sum(e["bytes"] for e in data["files"]))
-    out(f"restored {data['model']} ({sum(e['bytes'] for e in data['files']) / GB:.2f} GB) into {data['root']}")
+    problems = ollama_store.damage(store, settings.local_llm.model, verify=verify)
+    if problems:
+        state.audit(d, "decommission-restore-damaged", model=data["model"], problems=problems)
+        raise MigrationError(f"the quarantined files are back in {store}, but {data['model']} is not whole",
+                             where=str(store), detail="\n".join(problems),
+                             hint=f"`docker exec {settings.local_llm.container} ollama pull {data['model']}` "
+                                  f"(start the container first if it is stopped); do not roll back until then")
+    out(f"restored {data['model']} ({sum(e['bytes'] for e in data['files']) / GB:.2f} GB) into {data['root']}; "
+        f"every blob its manifest names is there with its size" + (" and content" if verify else ""))
     container = docker_api.container_or_none(client, settings.local_llm.container)
     if container is not None:
         container.start()

@@ -16,8 +16,8 @@ import psutil
 from checks import stack
 from decommission import collect, drain
 from decommission.locate import host_store, volume as find_volume
-from decommission.quarantine import audit_logger, quarantine_place
-from decommission.store import Owned, check_path, owned, refuse_if_unsafe
+from decommission.quarantine import audit_logger, quarantine_place, repair_hint
+from decommission.store import Owned, VolumeContent, check_path, owned, refuse_if_unsafe, volume_content
 from deploy import gates, state
 from toolkit import docker_api
 from toolkit.config import Settings, parse_weights
@@ -36,7 +36,20 @@ class Facts:
     local_weight: int | None     # from the running llm-service
     api_ok: bool
     api_detail: str
+    content: VolumeContent | None = None   # everything in the model volume, sorted
 
+
+def volume_fate(facts: Facts, purge: bool, whole: bool) -> tuple[bool, str]:
+    """(remove the volume?, why) -- it goes only when asked, and only when nothing but the
+    decommissioned model (and Ollama's own key files) lives in it, unless ``whole`` says so."""
+    if not purge:
+        return False, "kept (--purge removes it when nothing else is in it)"
+    if facts.volume is None:
+        return False, "none to remove (the store is a bind mount, or the volume is gone)"
+    if facts.content is not None and facts.content.keeps_the_volume and not whole:
+        return False, ("KEPT: it holds more than this model (listed above); `--purge-whole-volume` removes it "
+                       "with everything in it")
+    return True, "REMOVED (--purge" + (" --purge-whole-volume: everything in it is lost)" if whole else ")")
 
 def _running_local_weight(settings: Settings, client) -> int | None:
     """The local provider's weight in the running llm-service (None: no llm-service runs)."""
@@ -66,15 +79,31 @@ def observe(settings: Settings, client, check_api: bool = True) -> Facts:
     if check_api:  # the same judgement as the phase gate of that name
         verdict = gates.api(settings)
         api_ok, detail = verdict.passed, verdict.detail
-    return Facts(container, volume, store, found, _running_local_weight(settings, client), api_ok, detail)
+    content = volume_content(Path(volume.attrs["Mountpoint"]), store, found) if volume is not None else None
+    return Facts(container, volume, store, found, _running_local_weight(settings, client), api_ok, detail, content)
 
 
-def nothing_to_do(facts: Facts, purge: bool) -> bool:
+def nothing_to_do(facts: Facts, purge: bool, whole: bool = False) -> bool:
     model_gone = facts.found is None or facts.found.manifest is None
-    return facts.container is None and model_gone and not (purge and facts.volume is not None)
+    return facts.container is None and model_gone and not volume_fate(facts, purge, whole)[0]
 
 
-def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: bool) -> str:
+def _describe_content(content: VolumeContent) -> list[str]:
+    size = lambda paths: sum(p.lstat().st_size for p in paths if os.path.lexists(p)) / GB  # noqa: E731
+    lines = [f"  volume content: {len(content.goes)} file(s) of this model ({size(content.goes):.2f} GB) go"]
+    for model, files in content.others.items():
+        lines.append(f"    stays: {model}: its manifest and {len(files) - 1} blob(s) ({size(files):.2f} GB)")
+    if content.orphans:
+        lines.append(f"    stays: {len(content.orphans)} blob(s) no manifest names ({size(content.orphans):.2f} GB)")
+    lines += [f"    stays: unknown file {p}" for p in content.unknown[:20]]
+    if len(content.unknown) > 20:
+        lines.append(f"    stays: ... {len(content.unknown) - 20} more unknown file(s)")
+    if content.ollama_own:
+        lines.append("    Ollama's own files (go with the volume): " + ", ".join(p.name for p in content.ollama_own))
+    return lines
+
+
+def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: bool, whole: bool = False) -> str:
     name = settings.local_llm.container
     state_word = facts.container.status if facts.container else "absent"
     lines = [f"decommission {name} ({state_word}), model {settings.local_llm.model} in {facts.store or 'no store found'}"]
@@ -98,9 +127,11 @@ def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: b
         lines.append(f"  bytes to move to quarantine: {found.bytes} ({found.bytes / GB:.2f} GB; freed when "
                      f"`decommission.purge` empties it)" if quarantine else
                      f"  bytes to free: {found.bytes} ({found.bytes / GB:.2f} GB, deleted for good)")
+    if purge and facts.content is not None:
+        lines += _describe_content(facts.content)
     lines.append(f"  then: drain (up to {settings.decommission.drain_timeout:.0f} s), stop (grace "
                  f"{settings.decommission.stop_timeout} s) and remove the container; volume "
-                 + ("REMOVED (--purge)" if purge else "kept (--purge removes it)"))
+                 + volume_fate(facts, purge, whole)[1])
     return "\n".join(lines)
 
 
@@ -120,8 +151,8 @@ def _resources(store: Path | None) -> dict:
 
 
 def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, quarantine: str | None = None,
-                 purge=False, drain_timeout: float | None = None, confirm=None, out=print,
-                 locked: bool = False) -> dict:
+                 purge=False, purge_whole_volume=False, drain_timeout: float | None = None, confirm=None,
+                 out=print, locked: bool = False) -> dict:
     """``locked``: the caller (phase) already holds the deploy directory's lock."""
     d = settings.deploy_dir
     check_private_dir(d)
@@ -133,8 +164,11 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
             freed = collect.finish(d, audit_logger(d), host_store(settings, find_volume(settings, client)), qdir)
         out(f"completed: {freed} more bytes freed")
     facts = observe(settings, client)
-    out(describe(settings, facts, qdir, purge))
-    if nothing_to_do(facts, purge):
+    if purge_whole_volume and not purge:
+        raise Refused("--purge-whole-volume goes with --purge", where="--purge-whole-volume",
+                      hint="pass both to remove the volume with everything in it; nothing was changed")
+    out(describe(settings, facts, qdir, purge, purge_whole_volume))
+    if nothing_to_do(facts, purge, purge_whole_volume):
         out("nothing to decommission: the container and the model are already gone")
         return {"done": False}
     refusals = _refusals(settings, facts)
@@ -142,7 +176,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
         raise Refused("; ".join(refusals), where="decommission preconditions",
                       hint="fix them, or pass --force (the audit log records it)")
     if facts.found and facts.found.manifest is not None:
-        refuse_if_unsafe(facts.found, force)
+        refuse_if_unsafe(facts.found, force, repair_hint(settings, quarantine, facts.container is not None))
     if qdir is not None:
         quarantine_place(qdir, facts.store)
     if dry_run:
@@ -151,7 +185,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
     if not yes and not (confirm and confirm(f"decommission {settings.local_llm.container} and its model?")):
         raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
     with _lock(d, locked):
-        return _carry_out(settings, client, facts, qdir, purge, force, refusals,
+        return _carry_out(settings, client, facts, qdir, volume_fate(facts, purge, purge_whole_volume)[0], force, refusals,
                           settings.decommission.drain_timeout if drain_timeout is None else float(drain_timeout), out)
 
 
@@ -160,10 +194,10 @@ def _lock(deploy_dir: Path, held: bool):
     return contextlib.nullcontext() if held else state.lock(deploy_dir)
 
 
-def _carry_out(settings, client, facts, qdir, purge, force, refusals, drain_timeout, out) -> dict:
+def _carry_out(settings, client, facts, qdir, remove_volume, force, refusals, drain_timeout, out) -> dict:
     d, log = settings.deploy_dir, audit_logger(settings.deploy_dir)
     before = _resources(facts.store)
-    log("start", forced=force, refusals=refusals, quarantine=str(qdir) if qdir else None, purge=purge,
+    log("start", forced=force, refusals=refusals, quarantine=str(qdir) if qdir else None, purge=remove_volume,
         planned=collect.plan_entries(facts.found) if facts.found else [])
     container, freed, batch = facts.container, 0, None
     if container is not None and container.status == "running":
@@ -188,9 +222,12 @@ def _carry_out(settings, client, facts, qdir, purge, force, refusals, drain_time
     if container is not None:
         container.remove()
         log("container-removed", name=settings.local_llm.container)
-    if purge and facts.volume is not None:
+    if remove_volume:
         facts.volume.remove()
         log("volume-removed", name=facts.volume.name)
+    elif facts.volume is not None and facts.content is not None and facts.content.keeps_the_volume:
+        log("volume-kept", name=facts.volume.name, others=sorted(facts.content.others),
+            unknown=[str(p) for p in facts.content.unknown[:20]], orphans=len(facts.content.orphans))
     after = _resources(facts.store)
     summary = {"done": True, "bytes_freed": freed, "quarantine": str(batch) if batch else None,
                "mem_freed": after["mem_available"] - before["mem_available"],

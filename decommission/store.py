@@ -129,11 +129,15 @@ def refuse_outside(root: Path, paths) -> None:
                           detail="\n".join(outside[:10]), hint="inspect the store by hand; nothing was removed")
 
 
-def refuse_if_unsafe(found: Owned, force: bool) -> None:
-    if found.missing:
+def refuse_if_unsafe(found: Owned, force: bool, repair: str = "") -> None:
+    """Missing blobs: the model is damaged; with --force what is there is removed all the same
+    (the missing ones are gone already, shared ones stay as always). Links: never followed."""
+    if found.missing and not force:
         raise UnsafeStore(f"the manifest of {found.model} names {len(found.missing)} missing blob(s)",
                           where=str(found.manifest), detail="\n".join(found.missing),
-                          hint="the store is damaged: repair it (ollama pull) before decommissioning")
+                          hint=(f"the model is damaged: repair it first ({repair}), or pass --force to remove "
+                                "what is left of it (shared blobs stay)" if repair else
+                                "the model is damaged: repair it first, or pass --force to remove what is left"))
     if found.links and not force:
         raise UnsafeStore("the store holds symlinks; they are never followed", where=str(found.links[0].parent),
                           detail="\n".join(f"{p} -> {_target(p)}" for p in found.links),
@@ -164,3 +168,52 @@ def can_move(src_dir: Path, dst_dir: Path) -> bool:
         for p in (probe, target):
             if p.exists():
                 p.unlink()
+
+
+OLLAMA_OWN = ("id_ed25519", "id_ed25519.pub", "history")  # Ollama's key pair and prompt history
+
+
+@dataclass
+class VolumeContent:
+    """Everything in the model volume, sorted by what removing the volume would mean."""
+    goes: list[Path] = field(default_factory=list)                       # the decommissioned model's own
+    others: dict[str, list[Path]] = field(default_factory=dict)          # other models: manifest + blobs
+    orphans: list[Path] = field(default_factory=list)                    # blobs no manifest names
+    ollama_own: list[Path] = field(default_factory=list)                 # Ollama's key pair, history
+    unknown: list[Path] = field(default_factory=list)                    # anything else, links included
+
+    @property
+    def keeps_the_volume(self) -> bool:
+        return bool(self.others or self.orphans or self.unknown)
+
+
+def volume_content(volume_root: Path, store: Path | None, found: Owned | None) -> VolumeContent:
+    """Walk the volume (links are listed, never followed) and sort every file."""
+    content = VolumeContent(goes=[p for p, _, _ in found.remove] if found else [])
+    goes = set(content.goes)
+    named: dict[str, str] = {}   # blob file name -> the first other model naming it
+    scan = ollama_store.scan(store) if store is not None and store.is_dir() else ollama_store.Scan()
+    for name, manifest in scan.manifests.items():
+        if manifest in goes:
+            continue
+        try:
+            blobs = [ollama_store.blob_path(store, d) for d in ollama_store.digests(manifest)]
+        except ollama_store.StoreFormatError:
+            blobs = []
+        content.others[name] = [manifest] + [b for b in blobs if b.exists()]
+        for blob in blobs:
+            named.setdefault(blob.name, name)
+    for dirpath, dirnames, filenames in os.walk(volume_root, followlinks=False):
+        for entry in sorted(filenames) + [d for d in sorted(dirnames) if os.path.islink(os.path.join(dirpath, d))]:
+            path = Path(dirpath) / entry
+            if path in goes or any(path in files for files in content.others.values()):
+                continue
+            if path.is_symlink():
+                content.unknown.append(path)
+            elif Path(dirpath) == Path(volume_root) and entry in OLLAMA_OWN:
+                content.ollama_own.append(path)
+            elif store is not None and path.parent == store / "blobs" and path.name.startswith("sha256-"):
+                content.orphans.append(path)
+            else:
+                content.unknown.append(path)
+    return content

@@ -50,14 +50,18 @@ def _require_local_model(settings: Settings, target: Stage, client) -> None:
     if not target.local_llm:
         return
     from decommission.locate import host_store, volume
-    from decommission.store import owned
+    from decommission.quarantine import repair_hint
+    from toolkit.ollama_store import damage
     store = host_store(settings, volume(settings, client))
     if store is None or not store.is_dir():
         return  # not resolvable from here (first deployment): verification will judge it
-    if owned(store, settings.local_llm.model).manifest is None:
+    problems = damage(store, settings.local_llm.model)
+    if problems:
+        missing = problems[0].startswith("no manifest")
         raise MigrationError(f"stage {target.number} needs the local model {settings.local_llm.model}, "
-                             "which is not in the store", where=str(store),
-                             hint="`invoke decommission.restore` if it was quarantined, else pull it again")
+                             f"which is {'not in the store' if missing else 'not whole in the store'}",
+                             where=str(store), detail="\n".join(problems),
+                             hint=repair_hint(settings, container_exists=_local_exists(settings, client)))
 
 
 def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool = False, force: bool = False,

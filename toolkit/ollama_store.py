@@ -12,9 +12,11 @@ store's own; their manifests are still read, because Ollama serves models throug
 blobs they name must not be removed."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,18 +63,60 @@ def blob_path(root: Path, digest: str) -> Path:
 
 def digests(path: Path) -> list[str]:
     """The blobs a manifest names (config first), each checked; StoreFormatError otherwise."""
+    return [digest for digest, _ in named(path)]
+
+
+def named(path: Path) -> list[tuple[str, int | None]]:
+    """(digest, size the manifest gives) of each blob a manifest names, config first."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise StoreFormatError(path, f"unreadable manifest ({exc})") from None
     try:
-        named = [data["config"]["digest"]] + [layer["digest"] for layer in data["layers"]]
-    except (KeyError, TypeError, IndexError):
+        entries = [data["config"]] + list(data["layers"])
+        found = [(entry["digest"], entry.get("size")) for entry in entries]
+    except (KeyError, TypeError, IndexError, AttributeError):
         raise StoreFormatError(path, "not an Ollama manifest (no config.digest and layers[].digest)") from None
-    for digest in named:
+    for digest, size in found:
         if not isinstance(digest, str) or not DIGEST.match(digest):
             raise StoreFormatError(path, f"names a digest that is not sha256:<64 hex>: {str(digest)[:80]!r}")
-    return named
+    return [(digest, size if isinstance(size, int) and not isinstance(size, bool) else None) for digest, size in found]
+
+
+def damage(root: Path, model: str, verify: bool = False) -> list[str]:
+    """What is wrong with a model in the store, in words; [] when it is whole: its manifest is
+    there and every blob it names is a regular file of the size it gives (and, with ``verify``,
+    whose content hashes to its digest)."""
+    manifest = manifest_path(root, model)
+    if not manifest.is_file() or manifest.is_symlink():
+        return [f"no manifest for {model} at {manifest}"]
+    try:
+        blobs = named(manifest)
+    except StoreFormatError as exc:
+        return [str(exc)]
+    problems = []
+    for digest, size in dict.fromkeys(blobs):
+        path = blob_path(root, digest)
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            problems.append(f"missing blob {path.name} (named by the manifest, {size} bytes)")
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            problems.append(f"blob {path.name} is not a regular file")
+        elif size is not None and info.st_size != size:
+            problems.append(f"blob {path.name} is {info.st_size} bytes, the manifest says {size}")
+        elif verify and _sha256(path) != digest.split(":", 1)[1]:
+            problems.append(f"blob {path.name}: its content does not hash to its digest")
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass

@@ -161,11 +161,22 @@ def s_find(store, model):
     return Store(store).find(model)
 
 
-def test_9_purge_removes_the_model_volume_only_when_asked(cfg, sandbox_up, docker_client):
+def test_9_purge_removes_the_model_volume_only_when_asked_and_nothing_else_lives_in_it(cfg, sandbox_up,
+                                                                                       docker_client):
+    """The volume still holds qwen2:1.5b and the blobs it shares: --purge keeps it whole and says
+    why; only the explicit --purge-whole-volume removes it (#15: purge destroyed other models)."""
     config, _ = cfg
     name = f"{sandbox_up}_ollama"
+    store = volume_store(docker_client, sandbox_up)
     rc, out = run(config, "decommission", "--yes", "--force")
     assert docker_client.volumes.get(name), out            # without --purge the volume stays
+    small = Store(store).digests(Store(store).load(Store(store).find("qwen2:1.5b")))
+    rc, out = run(config, "decommission", "--dry-run", "--purge")
+    assert rc == 0 and "stays: qwen2:1.5b: its manifest and 5 blob(s)" in out and "volume KEPT" in out, out
     rc, out = run(config, "decommission", "--yes", "--force", "--purge")
-    assert rc == 0 and "volume REMOVED (--purge)" in out, out
+    assert rc == 0 and "volume KEPT" in out and "--purge-whole-volume" in out, out
+    assert docker_client.volumes.get(name)
+    assert all(blob_path(store, d).is_file() for d in small), "a blob of qwen2:1.5b was lost"
+    rc, out = run(config, "decommission", "--yes", "--force", "--purge", "--purge-whole-volume")
+    assert rc == 0 and "volume REMOVED (--purge --purge-whole-volume" in out, out
     assert name not in {v.name for v in docker_client.volumes.list()}

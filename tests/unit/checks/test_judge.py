@@ -19,17 +19,18 @@ def env_for(stage):
 
 
 def facts(stage=2, port=True, port_error="refused", local=None, api=None, services=None, local_container="up",
-          engine="ok", mem_mb=6000, disk_gb=50):
+          engine="ok", mem_mb=6000, disk_gb=50, integrity=()):
     local_container = {"up": {"container": "xiaozhi-local-llm", "state": "running", "health": "healthy"},
                        "exited": {"container": "xiaozhi-local-llm", "state": "exited", "health": "unhealthy"},
                        None: None}[local_container]
     return {
         "local_port": {"open": port, "host": "127.0.0.1", "port": 11434, **({} if port else {"error": port_error})},
         "local": local if local is not None else {"model": "qwen2:7b", "version": "0.6.8", "model_present": True,
-                                                  "first_token_s": 0.3},
+                                                  "first_token_s": 0.3, "template": True},
         "api": api if api is not None else {"auth": "ok", "first_token_s": 0.8},
         "stack": {"engine": engine, "detail": "down", "services": services or env_for(stage),
-                  "local_container": local_container,
+                  "local_container": local_container, "integrity": list(integrity) if integrity is not None else None,
+                  "store": "/var/lib/docker/volumes/xiaozhi_ollama/_data/models",
                   "host": {"mem_available": mem_mb * 2 ** 20, "mem_total": 8 * 2 ** 30, "load1": 1.0, "cpus": 4,
                            "disk_path": "/", "disk_free": disk_gb * 2 ** 30, "listener": None,
                            "local_model_rss": None}},
@@ -38,7 +39,13 @@ def facts(stage=2, port=True, port_error="refused", local=None, api=None, servic
 
 SCENARIOS = [
     # id, stage, facts, {check: status}, worst
-    ("healthy", 2, facts(), {"local.port": OK, "local.generate": OK, "api.auth": OK, "drift": OK}, OK),
+    ("healthy", 2, facts(), {"local.port": OK, "local.generate": OK, "api.auth": OK, "drift": OK,
+                             "local.integrity": OK}, OK),
+    ("a blob missing", 1, facts(stage=1, integrity=["missing blob sha256-ab (named by the manifest, 7 bytes)"]),
+     {"local.integrity": CRIT}, CRIT),
+    ("no template", 2, facts(local={"model": "qwen2:7b", "model_present": True, "first_token_s": 0.3,
+                                    "template": False}), {"local.integrity": CRIT}, CRIT),
+    ("store not found", 0, facts(stage=0, integrity=None), {"local.integrity": UNK}, UNK),
     ("refused", 2, facts(port=False), {"local.port": CRIT}, CRIT),
     ("port timeout", 2, facts(port=False, port_error="timeout"), {"local.port": CRIT}, CRIT),
     ("hang", 2, facts(local={"model": "qwen2:7b", "error": "timeout"}), {"local.model": CRIT}, CRIT),

@@ -111,12 +111,14 @@ def test_symlink_in_blobs_pointing_outside_is_refused_and_never_followed(store, 
 
 
 def test_manifest_with_missing_blob_is_refused_and_reported(store):
+    """Refused, naming the blob and the repair; --force removes what is left (as the runbook says)."""
     found = owned(store, "qwen2:7b")
     found.remove[-1][0].unlink()
     found = owned(store, "qwen2:7b")
     with pytest.raises(UnsafeStore) as err:
-        refuse_if_unsafe(found, force=True)
-    assert found.missing[0] in err.value.message
+        refuse_if_unsafe(found, force=False, repair="docker exec xiaozhi-local-llm ollama pull qwen2:7b")
+    assert found.missing[0] in err.value.message and "ollama pull qwen2:7b" in err.value.message
+    refuse_if_unsafe(found, force=True)
 
 
 def test_absent_model_owns_nothing(store):
