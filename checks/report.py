@@ -3,12 +3,11 @@ node_exporter textfile. Pure: each returns text; writing the textfile is atomic.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from checks.model import Status
+from toolkit.files import atomic_write
 
 SERVICE = "XIAOZHI_LLM"
 PERF = {"local.generate": ("local_first_token", "local"), "api.generate": ("api_first_token", "api")}
@@ -77,19 +76,6 @@ def prometheus(report) -> str:
 
 
 def write_textfile(path: Path, text: str) -> None:
-    """node_exporter's textfile convention: write a temp file beside it, then rename onto it.
-    The temp file comes from mkstemp (an unpredictable name, created exclusively), so a link
-    planted under a guessable name can never redirect the write."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fchmod(fh.fileno(), 0o644)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
+    """node_exporter's textfile convention: a temp file beside it, renamed onto it (mkstemp: an
+    unpredictable name, created exclusively; a link planted at the target is refused)."""
+    atomic_write(Path(path), text, 0o644)

@@ -44,13 +44,17 @@ def test_a_planted_link_never_redirects_a_write(tmp_path, victim, name):
     _untouched(victim)
 
 
-def test_the_metrics_file_replaces_a_planted_link_instead_of_writing_through_it(tmp_path, victim):
+def test_the_metrics_file_never_writes_through_a_planted_link(tmp_path, victim):
     target = tmp_path / "xiaozhi.prom"
-    target.symlink_to(victim)
     (tmp_path / f"xiaozhi.prom.{os.getpid()}").symlink_to(victim)  # the old predictable temp name
     report.write_textfile(target, "probe_success 1\n")
     _untouched(victim)
-    assert not target.is_symlink() and target.read_text() == "probe_success 1\n"
+    assert target.read_text() == "probe_success 1\n"
+    target.unlink()
+    target.symlink_to(victim)
+    with pytest.raises(Refused):
+        report.write_textfile(target, "probe_success 0\n")
+    _untouched(victim)
 
 
 def test_history_through_a_link_is_a_warning_not_a_crash(tmp_path, victim, capsys):
