@@ -103,13 +103,21 @@ def _describe_content(content: VolumeContent) -> list[str]:
     return lines
 
 
-def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: bool, whole: bool = False) -> str:
+def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: bool, whole: bool = False,
+             after_stage=None) -> str:
+    """The plan in words. ``after_stage``: a preview for a stage move (the weight precondition is
+    judged on the weight that stage gives, since the decommission runs once it is applied)."""
     name = settings.local_llm.container
     state_word = facts.container.status if facts.container else "absent"
     lines = [f"decommission {name} ({state_word}), model {settings.local_llm.model} in {facts.store or 'no store found'}"]
-    weight = facts.local_weight
-    lines.append(f"  precondition: running llm-service gives local weight "
-                 f"{'?' if weight is None else weight} (want 0): {'ok' if weight in (0, None) else 'NOT MET'}")
+    if after_stage is not None:
+        weight = after_stage.local_weight
+        lines.append(f"  precondition: llm-service gives the local LLM weight {weight} once stage "
+                     f"{after_stage.number} is applied (want 0): {'ok' if weight == 0 else 'NOT MET'}")
+    else:
+        weight = facts.local_weight
+        lines.append(f"  precondition: running llm-service gives local weight "
+                     f"{'?' if weight is None else weight} (want 0): {'ok' if weight in (0, None) else 'NOT MET'}")
     if facts.api_detail != "not checked":
         lines.append(f"  precondition: the API is healthy now: {'ok' if facts.api_ok else 'NOT MET: ' + facts.api_detail}")
     found = facts.found

@@ -129,13 +129,13 @@ def _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run) -
     if failed:
         out(f"  --force: proceeding past failed gate(s) {', '.join(g.name for g in failed)}")
     if not target.local_llm and _local_exists(settings, client):
-        outcome.deletes_bytes = _decommission_preview(settings, client, out)
+        outcome.deletes_bytes = _decommission_preview(settings, target, client, out)
     if dry_run:
         out("dry run: nothing was changed")
     return outcome
 
 
-def _decommission_preview(settings: Settings, client, out) -> int:
+def _decommission_preview(settings: Settings, target: Stage, client, out) -> int:
     """What the decommission that follows a verified stage 3 will do, shown before the question.
     Returns the bytes it would delete for good (0 when it quarantines, or finds nothing)."""
     from decommission import run as decommissioning
@@ -143,7 +143,7 @@ def _decommission_preview(settings: Settings, client, out) -> int:
     qdir = settings.decommission.quarantine_dir
     out("then, once the stage is verified, the local LLM is decommissioned:")
     out("\n".join("  " + line for line in decommissioning.describe(
-        settings, facts, Path(qdir) if qdir else None, purge=False).splitlines()))
+        settings, facts, Path(qdir) if qdir else None, purge=False, after_stage=target).splitlines()))
     found = facts.found
     return found.bytes if found is not None and found.manifest is not None and not qdir else 0
 

@@ -67,6 +67,7 @@ def test_keyless_health_at_stage_2_reads_the_deployed_key_and_the_gate_passes_fr
     preview = done.stdout.split("then, once the stage is verified, the local LLM is decommissioned:")[1]
     assert "blobs/sha256-" in preview and "bytes to free: 4400" in preview and "deleted for good" in preview
     assert "keep (shared with other models)" in preview and "dry run: nothing was changed" in preview
+    assert "weight 0 once stage 3 is applied (want 0): ok" in preview and "NOT MET" not in preview
     before = open(os.path.join(deploy, envfile.ENV_FILE)).read()
     asked = subprocess.run([sys.executable, "-m", "invoke", "-f", str(config), "phase", "--stage", "3"], cwd=ROOT,
                            input="y\nn\n", capture_output=True, text=True, timeout=120, env={**os.environ, **SHELL})
