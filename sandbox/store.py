@@ -20,32 +20,11 @@ import os
 import sys
 from pathlib import Path
 
-REGISTRY = "registry.ollama.ai"
+# The layout is the toolkit's core module, so that the emulator and decommissioning read one way.
+from toolkit.ollama_store import REGISTRY, blob_path, display_name, split_name  # noqa: F401
+
 MEDIA = "application/vnd.ollama.image."
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-def split_name(model: str) -> tuple[str, str, str, str]:
-    """'qwen2:7b' -> (registry, namespace, name, tag) with Ollama's defaults."""
-    name, tag = model, "latest"
-    if ":" in model.rsplit("/", 1)[-1]:
-        name, tag = model.rsplit(":", 1)
-    parts = name.split("/")
-    if len(parts) == 1:
-        parts = [REGISTRY, "library", parts[0]]
-    elif len(parts) == 2:
-        parts = [REGISTRY, *parts]
-    return parts[0], parts[1], parts[2], tag or "latest"
-
-
-def display_name(registry: str, namespace: str, name: str, tag: str) -> str:
-    if registry == REGISTRY and namespace == "library":
-        return f"{name}:{tag}"
-    return f"{registry}/{namespace}/{name}:{tag}"
-
-
-def blob_path(root: Path, digest: str) -> Path:
-    return root / "blobs" / digest.replace(":", "-")
 
 
 class Store:

@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import time
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,13 +58,24 @@ def choose_base(client, sb: SandboxSettings, out=print) -> str:
 SOURCE_LABEL = "xiaozhi.sandbox.sources"
 
 
+# The core modules the emulators import (standard library only), copied into the image beside sandbox/.
+CORE_MODULES = ("__init__.py", "ollama_store.py")
+
+
+def image_sources() -> dict[str, Path]:
+    """Every file the image is built from, by its path in the build context."""
+    files = {f"sandbox/{p.name}": p for p in sorted(SANDBOX_DIR.iterdir())
+             if p.is_file() and (p.suffix == ".py" or p.name == "Dockerfile")}
+    files.update({f"toolkit/{name}": ROOT / "toolkit" / name for name in CORE_MODULES})
+    return files
+
+
 def sources_digest() -> str:
     """A digest of everything the image is built from, stored as a label: an image built from
     older sources is rebuilt, so a stale emulator never answers a test."""
     digest = hashlib.sha256()
-    for path in sorted(SANDBOX_DIR.iterdir()):
-        if path.is_file() and (path.suffix == ".py" or path.name == "Dockerfile"):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, path in image_sources().items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -81,8 +93,13 @@ def build(config, *, out=print, rebuild: bool = False) -> str:
         out(f"image {sb.image} is up to date with sandbox/ (--rebuild to build it again)")
         return sb.image
     base = choose_base(client, sb, out)
-    compose.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "--label",
-                 f"{SOURCE_LABEL}={wanted}", "-t", sb.image, str(SANDBOX_DIR)], timeout=900)
+    with tempfile.TemporaryDirectory(prefix="xiaozhi-sandbox-build-") as context:
+        for name, path in image_sources().items():  # a small context: never the repo with its .venv
+            (Path(context) / name).parent.mkdir(exist_ok=True)
+            shutil.copy2(path, Path(context) / name)
+        compose.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "--label",
+                     f"{SOURCE_LABEL}={wanted}", "-f", str(Path(context) / "sandbox" / "Dockerfile"), "-t", sb.image,
+                     context], timeout=900)
     out(f"built {sb.image} from {base}")
     return sb.image
 
