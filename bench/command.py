@@ -13,6 +13,7 @@ from bench.load import Target, run_level
 from bench.sample import Sampler
 from toolkit.config import Settings
 from toolkit.errors import ConfigError
+from toolkit.files import atomic_write
 
 
 def parse_levels(text: str) -> list[int]:
@@ -86,9 +87,9 @@ def bench(settings: Settings, *, target="both", concurrency="1,8,20,50", request
     context = {"host": socket.gethostname(), "requests": requests, "chart": png.name,
                "urls": {t.name: t.url for t in chosen}}
     md = folder / f"bench-{stamp}.md"
-    md.write_text(report.markdown(levels, context))
+    atomic_write(md, report.markdown(levels, context))
     raw = [{"target": lv.target, "concurrency": lv.concurrency, "wall_s": lv.wall_s, "resources": lv.resources,
             "samples": [s.__dict__ for s in lv.samples]} for lv in levels]
-    (folder / f"bench-{stamp}.json").write_text(json.dumps(raw))
+    atomic_write(folder / f"bench-{stamp}.json", json.dumps(raw))
     out(f"report: {md}\nchart: {png}")
     return md

@@ -2,10 +2,12 @@
 with measured numbers, as Markdown, and a PNG chart of latency against concurrency."""
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 from bench.load import Level
+from toolkit.files import atomic_write
 
 LABEL = {"local": "Qwen2:7B local (Ollama)", "api": "Tongyi Qianwen API"}
 
@@ -82,6 +84,8 @@ def chart(levels: list[Level], path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
+    atomic_write(path, png.getvalue())  # never through a link planted in the report folder
     return path

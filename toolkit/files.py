@@ -23,7 +23,7 @@ def read_text(path: Path) -> str | None:
         return None
 
 
-def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
+def atomic_write(path: Path, text: str | bytes, mode: int | None = None) -> None:
     """Temp file in the same directory, fsync, rename over the target, fsync the directory.
     An existing file's owner (and, unless ``mode`` is given, mode) is kept."""
     path = Path(path)
@@ -41,8 +41,8 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
         raise MigrationError(f"cannot write in {path.parent}: {exc.strerror}", where=str(path),
                              hint="run as a user who may write the deploy directory") from None
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode() if isinstance(text, str) else text)
             fh.flush()
             os.fchmod(fh.fileno(), want_mode)
             if old is not None and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):

@@ -101,3 +101,13 @@ def test_audit_lines_mask_registered_keys(tmp_path):
     state.audit(tmp_path, "rolled-back", problems=["stderr: QWEN_API_KEY=sk-audit-0123456789 rejected"])
     text = (tmp_path / "audit.jsonl").read_text()
     assert "sk-audit" not in text and json.loads(text)["problems"]
+
+
+def test_bench_reports_never_write_through_a_planted_link(tmp_path, victim):
+    from bench import report
+    from bench.load import Level
+    (tmp_path / "bench-x.png").symlink_to(victim)
+    with pytest.raises(Refused):
+        report.chart([Level("api", 1, [], 1.0)], tmp_path / "bench-x.png")
+    _untouched(victim)
+    assert report.chart([Level("api", 1, [], 1.0)], tmp_path / "ok.png").read_bytes().startswith(b"\x89PNG")
