@@ -143,8 +143,17 @@ def test_3_a_second_concurrent_run_is_refused(cfg, deploy):
     assert rc == 4 and f"pid {os.getpid()}" in out
 
 
+def at_stage(cfg, deploy, n):
+    """Put the sandbox at stage ``n`` whatever an earlier test left, so that a test passes alone."""
+    current = state.current_stage(deploy)
+    if current != n:
+        back = current is not None and current > n
+        invoke(cfg, *(["rollback", "--to", str(n)] if back else ["phase", "--stage", str(n), "--force"]), "--yes")
+    assert state.current_stage(deploy) == n
+
+
 def test_4_kill_9_mid_apply_then_the_next_run_converges(cfg, deploy, sandbox_up):
-    assert state.current_stage(deploy) == 1
+    at_stage(cfg, deploy, 1)
     proc = subprocess.Popen([sys.executable, "-m", "invoke", "-f", str(cfg), "phase", "--stage", "2", "--yes"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
