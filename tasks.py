@@ -149,8 +149,8 @@ def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
 @converted
 def demo(c, keep=False, requests=200, down=False):
     """Run the whole migration on the sandbox (stages 1-3, health, decommission) and report."""
-    from deploy import demo as walkthrough
-    from toolkit import sandbox_stack
+    from rehearsal import demo as walkthrough
+    from rehearsal import sandbox_stack
     config, settings = walkthrough.settings()
     if down or (settings.deploy_dir / "docker-compose.yml").exists():
         sandbox_stack.down(settings)  # the demo's own project and folder, never the user's sandbox
@@ -175,7 +175,7 @@ def bench(c, target="both", concurrency="1,8,20,50", requests=40, out="reports")
 @converted
 def sandbox_build(c, rebuild=False):
     """Build the sandbox image (and a local base image when no registry is reachable)."""
-    from toolkit import sandbox_stack
+    from rehearsal import sandbox_stack
     sandbox_stack.build(c.config, rebuild=rebuild)
 
 
@@ -183,7 +183,7 @@ def sandbox_build(c, rebuild=False):
 @converted
 def sandbox_up(c, wait_timeout=180):
     """Bring the sandbox stack up (stage 0 on a fresh deploy dir) and wait until healthy."""
-    from toolkit import sandbox_stack
+    from rehearsal import sandbox_stack
     sandbox_stack.up(c.config, _settings(c), wait_timeout=int(wait_timeout))
 
 
@@ -191,7 +191,7 @@ def sandbox_up(c, wait_timeout=180):
 @converted
 def sandbox_down(c):
     """Remove the sandbox's containers, networks, volumes and rendered files."""
-    from toolkit import sandbox_stack
+    from rehearsal import sandbox_stack
     sandbox_stack.sandbox_settings(c.config)  # refuse to run against a production config
     sandbox_stack.down(_settings(c))
 
@@ -200,7 +200,7 @@ def sandbox_down(c):
 @converted
 def sandbox_status(c):
     """Show the sandbox's containers and their health (docker compose ps)."""
-    from toolkit import sandbox_stack
+    from rehearsal import sandbox_stack
     print(sandbox_stack.status(_settings(c)))
 
 

@@ -15,7 +15,7 @@ def resolve_stage(settings: Settings, stage: int | None) -> int:
     """--stage wins; then the state file that `invoke phase` writes; then stage 0."""
     if stage is not None:
         return int(stage)
-    from deploy import state
+    from toolkit import state
     try:
         found = state.current_stage(settings.deploy_dir)
     except (MigrationError, OSError) as exc:

@@ -8,8 +8,7 @@ from pathlib import Path
 from decommission import collect
 from decommission.locate import host_store, volume
 from decommission.store import can_move
-from deploy import state
-from toolkit import docker_api, ollama_store
+from toolkit import docker_api, ollama_store, state
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, MigrationError, Refused
 

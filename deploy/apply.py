@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checks import judge
-from deploy import backup, gates as gating, plan as planning, state
+from deploy import backup, gates as gating, plan as planning
 from deploy.render import SECRET_FILES, render
-from toolkit import compose, docker_api
+from toolkit import compose, docker_api, state
 from toolkit.config import Settings, Stage
 from toolkit.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
 from toolkit.files import check_private_dir, write_files

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from deploy.render import FILES
-from deploy.state import STATE
 from toolkit.files import atomic_write, read_text
+from toolkit.state import STATE
 
 NAMES = (*FILES, STATE)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+
 from checks import judge, stack
 from deploy import render as rendering
-from deploy import state
+from toolkit import state
 from toolkit.config import Settings, Stage
 from toolkit.files import read_text
 from toolkit.secrets import mask_env_lines, redact

@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 
 from checks import judge
-from deploy import plan as planning, state
+from deploy import plan as planning
 from deploy.render import render
-from toolkit import docker_api
+from toolkit import docker_api, state
 from toolkit.config import Settings
 from toolkit.errors import DockerError
 

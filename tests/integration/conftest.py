@@ -23,7 +23,7 @@ def docker_client():
         client.ping()
     except Exception as exc:
         pytest.fail(f"integration tests need a running Docker engine ({exc}); run `bash scripts/setup.sh`")
-    from toolkit.sandbox_stack import SOURCE_LABEL, sources_digest
+    from rehearsal.sandbox_stack import SOURCE_LABEL, sources_digest
     try:
         built = client.images.get("xiaozhi-sandbox:latest").labels.get(SOURCE_LABEL)
     except docker.errors.ImageNotFound:

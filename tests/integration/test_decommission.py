@@ -6,7 +6,8 @@ import ollama
 import pytest
 import yaml
 
-from deploy import state
+
+from toolkit import state
 from sandbox.store import Store, blob_path
 
 from .conftest import config_variant, invoke

@@ -6,7 +6,8 @@ import subprocess
 
 import yaml
 
-from deploy import state
+
+from toolkit import state
 from toolkit import envfile
 
 from .conftest import invoke

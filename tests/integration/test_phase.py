@@ -11,7 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from deploy import state
+
+from toolkit import state
 
 from .conftest import ROOT, config_variant, invoke
 

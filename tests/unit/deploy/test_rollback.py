@@ -1,7 +1,9 @@
 import pytest
 import yaml
 
-from deploy import apply, state
+from deploy import apply
+
+from toolkit import state
 from toolkit import config
 from toolkit.errors import Refused
 

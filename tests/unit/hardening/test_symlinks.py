@@ -6,7 +6,7 @@ import os
 import pytest
 
 from checks import history, report
-from deploy import state
+from toolkit import state
 from toolkit import files
 from toolkit.errors import Refused
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import time
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +121,7 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
                           hint=f"take that stack down first (its project: {owner}) or remove the container")
     live = settings.deploy_dir / "docker-compose.yml"
     if not live.exists():
-        from deploy import state
+        from toolkit import state
         first = min(settings.stages)
         write_files(settings.deploy_dir, render(settings, settings.stage(first)), SECRET_FILES)
         state.write(settings.deploy_dir, stage=first, since=time.time())

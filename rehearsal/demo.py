@@ -10,8 +10,9 @@ import time
 import httpx
 
 from checks import command as health_command
-from deploy import apply, state
-from toolkit import sandbox_stack
+from deploy import apply
+from rehearsal import sandbox_stack
+from toolkit import state
 from toolkit.config import Settings
 from toolkit.errors import VerifyFailed
 
