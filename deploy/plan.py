@@ -103,11 +103,11 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
          allow_skip: bool = False) -> Plan:
     recorded = (world.state or {}).get("stage")
     files = [FileChange(name, world.files.get(name), text) for name, text in wanted.items()]
-    wanted_prints = rendering.fingerprints(wanted)
+    wanted_prints, wanted_env = rendering.fingerprints(wanted), rendering.environments(wanted)
     recreate = sorted(name for name, fp in wanted_prints.items()
                       if name not in world.containers or world.containers[name]["fingerprint"] != fp
                       or world.containers[name]["state"] != "running"
-                      or _env_differs(world.containers[name], rendering.environments(wanted).get(name, {})))
+                      or _env_differs(world.containers[name], wanted_env.get(name, {})))
     left = [name for name in world.containers if name not in wanted_prints and name == LOCAL_SERVICE
             and world.containers[name]["state"] == "running"]
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
