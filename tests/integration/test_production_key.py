@@ -37,9 +37,9 @@ def prod(sandbox_config, tmp_path_factory, docker_client):
 
 
 def cron_like(config, *args):
-    """What cron runs: an empty environment but PATH, no key anywhere in it."""
+    """What cron runs, as `env -i PATH=$PATH invoke ...`: nothing in the environment but PATH."""
     argv = [sys.executable, "-m", "invoke", "-f", str(config), *args]
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+    env = {"PATH": os.environ["PATH"]}
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 
 
