@@ -127,6 +127,9 @@ def move(stage: int, clients: int, settle: float, force: bool, verbose: bool = F
           f"{load.longest_gap():.2f} s; cut mid-reply {load.failed.get('cut', 0)} (target 0)")
     if done.returncode:
         print("  phase output (tail): " + " | ".join((done.stdout + done.stderr).strip().splitlines()[-4:]))
+    if took > 20 and not verbose:  # unusually slow: show where the time went (diff lines left out)
+        print("  slow move, phase output with times:\n    " + "\n    ".join(
+            line for line in done.stdout.splitlines() if not line[10:].startswith(("    -", "    +", "     ", "    @"))))
     if verbose:
         print("  phase output:\n    " + "\n    ".join((done.stdout + done.stderr).strip().splitlines()))
         print("  llm-service containers told to stop / died at: "
