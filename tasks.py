@@ -83,7 +83,7 @@ def _confirm(question: str) -> bool:
             "yes": "apply without asking", "force": "go past failed gates or skipped stages (audited)"})
 @converted
 def phase(c, stage=None, dry_run=False, yes=False, force=False):
-    """Move the stack to a stage: plan and diff, gate, apply with Compose, verify, roll back."""
+    """Move the stack to a stage: plan, gate, apply with Compose, verify, roll back."""
     from deploy import apply
     from toolkit.errors import ConfigError
     if stage is None:  # a flag with no default would be positional, and swallow `--help`
@@ -138,7 +138,7 @@ def decommission_restore(c, quarantine=None, verify=False):
             "dry_run": "list what would be deleted"})
 @converted
 def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
-    """Delete quarantined model copies older than --older-than."""
+    """Delete quarantined model copies older than a given age."""
     from decommission import quarantine as q
     q.purge(_settings(c), older_than, quarantine, dry_run=dry_run)
 
@@ -148,7 +148,7 @@ def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
             "down": "only take down a demo stack left by --keep"})
 @converted
 def demo(c, keep=False, requests=200, down=False):
-    """Run the whole migration on the sandbox (stages 1-3, health, decommission) and report."""
+    """Run the whole migration on the sandbox (stages 1-3, health, decommission)."""
     from rehearsal import demo as walkthrough
     from rehearsal import sandbox_stack
     config, settings = walkthrough.settings()
