@@ -67,7 +67,8 @@ def _running_local_weight(settings: Settings, client) -> int | None:
     return None
 
 
-def observe(settings: Settings, client, check_api: bool = True) -> Facts:
+def observe(settings: Settings, client, check_api: bool = True, purge: bool = False) -> Facts:
+    """The world as decommissioning sees it; the volume's whole content is walked only for --purge."""
     container = docker_api.container_or_none(client, settings.local_llm.container)
     volume = find_volume(settings, client)
     store = host_store(settings, volume)
@@ -79,7 +80,8 @@ def observe(settings: Settings, client, check_api: bool = True) -> Facts:
     if check_api:  # the same judgement as the phase gate of that name
         verdict = gates.api(settings)
         api_ok, detail = verdict.passed, verdict.detail
-    content = volume_content(Path(volume.attrs["Mountpoint"]), store, found) if volume is not None else None
+    content = (volume_content(Path(volume.attrs["Mountpoint"]), store, found)
+               if purge and volume is not None else None)
     return Facts(container, volume, store, found, _running_local_weight(settings, client), api_ok, detail, content)
 
 
@@ -171,7 +173,7 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
         with _lock(d, locked):
             freed = collect.finish(d, audit_logger(d), host_store(settings, find_volume(settings, client)), qdir)
         out(f"completed: {freed} more bytes freed")
-    facts = observe(settings, client)
+    facts = observe(settings, client, purge=purge)
     if purge_whole_volume and not purge:
         raise Refused("--purge-whole-volume goes with --purge", where="--purge-whole-volume",
                       hint="pass both to remove the volume with everything in it; nothing was changed")
