@@ -46,9 +46,8 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
         try:
             fmt.write_textfile(Path(prom), redact(fmt.prometheus(result), settings.api_key))
         except (OSError, MigrationError) as exc:
-            why = exc.message if isinstance(exc, MigrationError) else exc.strerror
             # Its own line, and at least a WARNING: but never lower than what the checks found.
-            print(f"warning: metrics file {prom} not written: {why}; create its directory or pass "
+            print(f"warning: metrics file {prom} not written: {_why(exc)}; create its directory or pass "
                   f"another --prom", file=sys.stderr)
             code = worst([code, Status.WARNING])
     text = {"table": lambda: fmt.table(result), "json": lambda: fmt.as_json(result),
@@ -62,8 +61,11 @@ def _record(settings: Settings, result: Report) -> None:
         history.append(settings.history_path, history.record(result), settings.health.history_max_bytes,
                        settings.health.history_keep)
     except (OSError, MigrationError) as exc:  # a check must still report when its history cannot be kept
-        why = exc.message if isinstance(exc, MigrationError) else exc.strerror
-        print(f"warning: health history not written to {settings.history_path}: {why}", file=sys.stderr)
+        print(f"warning: health history not written to {settings.history_path}: {_why(exc)}", file=sys.stderr)
+
+
+def _why(exc: OSError | MigrationError) -> str:
+    return exc.message if isinstance(exc, MigrationError) else str(exc.strerror or exc)
 
 
 def history_summary(settings: Settings) -> str:

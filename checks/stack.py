@@ -19,15 +19,18 @@ def drift_env(attrs: dict, service: str) -> dict:
     """The variables drift is judged on for this service, from `docker inspect` data; nothing
     else of the environment is kept (it holds the API key)."""
     names = DRIFT_VARIABLES.get(service, ())
-    pairs = (item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
-    return {k: v for k, v in pairs if k in names}
+    return {k: v for k, v in _env_pairs(attrs) if k in names}
+
+
+def _env_pairs(attrs: dict):
+    """(NAME, value) of each variable in `docker inspect` data."""
+    return (item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
 
 
 def env_digests(attrs: dict) -> dict[str, str]:
     """Every variable of a container's environment as a digest of its value: what the plan
     compares with the rendered stage, without holding or showing any value (one is the key)."""
-    pairs = (item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
-    return {k: value_digest(v) for k, v in pairs}
+    return {k: value_digest(v) for k, v in _env_pairs(attrs)}
 
 
 def value_digest(value: str) -> str:
