@@ -12,7 +12,6 @@ import re
 ENV_FILE = "llm.env"  # the llm-service's environment; it holds the API key (mode 0600)
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./:,@+=%-]*$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNESCAPE = re.compile(r"\\([\\\"$])")
 
 
@@ -25,19 +24,14 @@ def control_character(value: str) -> int | None:
 
 
 def quote(value: str) -> str:
-    if control_character(value) is not None:
-        raise ValueError(f"character {control_character(value)} is a control or non-printable character")
+    position = control_character(value)
+    if position is not None:
+        raise ValueError(f"character {position} is a control or non-printable character")
     if _PLAIN.match(value):
         return value
     if "'" not in value:
         return f"'{value}'"
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
-
-
-def line(name: str, value: str) -> str:
-    if not _NAME.match(name):
-        raise ValueError(f"{name!r} is not a variable name")
-    return f"{name}={quote(value)}"
 
 
 def parse(text: str) -> dict[str, str]:

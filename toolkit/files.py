@@ -6,6 +6,7 @@ write of ours into a write to its target. New files come from mkstemp + rename, 
 open with O_NOFOLLOW."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -77,7 +78,7 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
     try:
         return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: the last component is a symlink
+        if exc.errno == errno.ELOOP:  # the last component is a symlink
             raise Refused("is a symlink: the toolkit never writes through one", where=str(path),
                           hint="remove the link; the toolkit creates the file itself") from None
         raise
