@@ -128,8 +128,9 @@ def move(stage: int, clients: int, settle: float, force: bool, verbose: bool = F
     if done.returncode:
         print("  phase output (tail): " + " | ".join((done.stdout + done.stderr).strip().splitlines()[-4:]))
     if took > 20 and not verbose:  # unusually slow: show where the time went (diff lines left out)
+        diff = ("    -", "    +", "     ", "    @")
         print("  slow move, phase output with times:\n    " + "\n    ".join(
-            line for line in done.stdout.splitlines() if not line[10:].startswith(("    -", "    +", "     ", "    @"))))
+            line for line in done.stdout.splitlines() if not line[10:].startswith(diff)))
     if verbose:
         print("  phase output:\n    " + "\n    ".join((done.stdout + done.stderr).strip().splitlines()))
         print("  llm-service containers told to stop / died at: "

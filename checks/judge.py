@@ -58,7 +58,8 @@ def api(stage: Stage, facts: dict, limits: Health, light: bool) -> list[Result]:
     expected = "key accepted"
     if auth == "no_key":
         status = Status.CRITICAL if stage.requires_key else Status.WARNING
-        return [Result("api.auth", status, expected, facts.get("detail") or "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY")]
+        actual = facts.get("detail") or "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"
+        return [Result("api.auth", status, expected, actual)]
     if auth != "ok":
         status = Status.WARNING if auth == "throttled" else Status.CRITICAL
         detail = f"{AUTH_WORDS.get(auth, auth)} {facts.get('detail', '')}".strip()

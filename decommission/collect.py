@@ -121,7 +121,8 @@ def finish(deploy_dir: Path, log, store: Path | None, qdir: Path | None = None) 
         refuse_outside(root, [Path(e["path"]) for e in journal["files"]])
     except UnsafeStore as exc:
         raise UnsafeStore("the decommission journal names paths outside the model store", where=where,
-                          detail=exc.detail, hint="inspect the journal; remove it by hand once you know how it got there") from None
+                          detail=exc.detail,
+                          hint="inspect the journal; remove it by hand once you know how it got there") from None
     if journal["mode"] == "quarantine":
         batch = Path(str(journal.get("batch", "")))
         if qdir is None or not batch.is_absolute() or not ollama_store.inside(batch, qdir) \

@@ -121,7 +121,8 @@ def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: b
         lines.append(f"  precondition: running llm-service gives local weight "
                      f"{'?' if weight is None else weight} (want 0): {'ok' if weight in (0, None) else 'NOT MET'}")
     if facts.api_detail != "not checked":
-        lines.append(f"  precondition: the API is healthy now: {'ok' if facts.api_ok else 'NOT MET: ' + facts.api_detail}")
+        verdict = "ok" if facts.api_ok else f"NOT MET: {facts.api_detail}"
+        lines.append(f"  precondition: the API is healthy now: {verdict}")
     found = facts.found
     if found is None or found.manifest is None:
         lines.append("  model files: none (already removed)")
@@ -195,7 +196,8 @@ def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, q
     if not yes and not (confirm and confirm(f"decommission {settings.local_llm.container} and its model?")):
         raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
     with _lock(d, locked):
-        return _carry_out(settings, client, facts, qdir, volume_fate(facts, purge, purge_whole_volume)[0], force, refusals,
+        remove_volume = volume_fate(facts, purge, purge_whole_volume)[0]
+        return _carry_out(settings, client, facts, qdir, remove_volume, force, refusals,
                           settings.decommission.drain_timeout if drain_timeout is None else float(drain_timeout), out)
 
 

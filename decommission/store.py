@@ -121,8 +121,8 @@ def owned(root: Path, model: str) -> Owned:
 
 def refuse_outside(root: Path, paths) -> None:
     """Every path must be a file of the store's blobs/ or manifests/: checked before any journal."""
-    outside = [str(p) for p in paths
-               if not (ollama_store.inside(p, Path(root) / "blobs") or ollama_store.inside(p, Path(root) / "manifests"))]
+    areas = (Path(root) / "blobs", Path(root) / "manifests")
+    outside = [str(p) for p in paths if not any(ollama_store.inside(p, area) for area in areas)]
     if outside:
         raise UnsafeStore("the plan names paths outside the store's blobs/ and manifests/", where=str(root),
                           detail="\n".join(outside[:10]), hint="inspect the store by hand; nothing was removed")

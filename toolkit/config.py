@@ -392,7 +392,8 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     lw = f"{where}.local_llm"
     local = LocalLLM(container=_str(ll, "container", lw, _NAME), service=_service(ll, lw, KNOWN["local_llm"]),
                      url=_url(ll, "url", lw), probe_url=_url(ll, "probe_url", lw),
-                     model=_str(ll, "model", lw, _MODEL, "an Ollama model name, e.g. qwen2:7b"), timeout=_num(ll, "timeout", lw, 0.1, 600),
+                     model=_str(ll, "model", lw, _MODEL, "an Ollama model name, e.g. qwen2:7b"),
+                     timeout=_num(ll, "timeout", lw, 0.1, 600),
                      concurrency=_int(ll, "concurrency", lw, 1, 10000),
                      store_volume=_str(ll, "store_volume", lw, _VOLUME,
                                        "a volume name, or a host path starting with / or ./ (bind mount)"),
