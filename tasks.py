@@ -1,5 +1,6 @@
 """Command surface of the migration toolkit. Each task parses its flags, calls the packages,
-and turns a MigrationError into a clean exit; the work lives in deploy/, checks/, toolkit/.
+and turns a MigrationError into a clean exit; the work lives in the packages below it
+(README, "Architecture").
 Imports of the heavy packages stay inside the tasks so that `invoke --list` stays fast."""
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def converted(fn):
     @functools.wraps(fn)
     def wrapper(c, *args, **kwargs):
         import sys
-        from toolkit.errors import MigrationError
-        from toolkit.secrets import KEY_VARIABLES, RedactingStream, redact, register
+        from core.errors import MigrationError
+        from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
         for name in KEY_VARIABLES:  # known before any config is read: a failing load may quote it
             register(os.environ.get(name, "").strip())
         streams = sys.stdout, sys.stderr
@@ -44,7 +45,7 @@ def converted(fn):
 
 
 def _number(value, flag: str) -> int:
-    from toolkit.errors import ConfigError
+    from core.errors import ConfigError
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -52,7 +53,7 @@ def _number(value, flag: str) -> int:
 
 
 def _settings(c):
-    from toolkit import config
+    from core import config
     return config.load(c.config)
 
 
@@ -85,7 +86,7 @@ def _confirm(question: str) -> bool:
 def phase(c, stage=None, dry_run=False, yes=False, force=False):
     """Move the stack to a stage: plan, gate, apply with Compose, verify, roll back."""
     from deploy import apply
-    from toolkit.errors import ConfigError
+    from core.errors import ConfigError
     if stage is None:  # a flag with no default would be positional, and swallow `--help`
         raise ConfigError("which stage?", where="--stage", hint="invoke phase --stage N (see `invoke phase --help`)")
     apply.phase(_settings(c), _number(stage, '--stage'), dry_run=dry_run, yes=yes, force=force, confirm=_confirm)

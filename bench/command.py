@@ -11,9 +11,9 @@ from pathlib import Path
 from bench import report
 from bench.load import Target, run_level
 from bench.sample import Sampler
-from toolkit.config import Settings
-from toolkit.errors import ConfigError
-from toolkit.files import atomic_write
+from core.config import Settings
+from core.errors import ConfigError
+from core.files import atomic_write
 
 
 def parse_levels(text: str) -> list[int]:
@@ -57,7 +57,7 @@ class Progress:
 
 def _local_pid(settings: Settings) -> int | None:
     try:
-        from toolkit import docker_api
+        from adapters import docker_api
         c = docker_api.container_or_none(docker_api.client(), settings.local_llm.container)
         return c.attrs["State"]["Pid"] if c and c.status == "running" else None
     except Exception:

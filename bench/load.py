@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from toolkit.stats import percentile
+from core.stats import percentile
 
 # httpx writes a request's headers and body separately: without TCP_NODELAY, Nagle's algorithm
 # adds up to 40 ms to every first-token measurement.

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from bench.load import Level
-from toolkit.files import atomic_write
+from core.files import atomic_write
 
 LABEL = {"local": "Qwen2:7B local (Ollama)", "api": "Tongyi Qianwen API"}
 

@@ -56,7 +56,7 @@ def main() -> int:
             level = asyncio.run(run_level(target, c, REQUESTS, 30))
             p50, p95 = level.pct("first_token_s", 50), level.pct("first_token_s", 95)
             error = (p50 - INJECTED) / INJECTED
-            from toolkit.stats import percentile
+            from core.stats import percentile
             lag = percentile(level.loop_lag_s, 99) or 0.0
             print(f"{c:>11}  {lag * 1000:>9.1f} ms  "
                   f"{p50 * 1000:>9.1f} ms  {p95 * 1000:>9.1f} ms  {error:>+10.1%}  "

@@ -6,16 +6,16 @@ from pathlib import Path
 
 from checks.model import Status, worst
 from checks.run import Report, start
-from toolkit.config import Settings
-from toolkit.errors import ConfigError, MigrationError
-from toolkit.secrets import redact
+from core.config import Settings
+from core.errors import ConfigError, MigrationError
+from core.secrets import redact
 
 
 def resolve_stage(settings: Settings, stage: int | None) -> int:
     """--stage wins; then the state file that `invoke phase` writes; then stage 0."""
     if stage is not None:
         return int(stage)
-    from toolkit import state
+    from core import state
     try:
         found = state.current_stage(settings.deploy_dir)
     except (MigrationError, OSError) as exc:

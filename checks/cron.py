@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from toolkit.errors import ConfigError, MigrationError
+from core.errors import ConfigError, MigrationError
 
 MARK = "# xiaozhi-migrate health (managed by `invoke cron.install`; remove with `invoke cron.remove`)"
 

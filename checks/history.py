@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from checks.model import Status
-from toolkit.files import append_json_line, read_json_lines
+from core.files import append_json_line, read_json_lines
 
 
 def record(report) -> dict:

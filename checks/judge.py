@@ -5,7 +5,7 @@ the container gone (a listener left there is memory not freed: a WARNING)."""
 from __future__ import annotations
 
 from checks.model import Result, Status
-from toolkit.config import Health, Stage
+from core.config import Health, Stage
 
 MB, GB = 1024 ** 2, 1024 ** 3
 

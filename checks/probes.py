@@ -1,6 +1,6 @@
 """Probes: each observes one part of the world and returns plain facts (a dict), never a
 verdict. They run concurrently; each has its own timeout. The API key is sent, never returned.
-HTTP goes through toolkit.http11 (one connection per request): see there why not httpx."""
+HTTP goes through adapters.http11 (one connection per request): see there why not httpx."""
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +8,8 @@ import json
 import time
 from urllib.parse import urlparse
 
-from toolkit import http11
-from toolkit.http11 import HTTPError
+from adapters import http11
+from adapters.http11 import HTTPError
 
 
 def classify(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from checks.model import Status
-from toolkit.files import atomic_write
+from core.files import atomic_write
 
 SERVICE = "XIAOZHI_LLM"
 PERF = {"local.generate": ("local_first_token", "local"), "api.generate": ("api_first_token", "api")}

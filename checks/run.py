@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from checks import probes
 from checks.model import Result, Status, worst
-from toolkit.config import Settings, Stage
-from toolkit.threads import in_daemon_thread
+from core.config import Settings, Stage
+from adapters.threads import in_daemon_thread
 
 
 @dataclass
@@ -57,7 +57,7 @@ async def _stack_and_host(settings: Settings, timeout: float, stage: Stage) -> d
 
 def _integrity(store: str, model: str) -> list[str] | str:
     """The model's damage in the store (lstat of a few files), or why it could not be read."""
-    from toolkit.ollama_store import damage
+    from core.ollama_store import damage
     try:
         return damage(Path(store), model)
     except OSError as exc:

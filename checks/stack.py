@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 
-from toolkit.config import Settings
-from toolkit.engine import Engine
-from toolkit.errors import DockerError
+from core.config import Settings
+from adapters.engine import Engine
+from core.errors import DockerError
 
 DRIFT_VARIABLES = {"llm-service": ("LLM_PROVIDER_WEIGHTS", "LLM_MAX_CONCURRENT"),
                    "vad": ("VAD_MAX_CONCURRENT",), "asr": ("ASR_MAX_CONCURRENT",),

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from decommission.store import Owned, UnsafeStore, check_path, manifest_digests, refuse_outside
-from toolkit import ollama_store
-from toolkit.errors import MigrationError
-from toolkit.files import atomic_write
+from core import ollama_store
+from core.errors import MigrationError
+from core.files import atomic_write
 
 JOURNAL = "decommission-journal.json"
 BATCH_MANIFEST = "quarantine.json"

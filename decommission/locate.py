@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from toolkit.config import Settings
+from core.config import Settings
 
 
 def volume(settings: Settings, client):

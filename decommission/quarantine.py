@@ -8,9 +8,10 @@ from pathlib import Path
 from decommission import collect
 from decommission.locate import host_store, volume
 from decommission.store import can_move
-from toolkit import docker_api, ollama_store, state
-from toolkit.config import Settings
-from toolkit.errors import ConfigError, MigrationError, Refused
+from adapters import docker_api
+from core import ollama_store, state
+from core.config import Settings
+from core.errors import ConfigError, MigrationError, Refused
 
 GB = 1e9
 

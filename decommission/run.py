@@ -19,10 +19,11 @@ from decommission.locate import host_store, volume as find_volume
 from decommission.quarantine import audit_logger, quarantine_place, repair_hint
 from decommission.store import Owned, VolumeContent, check_path, owned, refuse_if_unsafe, volume_content
 from deploy import gates
-from toolkit import docker_api, state
-from toolkit.config import Settings, parse_weights
-from toolkit.errors import MigrationError, Refused
-from toolkit.files import check_private_dir
+from adapters import docker_api
+from core import state
+from core.config import Settings, parse_weights
+from core.errors import MigrationError, Refused
+from core.files import check_private_dir
 
 GB = 1e9
 

@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit import ollama_store
-from toolkit.errors import UnsafeStore
+from core import ollama_store
+from core.errors import UnsafeStore
 
 
 @dataclass

@@ -12,10 +12,11 @@ from pathlib import Path
 from checks import judge
 from deploy import backup, gates as gating, plan as planning
 from deploy.render import SECRET_FILES, render
-from toolkit import compose, docker_api, state
-from toolkit.config import Settings, Stage
-from toolkit.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
-from toolkit.files import check_private_dir, write_files
+from adapters import compose, docker_api
+from core import state
+from core.config import Settings, Stage
+from core.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
+from core.files import check_private_dir, write_files
 
 
 @dataclass
@@ -51,7 +52,7 @@ def _require_local_model(settings: Settings, target: Stage, client) -> None:
         return
     from decommission.locate import host_store, volume
     from decommission.quarantine import repair_hint
-    from toolkit.ollama_store import damage
+    from core.ollama_store import damage
     store = host_store(settings, volume(settings, client))
     if store is None or not store.is_dir():
         return  # not resolvable from here (first deployment): verification will judge it

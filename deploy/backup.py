@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from deploy.render import FILES
-from toolkit.files import atomic_write, read_text
-from toolkit.state import STATE
+from core.files import atomic_write, read_text
+from core.state import STATE
 
 NAMES = (*FILES, STATE)
 

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 
 from checks import history, probes
-from toolkit.config import Settings, Stage
-from toolkit.stats import percentile
+from core.config import Settings, Stage
+from core.stats import percentile
 
 KNOWN = ("key", "api", "validation", "history")
 

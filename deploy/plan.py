@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from checks import judge, stack
 from deploy import render as rendering
-from toolkit import state
-from toolkit.config import Settings, Stage
-from toolkit.files import read_text
-from toolkit.secrets import mask_env_lines, redact
+from core import state
+from core.config import Settings, Stage
+from core.files import read_text
+from core.secrets import mask_env_lines, redact
 
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
 LOCAL_SERVICE = "local-llm"
@@ -79,7 +79,7 @@ def observe(settings: Settings, client) -> World:
                                "env_digests": stack.env_digests(c.attrs)}
     local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
     if local is None:
-        from toolkit import docker_api
+        from adapters import docker_api
         found = docker_api.container_or_none(client, settings.local_llm.container)
         local = {"name": found.name, "state": found.attrs["State"]["Status"]} if found else None
     return World(files=files, state=state.read(settings.deploy_dir), containers=containers, local_container=local)

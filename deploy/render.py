@@ -9,10 +9,10 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from toolkit import envfile
-from toolkit.config import Settings, Stage
-from toolkit.errors import TemplateError
-from toolkit.secrets import KEY_PLACEHOLDER
+from core import envfile
+from core.config import Settings, Stage
+from core.errors import TemplateError
+from core.secrets import KEY_PLACEHOLDER
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FILES = {"docker-compose.yml": "docker-compose.yml.j2", envfile.ENV_FILE: "llm.env.j2"}

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from deploy.render import render
-from toolkit import config
-from toolkit.files import atomic_write, read_text
+from core import config
+from core.files import atomic_write, read_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,9 +6,10 @@ import time
 from checks import judge
 from deploy import plan as planning
 from deploy.render import render
-from toolkit import docker_api, state
-from toolkit.config import Settings
-from toolkit.errors import DockerError
+from adapters import docker_api
+from core import state
+from core.config import Settings
+from core.errors import DockerError
 
 
 def report(settings: Settings) -> str:

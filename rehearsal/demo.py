@@ -12,9 +12,9 @@ import httpx
 from checks import command as health_command
 from deploy import apply
 from rehearsal import sandbox_stack
-from toolkit import state
-from toolkit.config import Settings
-from toolkit.errors import VerifyFailed
+from core import state
+from core.config import Settings
+from core.errors import VerifyFailed
 
 LOCAL_ROUTE, API_ROUTE = "POST /api/chat", "POST /compatible-mode/v1/chat/completions"
 
@@ -47,7 +47,7 @@ def settings():
 
     from invoke.config import Config
 
-    from toolkit import config as cfg
+    from core import config as cfg
     root = Path(__file__).resolve().parent.parent
     config = Config(project_location=str(root), runtime_path=str(root / "sandbox.yaml"))
     config.load_project()

@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit import compose, docker_api
-from toolkit.config import Settings, plain
-from toolkit.errors import ConfigError, DockerError
-from toolkit.files import write_files
+from adapters import compose, docker_api
+from core.config import Settings, plain
+from core.errors import ConfigError, DockerError
+from core.files import write_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_DIR = ROOT / "sandbox"
@@ -66,7 +66,7 @@ def image_sources() -> dict[str, Path]:
     """Every file the image is built from, by its path in the build context."""
     files = {f"sandbox/{p.name}": p for p in sorted(SANDBOX_DIR.iterdir())
              if p.is_file() and (p.suffix == ".py" or p.name == "Dockerfile")}
-    files.update({f"toolkit/{name}": ROOT / "toolkit" / name for name in CORE_MODULES})
+    files.update({f"core/{name}": ROOT / "core" / name for name in CORE_MODULES})
     return files
 
 
@@ -121,7 +121,7 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
                           hint=f"take that stack down first (its project: {owner}) or remove the container")
     live = settings.deploy_dir / "docker-compose.yml"
     if not live.exists():
-        from toolkit import state
+        from core import state
         first = min(settings.stages)
         write_files(settings.deploy_dir, render(settings, settings.stage(first)), SECRET_FILES)
         state.write(settings.deploy_dir, stage=first, since=time.time())

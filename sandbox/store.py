@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 # The layout is the toolkit's core module, so that the emulator and decommissioning read one way.
-from toolkit.ollama_store import REGISTRY, blob_path, display_name, split_name  # noqa: F401
+from core.ollama_store import REGISTRY, blob_path, display_name, split_name  # noqa: F401
 
 MEDIA = "application/vnd.ollama.image."
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"

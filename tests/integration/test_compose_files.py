@@ -26,7 +26,7 @@ def test_engine_unreachable_is_a_clear_error(tmp_path):
 def test_compose_config_accepts_a_bind_mounted_store(tmp_path):
     import yaml
     from deploy.render import render
-    from toolkit import config
+    from core import config
     data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
     data["migrate"]["local_llm"]["store_volume"] = "./models"
     settings = config.load(data, env={})
@@ -52,7 +52,7 @@ def test_compose_reads_the_rendered_env_file_back_byte_for_byte(tmp_path, key):
     import json
     import yaml
     from deploy.render import render
-    from toolkit import config
+    from core import config
     data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
     data["migrate"]["api"]["model"] = "qwen-plus#$x 'q'"
     settings = config.load(data, env={"QWEN_API_KEY": key})

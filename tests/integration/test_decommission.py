@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 
-from toolkit import state
+from core import state
 from sandbox.store import Store, blob_path
 
 from .conftest import config_variant, invoke

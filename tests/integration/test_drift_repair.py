@@ -7,8 +7,8 @@ import subprocess
 import yaml
 
 
-from toolkit import state
-from toolkit import envfile
+from core import state
+from core import envfile
 
 from .conftest import invoke
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 
-from toolkit import state
+from core import state
 
 from .conftest import ROOT, config_variant, invoke
 

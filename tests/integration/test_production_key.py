@@ -10,7 +10,7 @@ import uuid
 import pytest
 import yaml
 
-from toolkit import envfile
+from core import envfile
 
 from .conftest import ROOT, invoke, project_resources
 

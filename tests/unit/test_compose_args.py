@@ -1,7 +1,7 @@
 import pytest
 
-from toolkit import compose
-from toolkit.errors import CommandError, DockerError
+from adapters import compose
+from core.errors import CommandError, DockerError
 
 
 def test_argv_names_project_directory_and_file(tmp_path):

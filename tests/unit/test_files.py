@@ -1,6 +1,6 @@
 import os
 
-from toolkit.files import atomic_write, read_text
+from core.files import atomic_write, read_text
 
 
 def test_atomic_write_creates_with_mode(tmp_path):
@@ -23,7 +23,7 @@ def test_read_text_of_missing_file_is_none(tmp_path):
 
 
 def test_json_lines_round_trip_and_skip_a_torn_line(tmp_path):
-    from toolkit.files import append_json_line, read_json_lines
+    from core.files import append_json_line, read_json_lines
     log = tmp_path / "audit.jsonl"
     append_json_line(log, {"event": "a", "who": "小智"}, 0o640)
     append_json_line(log, {"event": "b"})
@@ -35,7 +35,7 @@ def test_json_lines_round_trip_and_skip_a_torn_line(tmp_path):
 
 
 def test_write_files_makes_private_ones_0600(tmp_path):
-    from toolkit.files import write_files
+    from core.files import write_files
     write_files(tmp_path / "deploy", {"docker-compose.yml": "a", "llm.env": "K=1"}, private={"llm.env"})
     assert (tmp_path / "deploy" / "llm.env").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "deploy" / "docker-compose.yml").read_text() == "a"

@@ -1,4 +1,4 @@
-"""toolkit.http11 against canned answers from a loopback server: framing, streaming, errors."""
+"""adapters.http11 against canned answers from a loopback server: framing, streaming, errors."""
 import asyncio
 import socket
 import ssl
@@ -8,7 +8,7 @@ import time
 import h11
 import pytest
 
-from toolkit import http11
+from adapters import http11
 
 HANG = object()  # the server keeps the connection open and says nothing more
 

@@ -3,8 +3,8 @@ import yaml
 
 from deploy import render as r
 from deploy import review
-from toolkit import config
-from toolkit.errors import TemplateError
+from core import config
+from core.errors import TemplateError
 
 from ..conftest import ROOT
 
@@ -56,7 +56,7 @@ def test_key_only_in_env_file_and_redacted_on_request():
     redacted = r.render(SETTINGS, SETTINGS.stage(2), redact=True)
     assert all("sk-real" not in text for text in redacted.values())
     assert r.KEY_PLACEHOLDER in redacted["llm.env"]
-    from toolkit.secrets import redact
+    from core.secrets import redact
     assert redact("key=sk-real-0123456789abcdef!", SETTINGS.api_key) == f"key={r.KEY_PLACEHOLDER}!"
     assert redact("nothing", "") == "nothing"
 

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from toolkit.stats import percentile
+from core.stats import percentile
 
 
 def by_definition(values, p):
@@ -33,7 +33,7 @@ def test_the_validation_gate_uses_it(monkeypatch):
     """11-19 samples: the gate's own rounding once took the second-slowest as p95."""
     import yaml
     from deploy import gates
-    from toolkit import config
+    from core import config
     from ..conftest import ROOT
     settings = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-x-0123"})
     answers = [{"first_token_s": t / 1000} for t in range(100, 1100, 100)] + [{"first_token_s": 5.0}]  # 11

@@ -3,8 +3,8 @@ import yaml
 
 from bench import command, report
 from bench.load import Level, Sample, _token
-from toolkit import config
-from toolkit.errors import ConfigError
+from core import config
+from core.errors import ConfigError
 
 from ...conftest import ROOT
 

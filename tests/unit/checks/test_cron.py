@@ -1,7 +1,7 @@
 import pytest
 
 from checks import cron
-from toolkit.errors import ConfigError
+from core.errors import ConfigError
 
 JOB = cron.Job(workdir="/opt/toolkit dir", invoke="/opt/toolkit/.venv/bin/invoke", config_file="/etc/xz.yaml",
                prom="/var/lib/node_exporter/textfile_collector/xiaozhi.prom", every="5m",

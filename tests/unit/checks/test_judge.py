@@ -5,7 +5,7 @@ import yaml
 from checks import judge
 from checks.model import Status, worst
 from checks.run import evaluate
-from toolkit import config
+from core import config
 
 from ...conftest import ROOT
 

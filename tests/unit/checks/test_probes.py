@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from checks import probes, run
-from toolkit import config
-from toolkit.http11 import HTTPError
+from core import config
+from adapters.http11 import HTTPError
 
 from ...conftest import ROOT
 

@@ -7,7 +7,7 @@ import yaml
 from checks import history, report
 from checks.model import Result, Status
 from checks.run import Report
-from toolkit import config
+from core import config
 
 from ...conftest import ROOT
 

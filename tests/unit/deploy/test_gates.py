@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from deploy import gates
-from toolkit import config
+from core import config
 
 from ...conftest import ROOT
 

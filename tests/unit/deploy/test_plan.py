@@ -5,7 +5,7 @@ import yaml
 from checks import judge
 from deploy import plan as planning
 from deploy.render import fingerprints, render
-from toolkit import config
+from core import config
 
 from ...conftest import ROOT
 

@@ -3,9 +3,9 @@ import yaml
 
 from deploy import apply
 
-from toolkit import state
-from toolkit import config
-from toolkit.errors import Refused
+from core import state
+from core import config
+from core.errors import Refused
 
 from ...conftest import ROOT
 

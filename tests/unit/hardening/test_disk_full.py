@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from deploy import apply, plan as planning, render
-from toolkit import config, envfile, files
-from toolkit.errors import VerifyFailed
+from core import config, envfile, files
+from core.errors import VerifyFailed
 
 from ...conftest import ROOT
 

@@ -10,7 +10,7 @@ import pytest
 from decommission import collect
 from decommission.store import check_path, owned, refuse_if_unsafe
 from sandbox.store import Store, build
-from toolkit.errors import MigrationError, UnsafeStore
+from core.errors import MigrationError, UnsafeStore
 
 SMALL = "manifests/registry.ollama.ai/library/qwen2/1.5b"
 BIG = "manifests/registry.ollama.ai/library/qwen2/7b"

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from deploy import render as r
-from toolkit import config, envfile
-from toolkit.errors import ConfigError
+from core import config, envfile
+from core.errors import ConfigError
 
 from ...conftest import ROOT
 

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from deploy import plan as planning
-from toolkit import config, envfile, secrets
-from toolkit.errors import ConfigError
+from core import config, envfile, secrets
+from core.errors import ConfigError
 
 from ...conftest import ROOT
 

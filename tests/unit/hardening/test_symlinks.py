@@ -6,9 +6,9 @@ import os
 import pytest
 
 from checks import history, report
-from toolkit import state
-from toolkit import files
-from toolkit.errors import Refused
+from core import state
+from core import files
+from core.errors import Refused
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_a_deploy_dir_owned_by_another_user_is_refused(tmp_path):
 
 
 def test_audit_lines_mask_registered_keys(tmp_path):
-    from toolkit import secrets
+    from core import secrets
     secrets.register("sk-audit-0123456789")
     state.audit(tmp_path, "rolled-back", problems=["stderr: QWEN_API_KEY=sk-audit-0123456789 rejected"])
     text = (tmp_path / "audit.jsonl").read_text()

@@ -8,7 +8,7 @@ import yaml
 
 from checks import stack
 from decommission import drain, run
-from toolkit import config
+from core import config
 
 from ...conftest import ROOT
 

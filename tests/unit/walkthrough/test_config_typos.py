@@ -4,8 +4,8 @@ import copy
 import pytest
 import yaml
 
-from toolkit import config
-from toolkit.errors import ConfigError
+from core import config
+from core.errors import ConfigError
 
 from ...conftest import ROOT
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sandbox.store import build
-from toolkit import ollama_store
+from core import ollama_store
 
 BIG = "manifests/registry.ollama.ai/library/qwen2/7b"
 
@@ -61,7 +61,7 @@ def test_verify_hashes_the_content(store):
 def test_the_repair_command_works_whether_or_not_the_container_is_there(exists, words):
     import yaml
     from decommission.quarantine import repair_hint
-    from toolkit import config
+    from core import config
     from ...conftest import ROOT
     settings = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
     assert words in repair_hint(settings, container_exists=exists)

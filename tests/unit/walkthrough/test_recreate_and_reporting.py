@@ -11,7 +11,7 @@ from checks import command, cron, stack
 from checks.model import Result, Status
 from deploy import plan as planning, status
 from deploy.render import environments, fingerprints, render
-from toolkit import config
+from core import config
 
 from ...conftest import ROOT
 

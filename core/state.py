@@ -14,8 +14,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from toolkit.errors import LockHeld, MigrationError
-from toolkit.files import append_json_line, atomic_write, open_nofollow, read_json_lines
+from core.errors import LockHeld, MigrationError
+from core.files import append_json_line, atomic_write, open_nofollow, read_json_lines
 
 STATE = "state.json"
 AUDIT = "audit.jsonl"

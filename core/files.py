@@ -13,8 +13,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from toolkit.errors import MigrationError, Refused
-from toolkit.secrets import redact
+from core.errors import MigrationError, Refused
+from core.secrets import redact
 
 
 def read_text(path: Path) -> str | None:

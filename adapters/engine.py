@@ -1,6 +1,6 @@
 """A small, read-only, async view of the Docker Engine API over its socket, for the health
 checks: importing the docker SDK (requests, urllib3) costs more than the checks themselves.
-Writes always go through the docker SDK (toolkit/docker_api.py) or the Compose CLI."""
+Writes always go through the docker SDK (adapters/docker_api.py) or the Compose CLI."""
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +8,8 @@ import json
 import os
 from urllib.parse import quote, urlencode
 
-from toolkit import http11
-from toolkit.errors import DockerError
+from adapters import http11
+from core.errors import DockerError
 
 
 def _endpoint() -> tuple[str, str | None]:

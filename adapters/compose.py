@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from toolkit.errors import CommandError, DockerError
+from core.errors import CommandError, DockerError
 
 MIN_VERSION = (2, 18)
 

@@ -1,7 +1,7 @@
 """Thin adapter over the docker SDK: one client, and a clear error when the engine is away."""
 from __future__ import annotations
 
-from toolkit.errors import DockerError
+from core.errors import DockerError
 
 
 def client():

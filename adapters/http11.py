@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import h11
 
-from toolkit.errors import MigrationError
-from toolkit.threads import in_daemon_thread
+from core.errors import MigrationError
+from adapters.threads import in_daemon_thread
 
 USER_AGENT = "xiaozhi-migrate"
 _tls_context: ssl.SSLContext | None = None
@@ -82,7 +82,7 @@ def _tls() -> ssl.SSLContext:
 
 async def open_tcp(host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None):
     """(reader, writer) to host:port, each address tried in turn within ``timeout`` overall.
-    Names are looked up in a daemon thread: see toolkit/threads.py for why."""
+    Names are looked up in a daemon thread: see adapters/threads.py for why."""
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         ipaddress.ip_address(host)

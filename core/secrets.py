@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from toolkit import envfile
-from toolkit.errors import ConfigError
+from core import envfile
+from core.errors import ConfigError
 
 KEY_PLACEHOLDER = "<redacted: set QWEN_API_KEY or DASHSCOPE_API_KEY>"
 KEY_VARIABLES = ("QWEN_API_KEY", "DASHSCOPE_API_KEY")

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from toolkit import secrets
-from toolkit.envfile import control_character
-from toolkit.errors import ConfigError
+from core import secrets
+from core.envfile import control_character
+from core.errors import ConfigError
 
 LIMIT_NAMES = ("vad", "asr", "tts", "llm")
 STACK_SERVICES = ("vad", "asr", "tts", "llm-service")
