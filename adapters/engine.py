@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from adapters import http11
+from adapters import http
 from core.errors import DockerError
 
 
@@ -23,17 +23,24 @@ def _endpoint() -> tuple[str, str | None]:
 
 
 class Engine:
-    """One connection per request: nothing is held open, nothing needs closing."""
+    """Use as ``async with Engine(timeout) as engine``: one client, closed at the end."""
 
     def __init__(self, timeout: float = 5.0):
         self.base, self.uds = _endpoint()
         self.timeout = timeout
+        self._client = http.client(timeout, https=False, uds=self.uds)
+
+    async def __aenter__(self) -> "Engine":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._client.aclose()
 
     async def _get(self, path: str, **params):
-        url = self.base + path + (f"?{urlencode(params)}" if params else "")
         try:
-            r = await http11.request("GET", url, timeout=self.timeout, uds=self.uds)
-        except http11.HTTPError as exc:
+            async with http.failures("asking the Docker engine", self.base if not self.uds else ""):
+                r = await self._client.get(self.base + path, params=params or None)
+        except http.HTTPError as exc:
             raise DockerError("the Docker engine is not reachable", where=self.uds or self.base,
                               detail=str(exc)[:200], hint="start dockerd and check `docker info`") from None
         if r.status_code == 404:

@@ -34,7 +34,7 @@ class Load:
         self.answered: list[float] = []          # completion times (monotonic)
         self.failed: dict[str, int] = {}
         self.closed: list[tuple[float, float, str]] = []  # connections closed on us: (start, end, error)
-        self.threads = [threading.Thread(target=self._worker, daemon=True) for _ in range(clients)]
+        self.workers = [threading.Thread(target=self._worker, daemon=True) for _ in range(clients)]
 
     def _fail(self, cause: str) -> None:
         with self.lock:
@@ -72,13 +72,13 @@ class Load:
 
     def __enter__(self):
         self.started = time.time()
-        for t in self.threads:
+        for t in self.workers:
             t.start()
         return self
 
     def __exit__(self, *exc):
         self.stop.set()
-        for t in self.threads:
+        for t in self.workers:
             t.join(40)
         self.ended = time.time()
 

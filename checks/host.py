@@ -6,6 +6,8 @@ import os
 
 import psutil
 
+from checks.facts import Host
+
 
 def listener(port: int) -> dict | None:
     try:
@@ -34,13 +36,12 @@ def tree_rss(pid: int | None) -> int | None:
         return None
 
 
-def host(store_path: str | None, port: int, local_pid: int | None) -> dict:
+def host(store_path: str | None, port: int, local_pid: int | None) -> Host:
     memory = psutil.virtual_memory()
     path = store_path or "/"
     while not os.path.exists(path) and path != os.path.dirname(path):
         path = os.path.dirname(path)  # a store not created yet: the filesystem it would be on
     disk = psutil.disk_usage(path)
-    return {"mem_available": memory.available, "mem_total": memory.total,
-            "load1": os.getloadavg()[0], "cpus": psutil.cpu_count() or 1,
-            "disk_path": path, "disk_free": disk.free, "listener": listener(port),
-            "local_model_rss": tree_rss(local_pid)}
+    return Host(mem_available=memory.available, mem_total=memory.total, load1=os.getloadavg()[0],
+                cpus=psutil.cpu_count() or 1, disk_path=path, disk_free=disk.free, listener=listener(port),
+                local_model_rss=tree_rss(local_pid))

@@ -4,46 +4,47 @@ Stages that keep the local LLM need it to serve; the cut-over stage needs port 1
 the container gone (a listener left there is memory not freed: a WARNING)."""
 from __future__ import annotations
 
+from checks.facts import Api, Container, Generation, Host, LocalLLM, Port, Stack
 from checks.model import Result, Status
 from core.config import Health, Stage
 
 MB, GB = 1024 ** 2, 1024 ** 3
 
 
-def _latency(name, facts, warn_ms, crit_ms, what) -> Result:
+def _latency(name, facts: Generation | None, warn_ms, crit_ms, what) -> Result:
     expected = f"first token < {warn_ms:.0f} ms"
-    if "generate_error" in facts:
-        kind = facts["generate_error"]
-        return Result(name, Status.CRITICAL, expected, f"{what} failed: {kind} {facts.get('detail', '')}".strip())
-    if "first_token_s" not in facts:
+    if facts is not None and facts.error:
+        return Result(name, Status.CRITICAL, expected, f"{what} failed: {facts.error} {facts.detail}".strip())
+    if facts is None or facts.first_token_s is None:
         return Result(name, Status.UNKNOWN, expected, "not measured")
-    ms = facts["first_token_s"] * 1000
+    ms = facts.first_token_s * 1000
     status = Status.OK if ms < warn_ms else Status.WARNING if ms < crit_ms else Status.CRITICAL
     word = "" if status is Status.OK else " (slow)"
     return Result(name, status, expected, f"{ms:.0f} ms{word}", metrics={"first_token_seconds": ms / 1000})
 
 
-def local_llm(stage: Stage, port: dict, facts: dict, limits: Health, light: bool) -> list[Result]:
-    where = f"{port['host']}:{port['port']}"
+def local_llm(stage: Stage, port: Port, facts: LocalLLM, limits: Health, light: bool) -> list[Result]:
+    where = f"{port.host}:{port.port}"
     if not stage.local_llm:
-        if port["open"]:
+        if port.open:
             return [Result("local.port", Status.WARNING, f"{where} closed",
                            f"{where} still listening: the local model's memory is not freed "
                            "(run `invoke decommission`)")]
         return [Result("local.port", Status.OK, f"{where} closed", "closed")]
-    results = [Result("local.port", Status.OK if port["open"] else Status.CRITICAL, f"{where} listening",
-                      "listening" if port["open"] else f"not listening ({port.get('error')})")]
-    if not port["open"]:
+    results = [Result("local.port", Status.OK if port.open else Status.CRITICAL, f"{where} listening",
+                      "listening" if port.open else f"not listening ({port.error})")]
+    if not port.open:
         return results
-    if "error" in facts:
-        results.append(Result("local.model", Status.CRITICAL, f"{facts['model']} listed",
-                              f"Ollama API failed: {facts['error']} {facts.get('detail', '')}".strip()))
+    if facts.error:
+        results.append(Result("local.model", Status.CRITICAL, f"{facts.model} listed",
+                              f"Ollama API failed: {facts.error} {facts.detail}".strip()))
         return results
-    present = facts.get("model_present")
-    results.append(Result("local.model", Status.OK if present else Status.CRITICAL, f"{facts['model']} listed",
-                          f"listed (Ollama {facts.get('version')})" if present else "model missing"))
+    present = facts.model_present
+    results.append(Result("local.model", Status.OK if present else Status.CRITICAL, f"{facts.model} listed",
+                          f"listed (Ollama {facts.version})" if present else "model missing"))
     if present and not light:
-        results.append(_latency("local.generate", facts, limits.local_warn_ms, limits.local_crit_ms, "generate"))
+        results.append(_latency("local.generate", facts.generation, limits.local_warn_ms, limits.local_crit_ms,
+                                "generate"))
     return results
 
 
@@ -53,63 +54,62 @@ AUTH_WORDS = {"bad_key": "401: the key is refused", "throttled": "429: throttled
               "http": "unexpected HTTP status", "error": "failed"}
 
 
-def api(stage: Stage, facts: dict, limits: Health, light: bool) -> list[Result]:
-    auth = facts.get("auth")
+def api(stage: Stage, facts: Api, limits: Health, light: bool) -> list[Result]:
+    auth = facts.auth
     expected = "key accepted"
     if auth == "no_key":
         status = Status.CRITICAL if stage.requires_key else Status.WARNING
-        actual = facts.get("detail") or "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"
+        actual = facts.detail or "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"
         return [Result("api.auth", status, expected, actual)]
     if auth != "ok":
         status = Status.WARNING if auth == "throttled" else Status.CRITICAL
-        detail = f"{AUTH_WORDS.get(auth, auth)} {facts.get('detail', '')}".strip()
+        detail = f"{AUTH_WORDS.get(auth, auth)} {facts.detail}".strip()
         return [Result("api.auth", status, expected, detail)]
     results = [Result("api.auth", Status.OK, expected, "accepted")]
     if not light:
-        results.append(_latency("api.generate", facts, limits.api_warn_ms, limits.api_crit_ms, "completion"))
+        results.append(_latency("api.generate", facts.generation, limits.api_warn_ms, limits.api_crit_ms,
+                                "completion"))
     return results
 
 
-def integrity(local: dict, stack: dict, llm) -> Result:
+def integrity(local: LocalLLM, stack: Stack, llm) -> Result:
     """The local model whole: manifest and blobs in the store (read from the host), and Ollama's
     /api/show answering with its template. Damage names the repair."""
     expected = "manifest, blobs and template whole"
     repair = (f"repair: `invoke decommission.restore` if a quarantined copy exists, "
               f"else `docker exec {llm.container} ollama pull {llm.model}`")
-    found = stack.get("integrity")
+    found = stack.integrity
     if isinstance(found, list) and found:
         return Result("local.integrity", Status.CRITICAL, expected, "; ".join(found[:3])
                       + (f" (+{len(found) - 3} more)" if len(found) > 3 else "") + f"; {repair}")
-    if local.get("template") is False:
+    if local.template is False:
         return Result("local.integrity", Status.CRITICAL, expected,
                       f"/api/show answers no template for {llm.model}; {repair}")
     if isinstance(found, str) or found is None:
         return Result("local.integrity", Status.UNKNOWN, expected,
                       found or "the model store was not found from here (is the container running?)")
-    return Result("local.integrity", Status.OK, expected, "whole" if local.get("template") else "files whole")
+    return Result("local.integrity", Status.OK, expected, "whole" if local.template else "files whole")
 
 
-def _running(info: dict | None) -> bool:
-    return bool(info) and info["state"] == "running" and info.get("health") in (None, "healthy")
+def _running(info: Container | None) -> bool:
+    return info is not None and info.running
 
 
-def containers(stage: Stage, facts: dict, local_name: str) -> list[Result]:
-    if facts.get("engine") != "ok":
-        return [Result("containers", Status.UNKNOWN, "engine reachable", facts.get("detail", "unreachable"))]
+def containers(stage: Stage, facts: Stack, local_name: str) -> list[Result]:
+    if facts.engine != "ok":
+        return [Result("containers", Status.UNKNOWN, "engine reachable", facts.detail or "unreachable")]
     results = []
     for service in ("vad", "asr", "tts", "llm-service"):
-        info = facts["services"].get(service)
-        actual = "absent" if not info else f"{info['state']}" + (f", {info['health']}" if info.get("health") else "")
+        info = facts.services.get(service)
         results.append(Result(f"container.{service}", Status.OK if _running(info) else Status.CRITICAL,
-                              "running, healthy", actual))
-    local = facts.get("local_container")
+                              "running, healthy", info.words if info else "absent"))
+    local = facts.local_container
     if stage.local_llm:
-        actual = "absent" if not local else f"{local['state']}" + (f", {local['health']}" if local.get("health") else "")
         results.append(Result(f"container.{local_name}", Status.OK if _running(local) else Status.CRITICAL,
-                              "running, healthy", actual))
+                              "running, healthy", local.words if local else "absent"))
     else:
         results.append(Result(f"container.{local_name}", Status.WARNING if local else Status.OK, "removed",
-                              f"left over ({local['state']}): run `invoke decommission`" if local else "removed"))
+                              f"left over ({local.state}): run `invoke decommission`" if local else "removed"))
     return results
 
 
@@ -120,43 +120,44 @@ def expected_env(stage: Stage) -> dict[str, dict[str, str]]:
             "tts": {"TTS_MAX_CONCURRENT": str(stage.limits["tts"])}}
 
 
-def drift_of(stage: Stage, facts: dict) -> list[str]:
-    """Each running variable that differs from the stage, as 'service VAR=actual (want X)'."""
+def drift_of(stage: Stage, envs: dict[str, dict[str, str]]) -> list[str]:
+    """Each running variable that differs from the stage, as 'service VAR=actual (want X)'.
+    ``envs``: each service's observed drift variables."""
     found = []
     for service, wanted in expected_env(stage).items():
-        env = (facts.get("services", {}).get(service) or {}).get("env", {})
+        env = envs.get(service) or {}
         for key, value in wanted.items():
             if env.get(key) != value:
                 found.append(f"{service} {key}={env.get(key, '<unset>')} (want {value})")
     return found
 
 
-def drift(stage: Stage, facts: dict) -> Result:
-    if facts.get("engine") != "ok":
+def drift(stage: Stage, facts: Stack) -> Result:
+    if facts.engine != "ok":
         return Result("drift", Status.UNKNOWN, f"stage {stage.number} environment", "engine unreachable")
-    found = drift_of(stage, facts)
+    found = drift_of(stage, {name: c.env for name, c in facts.services.items()})
     return Result("drift", Status.WARNING if found else Status.OK, f"stage {stage.number} environment",
                   "; ".join(found) if found else "matches")
 
 
-def host(facts: dict, limits: Health) -> Result:
+def host(facts: Host, limits: Health) -> Result:
     notes, status = [], Status.OK
-    avail_mb = facts["mem_available"] / MB
+    avail_mb = facts.mem_available / MB
     if avail_mb < limits.mem_available_warn_mb:
         status = Status.WARNING
         notes.append(f"only {avail_mb:.0f} MB memory available")
-    free_gb = facts["disk_free"] / GB
+    free_gb = facts.disk_free / GB
     if free_gb < limits.disk_free_warn_gb:
         status = Status.WARNING
-        notes.append(f"only {free_gb:.1f} GB free at {facts['disk_path']}")
-    listener = facts.get("listener")
-    summary = (f"mem {avail_mb:.0f}/{facts['mem_total'] / MB:.0f} MB free, load {facts['load1']:.2f}"
-               f"/{facts['cpus']} cpus, disk {free_gb:.1f} GB free, 11434: "
+        notes.append(f"only {free_gb:.1f} GB free at {facts.disk_path}")
+    listener = facts.listener
+    summary = (f"mem {avail_mb:.0f}/{facts.mem_total / MB:.0f} MB free, load {facts.load1:.2f}"
+               f"/{facts.cpus} cpus, disk {free_gb:.1f} GB free, 11434: "
                + (f"{listener['process']} (pid {listener['pid']})" if listener else "nobody"))
-    if facts.get("local_model_rss"):
-        summary += f", local model {facts['local_model_rss'] / MB:.0f} MB"
-    metrics = {"mem_available_bytes": facts["mem_available"], "disk_free_bytes": facts["disk_free"],
-               "load1": facts["load1"]}
-    if facts.get("local_model_rss") is not None:
-        metrics["local_model_rss_bytes"] = facts["local_model_rss"]
+    if facts.local_model_rss:
+        summary += f", local model {facts.local_model_rss / MB:.0f} MB"
+    metrics = {"mem_available_bytes": facts.mem_available, "disk_free_bytes": facts.disk_free,
+               "load1": facts.load1}
+    if facts.local_model_rss is not None:
+        metrics["local_model_rss_bytes"] = facts.local_model_rss
     return Result("host", status, "resources to spare", "; ".join(notes + [summary]), metrics=metrics)

@@ -1,7 +1,7 @@
 """Runs every probe concurrently under one deadline and judges the facts against a stage.
 
-Blocking calls (psutil, name lookups) run in daemon threads, so that a hung one can neither hold
-the run past its deadline nor keep the process alive at exit."""
+Blocking calls (psutil, name lookups) run on daemon workers (adapters.http.run), so that a hung
+one can neither hold the run past its deadline nor keep the process alive at exit."""
 from __future__ import annotations
 
 import asyncio
@@ -11,10 +11,9 @@ from pathlib import Path
 import time
 from dataclasses import dataclass
 
-from checks import probes
+from checks import facts as f
 from checks.model import Result, Status, worst
 from core.config import Settings, Stage
-from adapters.threads import in_daemon_thread
 
 
 @dataclass
@@ -29,30 +28,34 @@ class Report:
         return worst(r.status for r in self.results)
 
 
-async def _timed(coro, deadline: float, fallback: dict) -> dict:
+async def _timed(coro, deadline: float, fallback):
+    """The probe's facts, or ``fallback`` (saying timeout) when the deadline comes first."""
     start = time.perf_counter()
     try:
         facts = await asyncio.wait_for(coro, max(deadline - time.perf_counter(), 0.01))
     except asyncio.TimeoutError:
-        facts = dict(fallback)
+        facts = fallback
     except Exception as exc:  # a probe's own bug must not hide the other checks
-        facts = {**fallback, "detail": f"probe failed: {exc!r}"[:200]}
-    facts["probe_seconds"] = time.perf_counter() - start
+        facts, fallback.detail = fallback, f"probe failed: {exc!r}"[:200]
+    facts.seconds = time.perf_counter() - start
     return facts
 
 
-async def _stack_and_host(settings: Settings, timeout: float, stage: Stage) -> dict:
+async def _stack_and_host(settings: Settings, timeout: float, stage: Stage) -> f.Stack:
     from checks import stack
     facts = await stack.containers(settings, timeout)
-    if stage.local_llm and facts.get("store"):
-        facts["integrity"] = await in_daemon_thread(_integrity, facts["store"], settings.local_llm.model)
-    local = facts.get("local_container") or {}
-    port = probes.host_port(settings.local_llm.probe_url)[1]
+    loop = asyncio.get_running_loop()
+    if stage.local_llm and facts.store:
+        facts.integrity = await loop.run_in_executor(None, _integrity, facts.store, settings.local_llm.model)
+    local = facts.local_container
+    from checks.probes import host_port
+    port = host_port(settings.local_llm.probe_url)[1]
     # Free disk where the model files are (the volume may be on another filesystem than the
     # deploy directory); the deploy directory when the store cannot be found.
-    disk_at = facts.get("store") or str(settings.deploy_dir)
-    facts["host"] = await in_daemon_thread(_host, disk_at, port, local.get("pid"))
+    disk_at = facts.store or str(settings.deploy_dir)
+    facts.host = await loop.run_in_executor(None, _host, disk_at, port, local.pid if local else None)
     return facts
+
 
 
 def _integrity(store: str, model: str) -> list[str] | str:
@@ -64,7 +67,7 @@ def _integrity(store: str, model: str) -> list[str] | str:
         return f"the store cannot be read here: {exc.strerror}"
 
 
-def _host(*args) -> dict:
+def _host(*args) -> f.Host:
     # Imported here, not on the event loop: psutil takes ~10 ms to import, which would hold
     # back every request not yet sent.
     from checks import host
@@ -88,6 +91,7 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
     # The run must end within its timeout: ``spent`` of it is already gone (the health command's
     # start-up), and reporting and exit need a little. HTTP probes stop first, so they say
     # "timeout" themselves.
+    from checks import probes  # httpx comes with it: imported here, in the probes' own thread
     budget = max(timeout - spent - 0.15, 0.2)
     deadline = time.perf_counter() + budget
     per = max(budget - 0.1, 0.1)
@@ -95,41 +99,41 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
     host, port = probes.host_port(local.probe_url)
     # The API's first token is the longest wait: its request leaves first.
     jobs = {
-        "api": _timed(probes.api(api.probe_url, api.model, settings.api_key, per, not light), deadline,
-                      {"auth": "timeout", "url": api.probe_url, "model": api.model}),
+        "api": _timed(probes.api(api.probe_url, api.model, settings.api_key, per, not light, api.ca_file),
+                      deadline, f.Api(api.probe_url, api.model, auth="timeout")),
         "local_port": _timed(probes.tcp(local.probe_url, min(per, 3.0)), deadline,
-                             {"open": False, "error": "timeout", "host": host, "port": port}),
+                             f.Port(host, port, open=False, error="timeout")),
         "stack": _timed(_stack_and_host(settings, per, stage), deadline,
-                        {"engine": "timeout", "detail": "the Docker engine did not answer in time"}),
+                        f.Stack("timeout", detail="the Docker engine did not answer in time")),
     }
     if stage.local_llm:
         jobs["local"] = _timed(probes.ollama(local.probe_url, local.model, per, not light), deadline,
-                               {"error": "timeout", "url": local.probe_url, "model": local.model})
+                               f.LocalLLM(local.probe_url, local.model, error="timeout"))
     values = dict(zip(jobs, await asyncio.gather(*jobs.values())))
-    if values["api"].get("auth") == "no_key":  # say where the key was looked for
-        values["api"]["detail"] = settings.key_source
+    if values["api"].auth == "no_key":  # say where the key was looked for
+        values["api"].detail = settings.key_source
     return values
 
 
 def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool) -> list[Result]:
     from checks import judge
     limits = settings.health
-    results = judge.local_llm(stage, facts["local_port"], facts.get("local", {}), limits, light)
+    local = facts.get("local") or f.LocalLLM(settings.local_llm.probe_url, settings.local_llm.model)
+    results = judge.local_llm(stage, facts["local_port"], local, limits, light)
     results += judge.api(stage, facts["api"], limits, light)
     stack = facts["stack"]
     results += judge.containers(stage, stack, settings.local_llm.container)
     if stage.local_llm:
-        results.append(judge.integrity(facts.get("local", {}), stack, settings.local_llm))
+        results.append(judge.integrity(local, stack, settings.local_llm))
     results.append(judge.drift(stage, stack))
-    if "host" in stack:
-        results.append(judge.host(stack["host"], limits))
+    if stack.host is not None:
+        results.append(judge.host(stack.host, limits))
     else:
-        results.append(Result("host", Status.UNKNOWN, "resources to spare", stack.get("detail", "not measured")))
-    seconds = {"local.port": facts["local_port"], "local.model": facts.get("local", {}),
-               "local.generate": facts.get("local", {}), "api.auth": facts["api"], "api.generate": facts["api"]}
+        results.append(Result("host", Status.UNKNOWN, "resources to spare", stack.detail or "not measured"))
+    seconds = {"local.port": facts["local_port"], "local.model": local, "local.generate": local,
+               "api.auth": facts["api"], "api.generate": facts["api"]}
     for result in results:
-        source = seconds.get(result.name, stack)
-        result.seconds = source.get("probe_seconds", 0.0)
+        result.seconds = seconds.get(result.name, stack).seconds
     return results
 
 
@@ -148,7 +152,8 @@ def start(settings: Settings, stage: Stage, *, light: bool = False, timeout: flo
 
     def probe():
         try:
-            box["facts"] = asyncio.run(gather(settings, stage, light, timeout, spent))
+            from adapters import http
+            box["facts"] = http.run(gather(settings, stage, light, timeout, spent))
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 
+from checks.facts import Container, Stack
 from core.config import Settings
-from adapters.engine import Engine
 from core.errors import DockerError
 
 DRIFT_VARIABLES = {"llm-service": ("LLM_PROVIDER_WEIGHTS", "LLM_MAX_CONCURRENT"),
@@ -45,6 +45,10 @@ def describe(attrs: dict) -> dict:
             "pid": state.get("Pid") or None}
 
 
+def container(attrs: dict, service: str = "") -> Container:
+    return Container(**describe(attrs), env=drift_env(attrs, service))
+
+
 def store_source(settings: Settings, attrs: dict | None) -> str | None:
     """Where the local model's store is on the host: the source of the container's mount of the
     store (a volume or a bind mount), else the configured bind path; None when unknown."""
@@ -60,17 +64,18 @@ def store_source(settings: Settings, attrs: dict | None) -> str | None:
     return None
 
 
-async def containers(settings: Settings, timeout: float) -> dict:
+async def containers(settings: Settings, timeout: float) -> Stack:
+    from adapters.engine import Engine  # httpx with it: imported in the probes' thread
     try:
-        engine = Engine(timeout)
-        found = await engine.containers([f"com.docker.compose.project={settings.project}"])
-        local = await engine.inspect(settings.local_llm.container)
+        async with Engine(timeout) as engine:
+            found = await engine.containers([f"com.docker.compose.project={settings.project}"])
+            local = await engine.inspect(settings.local_llm.container)
     except DockerError as exc:
-        return {"engine": "unreachable", "detail": exc.what}
-    services: dict = {}
+        return Stack("unreachable", detail=exc.what)
+    services: dict[str, Container] = {}
     for attrs in found:
         service = (attrs["Config"].get("Labels") or {}).get("com.docker.compose.service", "")
         if service in DRIFT_VARIABLES:
-            services[service] = {**describe(attrs), "env": drift_env(attrs, service)}
-    return {"engine": "ok", "services": services, "local_container": describe(local) if local else None,
-            "store": store_source(settings, local)}
+            services[service] = container(attrs, service)
+    return Stack("ok", services=services, local_container=container(local) if local else None,
+                 store=store_source(settings, local))

@@ -63,6 +63,7 @@ class Api:
     model: str
     timeout: float
     concurrency: int
+    ca_file: str | None = None  # PEM bundle trusted for probe_url instead of certifi's (a private endpoint)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, 
     "service": SERVICE_KEYS,
     "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
                                  "store_mount", "store_path", "store_host_path"),
-    "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key"),
+    "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key", "ca_file"),
     "stage": ("stage", "name", "weights", "local_llm", "requires_key", "limits"),
     "decommission": ("drain_timeout", "stop_timeout", "quarantine_dir"),
 }
@@ -369,6 +370,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _ca_file(data: Mapping, where: str) -> str | None:
+    if data.get("ca_file") in (None, ""):
+        return None
+    path = os.path.abspath(os.path.expanduser(_str(data, "ca_file", where)))
+    if not os.path.isfile(path):
+        raise ConfigError(f"the CA file {path} is not a readable file", where=f"{where}.ca_file",
+                          hint="give the PEM file of the CA that signed the API's certificate, or remove the key")
+    return path
+
+
 def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: bool = True) -> Settings:
     """Validate the ``migrate`` section of Invoke's config into Settings. ``deployed_key``: when
     neither the config (sandbox) nor the environment has a key, take the deployed one."""
@@ -407,7 +418,8 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     _known(ad, KNOWN["api"], aw)
     api = Api(base_url=_url(ad, "base_url", aw), probe_url=_url(ad, "probe_url", aw) if ad.get("probe_url")
               else _url(ad, "base_url", aw), model=_str(ad, "model", aw),
-              timeout=_num(ad, "timeout", aw, 0.1, 600), concurrency=_int(ad, "concurrency", aw, 1, 10000))
+              timeout=_num(ad, "timeout", aw, 0.1, 600), concurrency=_int(ad, "concurrency", aw, 1, 10000),
+              ca_file=_ca_file(ad, aw))
     stages_data = _get(root, "stages", where)
     if not isinstance(stages_data, list) or not stages_data:
         raise ConfigError("expected a non-empty list of stages", where=f"{where}.stages")

@@ -6,7 +6,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from adapters import http
 from checks import history, probes
+from checks.facts import Generation
 from core.config import Settings, Stage
 from core.stats import percentile
 
@@ -27,36 +29,38 @@ def key(settings: Settings, **_) -> GateResult:
 
 def api(settings: Settings, **_) -> GateResult:
     a = settings.api
-    facts = asyncio.run(probes.api(a.probe_url, a.model, settings.api_key, a.timeout, generate=True))
-    if facts.get("auth") != "ok":
-        return GateResult("api", False, f"the API refused: {facts.get('auth')} {facts.get('detail', '')}".strip())
-    if "generate_error" in facts:
-        return GateResult("api", False, f"a tiny completion failed: {facts['generate_error']} {facts.get('detail', '')}")
-    return GateResult("api", True, f"a tiny completion answered, first token {facts['first_token_s'] * 1000:.0f} ms")
+    facts = http.run(probes.api(a.probe_url, a.model, settings.api_key, a.timeout, True, a.ca_file))
+    if facts.auth != "ok":
+        return GateResult("api", False, f"the API refused: {facts.auth} {facts.detail}".strip())
+    generation = facts.generation
+    if generation is None or generation.first_token_s is None:
+        words = f"{generation.error} {generation.detail}" if generation else "no answer"
+        return GateResult("api", False, f"a tiny completion failed: {words}".strip())
+    return GateResult("api", True, f"a tiny completion answered, first token {generation.first_token_s * 1000:.0f} ms")
 
 
-async def _validate(settings: Settings, n: int) -> list[dict]:
+async def _validate(settings: Settings, n: int) -> list[Generation | None]:
     a = settings.api
     limit = asyncio.Semaphore(4)  # a sample, not a load test: stay far below the RPM quota
 
     async def one():
         async with limit:
-            return await probes.api(a.probe_url, a.model, settings.api_key, a.timeout, True)
+            return (await probes.api(a.probe_url, a.model, settings.api_key, a.timeout, True, a.ca_file)).generation
     return await asyncio.gather(*(one() for _ in range(n)))
 
 
-def _answer_s(facts: dict) -> float:
+def _answer_s(generation: Generation) -> float:
     """First token as the stack sees it on its kept-alive connections: the probe's own connect
     (and TLS handshake) is set-up, not the API's latency."""
-    return facts["first_token_s"] - facts.get("connect_s", 0.0)
+    return generation.first_token_s - generation.connect_s
 
 
 def validation(settings: Settings, **_) -> GateResult:
     g = settings.gates
     if not settings.api_key:
         return GateResult("validation", False, "no API key to validate with")
-    results = asyncio.run(_validate(settings, g.validation_prompts))
-    good = [_answer_s(r) for r in results if "first_token_s" in r]
+    results = http.run(_validate(settings, g.validation_prompts))
+    good = [_answer_s(r) for r in results if r is not None and r.first_token_s is not None]
     share = len(good) / len(results)
     p95 = percentile(good, 95) * 1000 if good else float("inf")
     passed = share >= g.validation_success and p95 < g.validation_p95_ms

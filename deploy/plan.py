@@ -95,8 +95,8 @@ def _env_differs(container: dict, wanted: dict[str, str]) -> bool:
 
 
 def stages_matching(settings: Settings, world: World) -> list[int]:
-    facts = {"services": world.containers}
-    return [n for n, stage in settings.stages.items() if not judge.drift_of(stage, facts)]
+    envs = {name: c["env"] for name, c in world.containers.items()}
+    return [n for n, stage in settings.stages.items() if not judge.drift_of(stage, envs)]
 
 
 def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str], force: bool = False,

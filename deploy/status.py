@@ -37,7 +37,7 @@ def report(settings: Settings) -> str:
         lines.append(f"file {name}: {'matches stage ' + str(number) if same else 'DIFFERS from stage ' + str(number)}")
     try:
         world = planning.observe(settings, docker_api.client())
-        drift = judge.drift_of(stage, {"services": world.containers})
+        drift = judge.drift_of(stage, {name: c["env"] for name, c in world.containers.items()})
         lines.append("containers: " + ("match the stage" if not drift else "DRIFT: " + "; ".join(drift)))
         local = world.local_container
         lines.append(f"{settings.local_llm.container}: " + (local["state"] if local else "absent"))

@@ -201,6 +201,8 @@ def main(argv=None) -> int:
                         help="the only API key accepted (env SANDBOX_DASHSCOPE_KEY)")
     parser.add_argument("--rpm", type=int, default=int(os.environ.get("SANDBOX_RPM", "600")),
                         help="requests per minute before 429 Throttling.RateQuota, 0 = unlimited")
+    parser.add_argument("--tls-cert", help="serve https with this PEM certificate (and --tls-key)")
+    parser.add_argument("--tls-key", help="the certificate's PEM private key")
     add_knob_args(parser)
     args = parser.parse_args(argv)
     if not args.key:
@@ -209,7 +211,13 @@ def main(argv=None) -> int:
         knobs = knobs_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
-    serve(DashScopeServer((args.host, args.port), knobs, args.key, args.rpm), "sandbox.dashscope")
+    server = DashScopeServer((args.host, args.port), knobs, args.key, args.rpm)
+    if args.tls_cert:
+        import ssl
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    serve(server, "sandbox.dashscope")
     return 0
 
 

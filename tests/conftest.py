@@ -23,6 +23,7 @@ def fake_dns(monkeypatch):
     real = socket.getaddrinfo
 
     def getaddrinfo(host, port, *args, **kwargs):
+        host = host.decode() if isinstance(host, bytes) else host  # anyio passes the name encoded
         if host not in names:
             return real(host, port, *args, **kwargs)
         if names[host] is None:

@@ -1,4 +1,4 @@
-"""Emulators run in threads on 127.0.0.1 with an ephemeral port; each test gets fresh ones."""
+"""Emulators run in background workers on 127.0.0.1 with an ephemeral port; each test gets fresh ones."""
 import pytest
 
 from sandbox import dashscope, ollama

@@ -65,6 +65,9 @@ def test_key_never_shows_in_repr():
     ("local_llm.store_volume", "./a:b", "migrate.local_llm.store_volume"),
     ("api.base_url", "ftp://x", "migrate.api.base_url"),
     ("api.concurrency", True, "migrate.api.concurrency"),
+    ("api.ca_file", "/nonexistent/ca.pem", "migrate.api.ca_file"),
+    ("api.ca_file", "/", "migrate.api.ca_file"),  # a directory
+    ("api.ca_file", 5, "migrate.api.ca_file"),
     ("stages", [], "migrate.stages"),
     ("stages.2.weights", "qwen=70,local=30", "migrate.stages[2].weights"),
     ("stages.2.weights", "qwen:0,local:0", "migrate.stages[2].weights"),
@@ -109,3 +112,11 @@ def test_parse_weights(text, expected):
 def test_parse_weights_refuses(text):
     with pytest.raises(ValueError):
         config.parse_weights(text)
+
+
+def test_a_ca_file_is_made_absolute(tmp_path, monkeypatch):
+    (tmp_path / "ca.pem").write_text("pem")
+    monkeypatch.chdir(tmp_path)
+    settings = config.load(with_change("api.ca_file", "ca.pem"), env={})
+    assert settings.api.ca_file == str(tmp_path / "ca.pem")
+    assert config.load(BASE, env={}).api.ca_file is None  # certifi's bundle

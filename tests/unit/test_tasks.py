@@ -48,9 +48,21 @@ def test_listing_imports_no_heavy_package():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_httpx_comes_without_its_command_line_client():
+    """The test tools install click and rich, which httpx imports for its CLI when present:
+    ~45 ms of every health run. The adapter keeps them out, as a production install has them."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.path.insert(0, '.'); from adapters import http; import httpx; "
+            "print([m for m in ('click', 'rich', 'httpx._main') if sys.modules.get(m)], callable(httpx.main))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tasks.__file__.rsplit("/", 1)[0])
+    assert out.stdout.strip() == "[] True", out.stdout + out.stderr
+
+
 def test_the_health_path_imports_neither_httpx_nor_the_docker_sdk():
-    """Cron runs `invoke health` every few minutes: the probes, the engine reader and the reports
-    must not pull in httpx/httpcore or docker/requests (~100 ms each of start-up)."""
+    """Cron runs `invoke health` every few minutes: importing its modules must not pull in httpx
+    (the probes import it in their own thread, while the report is prepared) nor the docker SDK
+    and requests (~100 ms of start-up, never needed for reading)."""
     import subprocess
     import sys
     code = ("import sys; sys.path.insert(0, '.'); import tasks; "

@@ -2,6 +2,7 @@
 import pytest
 import yaml
 
+from checks import facts as f
 from checks import judge
 from checks.model import Status, worst
 from checks.run import evaluate
@@ -18,22 +19,41 @@ def env_for(stage):
             for s, e in judge.expected_env(SETTINGS.stage(stage)).items()}
 
 
+GENERATION = ("first_token_s", "generate_error")
+
+
+def typed(kind, fields: dict):
+    """The probes' records, from the flat words the scenario table is written in."""
+    fields = dict(fields)
+    gen = {k: fields.pop(k) for k in GENERATION if k in fields}
+    generation = f.Generation(first_token_s=gen.get("first_token_s"), error=gen.get("generate_error")) if gen else None
+    if kind is f.LocalLLM:
+        return f.LocalLLM(url="http://127.0.0.1:11434", **{"model": "qwen2:7b", **fields}, generation=generation)
+    return f.Api(url="http://127.0.0.1:18080", model="qwen-plus", **fields, generation=generation)
+
+
+def container(fields: dict | None):
+    return f.Container(**fields) if fields else None
+
+
 def facts(stage=2, port=True, port_error="refused", local=None, api=None, services=None, local_container="up",
           engine="ok", mem_mb=6000, disk_gb=50, integrity=()):
     local_container = {"up": {"container": "xiaozhi-local-llm", "state": "running", "health": "healthy"},
                        "exited": {"container": "xiaozhi-local-llm", "state": "exited", "health": "unhealthy"},
                        None: None}[local_container]
     return {
-        "local_port": {"open": port, "host": "127.0.0.1", "port": 11434, **({} if port else {"error": port_error})},
-        "local": local if local is not None else {"model": "qwen2:7b", "version": "0.6.8", "model_present": True,
-                                                  "first_token_s": 0.3, "template": True},
-        "api": api if api is not None else {"auth": "ok", "first_token_s": 0.8},
-        "stack": {"engine": engine, "detail": "down", "services": services or env_for(stage),
-                  "local_container": local_container, "integrity": list(integrity) if integrity is not None else None,
-                  "store": "/var/lib/docker/volumes/xiaozhi_ollama/_data/models",
-                  "host": {"mem_available": mem_mb * 2 ** 20, "mem_total": 8 * 2 ** 30, "load1": 1.0, "cpus": 4,
-                           "disk_path": "/", "disk_free": disk_gb * 2 ** 30, "listener": None,
-                           "local_model_rss": None}},
+        "local_port": f.Port(open=port, host="127.0.0.1", port=11434, error=None if port else port_error),
+        "local": typed(f.LocalLLM, local if local is not None else {
+            "model": "qwen2:7b", "version": "0.6.8", "model_present": True, "first_token_s": 0.3, "template": True}),
+        "api": typed(f.Api, api if api is not None else {"auth": "ok", "first_token_s": 0.8}),
+        "stack": f.Stack(engine=engine, detail="down",
+                         services={k: container(v) for k, v in (services or env_for(stage)).items()},
+                         local_container=container(local_container),
+                         integrity=list(integrity) if integrity is not None else None,
+                         store="/var/lib/docker/volumes/xiaozhi_ollama/_data/models",
+                         host=f.Host(mem_available=mem_mb * 2 ** 20, mem_total=8 * 2 ** 30, load1=1.0, cpus=4,
+                                     disk_path="/", disk_free=disk_gb * 2 ** 30, listener=None,
+                                     local_model_rss=None)),
     }
 
 
@@ -100,7 +120,7 @@ def test_light_skips_generate_checks():
 
 
 def test_drift_names_variable_and_wanted_value():
-    found = judge.drift_of(SETTINGS.stage(2), facts(services=env_for(1))["stack"])
+    found = judge.drift_of(SETTINGS.stage(2), {k: c.env for k, c in facts(services=env_for(1))["stack"].services.items()})
     assert found == ["llm-service LLM_PROVIDER_WEIGHTS=qwen:25,local:30 (want qwen:70,local:30)"]
 
 

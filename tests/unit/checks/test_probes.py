@@ -9,7 +9,7 @@ import yaml
 
 from checks import probes, run
 from core import config
-from adapters.http11 import HTTPError
+from adapters.http import HTTPError
 
 from ...conftest import ROOT
 
@@ -40,12 +40,12 @@ def test_refused_port_on_loopback():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connections are refused
         facts = asyncio.run(probes.tcp(f"http://127.0.0.1:{port}", 1.0))
-    assert facts["open"] is False and facts["error"] == "refused"
+    assert facts.open is False and facts.error == "refused"
 
 
 def test_api_without_key_sends_nothing():
     facts = asyncio.run(probes.api("http://127.0.0.1:9", "qwen-plus", "", 1.0))
-    assert facts["auth"] == "no_key"
+    assert facts.auth == "no_key"
 
 
 def test_container_facts_keep_only_the_drift_variables():

@@ -2,6 +2,7 @@
 import pytest
 import yaml
 
+from checks.facts import Api, Generation
 from deploy import gates
 from core import config
 
@@ -25,8 +26,8 @@ def test_validation(monkeypatch, answers, passed):
     async def fake_api(*_args, **_kw):
         answer = queue.pop()
         if answer is None:
-            return {"auth": "ok", "generate_error": "server_error"}
-        return {"auth": "ok", "first_token_s": answer[0], "connect_s": answer[1]}
+            return Api("u", "m", auth="ok", generation=Generation(error="server_error"))
+        return Api("u", "m", auth="ok", generation=Generation(first_token_s=answer[0], connect_s=answer[1]))
     monkeypatch.setattr(gates.probes, "api", fake_api)
     result = gates.validation(SETTINGS)
     assert result.passed is passed, result.detail
