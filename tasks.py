@@ -85,11 +85,11 @@ def _confirm(question: str) -> bool:
 @converted
 def phase(c, stage=None, dry_run=False, yes=False, force=False):
     """Move the stack to a stage: plan, gate, apply with Compose, verify, roll back."""
-    from deploy import apply
+    from orchestration import move
     from core.errors import ConfigError
     if stage is None:  # a flag with no default would be positional, and swallow `--help`
         raise ConfigError("which stage?", where="--stage", hint="invoke phase --stage N (see `invoke phase --help`)")
-    apply.phase(_settings(c), _number(stage, '--stage'), dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
+    move.phase(_settings(c), _number(stage, '--stage'), dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
 
 
 @task(help={"to": "the stage to go back to (default: the one before the current)",
@@ -97,8 +97,8 @@ def phase(c, stage=None, dry_run=False, yes=False, force=False):
 @converted
 def rollback(c, to=None, dry_run=False, yes=False):
     """Go back to an earlier stage through the same plan, apply and verify engine."""
-    from deploy import apply
-    apply.rollback(_settings(c), None if to is None else _number(to, "--to"), dry_run=dry_run, yes=yes,
+    from orchestration import move
+    move.rollback(_settings(c), None if to is None else _number(to, "--to"), dry_run=dry_run, yes=yes,
                    confirm=_confirm)
 
 

@@ -132,6 +132,7 @@ class Settings:
     gates_by_stage: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     api_key: str = field(repr=False, default="")
     key_source: str = "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"  # where the key came from, or why none
+    target: str = "compose-env"  # the kind of stack migrated: TARGET_NAMES
 
     @property
     def stop_grace_s(self) -> int:
@@ -154,8 +155,8 @@ class Settings:
 # --- small validators: each names the dotted key -----------------------------------------------
 SERVICE_KEYS = ("image", "command", "port", "publish", "healthcheck", "environment")
 KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, never ignored
-    "migrate": ("deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api", "stages",
-                "health", "gates", "decommission", "sandbox"),
+    "migrate": ("target", "deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api",
+                "stages", "health", "gates", "decommission", "sandbox"),
     "service": SERVICE_KEYS,
     "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
                                  "store_mount", "store_path", "store_host_path"),
@@ -370,6 +371,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+TARGET_NAMES = ("compose-env",)  # implemented in orchestration/targets.py
+
+
+def _target(data: Mapping, where: str) -> str:
+    name = data.get("target", "compose-env")
+    if name not in TARGET_NAMES:
+        raise ConfigError(f"unknown target {name!r}", where=f"{where}.target",
+                          hint="one of: " + ", ".join(TARGET_NAMES) + " (compose-env: the compose stack whose "
+                               "llm-service reads LLM_PROVIDER_WEIGHTS)")
+    return name
+
+
 def _ca_file(data: Mapping, where: str) -> str | None:
     if data.get("ca_file") in (None, ""):
         return None
@@ -443,4 +456,4 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
                     decommission=_decommission(root.get("decommission") or {}, f"{where}.decommission"),
                     gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
                                                    f"{where}.gates.by_stage", stages),
-                    api_key=key.key, key_source=key.source)
+                    api_key=key.key, key_source=key.source, target=_target(root, where))

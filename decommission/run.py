@@ -18,7 +18,7 @@ from decommission import collect, drain
 from decommission.locate import host_store, volume as find_volume
 from decommission.quarantine import audit_logger, quarantine_place, repair_hint
 from decommission.store import Owned, VolumeContent, check_path, owned, refuse_if_unsafe, volume_content
-from deploy import gates
+from checks import gates
 from adapters import docker_api
 from core import state
 from core.config import Settings, parse_weights

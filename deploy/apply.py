@@ -1,5 +1,6 @@
-"""Applying a stage: lock, back up, write atomically, `compose up -d --wait`, verify, and on
-failure restore the backup and apply it again. Every step is written to the audit log; the
+"""Applying a stage's files to the compose stack: plan and gate, back up, write atomically,
+`compose up -d --wait`, verify, and on failure restore the backup and apply it again. The
+move as a whole (the lock, the questions, the decommission after stage 3) is orchestration/move.py. Every step is written to the audit log; the
 state file marks the change as pending until it is verified, so a crash is detected and the
 next run converges."""
 from __future__ import annotations
@@ -7,12 +8,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from checks import judge
-from deploy import backup, gates as gating, plan as planning
+from checks import gates as gating
+from deploy import backup, plan as planning
 from deploy.render import SECRET_FILES, render
-from adapters import compose, docker_api
+from adapters import compose
 from core import state
 from core.config import Settings, Stage
 from core.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
@@ -45,67 +46,9 @@ def preflight(settings: Settings, target: Stage, dry_run: bool) -> None:
                              hint="run as its owner or with sudo")
 
 
-def _require_local_model(settings: Settings, target: Stage, client) -> None:
-    """A stage that sends traffic to the local LLM needs its model in the store (after a
-    decommission it may be quarantined, or gone)."""
-    if not target.local_llm:
-        return
-    from decommission.locate import host_store, volume
-    from decommission.quarantine import repair_hint
-    from core.ollama_store import damage
-    store = host_store(settings, volume(settings, client))
-    if store is None or not store.is_dir():
-        return  # not resolvable from here (first deployment): verification will judge it
-    problems = damage(store, settings.local_llm.model)
-    if problems:
-        missing = problems[0].startswith("no manifest")
-        raise MigrationError(f"stage {target.number} needs the local model {settings.local_llm.model}, "
-                             f"which is {'not in the store' if missing else 'not whole in the store'}",
-                             where=str(store), detail="\n".join(problems),
-                             hint=repair_hint(settings, container_exists=_local_exists(settings, client)))
-
-
-def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool = False, force: bool = False,
-          confirm=None, out=print, backward_ok: bool = False) -> Outcome:
-    target = settings.stage(number)
-    preflight(settings, target, dry_run)
-    compose.require_v2()
-    client = docker_api.client()
-    _require_local_model(settings, target, client)
-    if dry_run:
-        return _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run=True)
-    with state.lock(settings.deploy_dir):
-        outcome = _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run=False)
-        if outcome.plan.nothing_to_do:
-            return outcome
-        if not yes and not (confirm and confirm(f"apply stage {target.number} ({target.name})?")):
-            raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
-        if outcome.deletes_bytes and not yes and not confirm(
-                f"then DELETE {outcome.deletes_bytes / 1e9:.2f} GB of model files for good (no quarantine is "
-                f"configured, so a way back means pulling the model again)?"):
-            raise MigrationError("not confirmed: nothing was changed",
-                                 hint="answer y, or set migrate.decommission.quarantine_dir to keep a copy")
-        _apply(settings, target, outcome, client, force, out)
-        outcome.applied = True
-        return outcome
-
-
-def rollback(settings: Settings, to: int | None, **kwargs) -> Outcome:
-    """Back to ``to`` (default: the stage before the current one) through the same engine."""
-    current = state.current_stage(settings.deploy_dir)
-    if to is None:
-        earlier = [n for n in settings.stages if current is not None and n < current]
-        if not earlier:
-            raise Refused(f"nothing to roll back from (current stage: {current})", where="invoke rollback",
-                          hint="pass --to N")
-        to = max(earlier)
-    if current is not None and to > current:
-        raise Refused(f"stage {to} is ahead of the current stage {current}", where="--to",
-                      hint="use `invoke phase --stage N` to move forward")
-    return phase(settings, to, backward_ok=True, **kwargs)
-
-
-def _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run) -> Outcome:
+def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
+                  dry_run: bool) -> Outcome:
+    """Observe, render, plan, show the plan and run the gates; raise when the move is refused."""
     world = planning.observe(settings, client)
     wanted = render(settings, target)
     plan = planning.make(settings, world, target, wanted, force=force, allow_skip=backward_ok)
@@ -129,27 +72,11 @@ def _plan_and_gate(settings, target, client, force, backward_ok, out, dry_run) -
                          hint="fix what the gate reports, or pass --force to override (audited)")
     if failed:
         out(f"  --force: proceeding past failed gate(s) {', '.join(g.name for g in failed)}")
-    if not target.local_llm and _local_exists(settings, client):
-        outcome.deletes_bytes = _decommission_preview(settings, target, client, out)
-    if dry_run:
-        out("dry run: nothing was changed")
     return outcome
 
 
-def _decommission_preview(settings: Settings, target: Stage, client, out) -> int:
-    """What the decommission that follows a verified stage 3 will do, shown before the question.
-    Returns the bytes it would delete for good (0 when it quarantines, or finds nothing)."""
-    from decommission import run as decommissioning
-    facts = decommissioning.observe(settings, client, check_api=False)
-    qdir = settings.decommission.quarantine_dir
-    out("then, once the stage is verified, the local LLM is decommissioned:")
-    out("\n".join("  " + line for line in decommissioning.describe(
-        settings, facts, Path(qdir) if qdir else None, purge=False, after_stage=target).splitlines()))
-    found = facts.found
-    return found.bytes if found is not None and found.manifest is not None and not qdir else 0
-
-
-def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:
+def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:
+    """Back up, write, `compose up`, verify; roll back by itself when verification fails."""
     plan, d = outcome.plan, settings.deploy_dir
     old_state = state.read(d) or {}
     failed_gates = [g.name for g in outcome.gates if not g.passed]
@@ -187,23 +114,10 @@ def _apply(settings: Settings, target: Stage, outcome: Outcome, client, force: b
                              detail=planning.describe(again, settings.api_key),
                              hint="run the same command again; if it persists, look at `docker compose ps`")
     out(f"stage {target.number} ({target.name}) applied and verified")
-    if not target.local_llm and _local_exists(settings, client):
-        from decommission.run import decommission
-        out("decommissioning the local LLM now that the stage is verified:")
-        try:
-            decommission(settings, yes=True, force=False, out=out, locked=True)
-        except MigrationError as exc:
-            exc.hint = (f"stage {target.number} itself is applied and verified; finish with `invoke "
-                        f"decommission` once this is fixed" + (f" ({exc.hint})" if exc.hint else ""))
-            raise
 
 
 def _os_problem(exc: OSError) -> str:
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
-
-
-def _local_exists(settings: Settings, client) -> bool:
-    return docker_api.container_or_none(client, settings.local_llm.container) is not None
 
 
 def _up(settings: Settings) -> None:

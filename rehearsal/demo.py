@@ -10,7 +10,7 @@ import time
 import httpx
 
 from checks import command as health_command
-from deploy import apply
+from orchestration import move
 from rehearsal import sandbox_stack
 from core import state
 from core.config import Settings
@@ -68,7 +68,7 @@ def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, 
         _health(settings, report, out)
         for stage in (1, 2):
             out(f"== invoke phase --stage {stage}")
-            outcome = apply.phase(settings, stage, yes=True, out=out)
+            outcome = move.phase(settings, stage, yes=True, out=out)
             report.append(f"stage {stage}: gates " + ", ".join(f"{g.name} {'passed' if g.passed else 'FAILED'}"
                                                                for g in outcome.gates))
             _health(settings, report, out)
@@ -79,7 +79,7 @@ def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, 
         for _ in range(settings.gates.history_records - 1):  # the stage-3 gate reads recent history
             _health(settings, [], lambda *_: None)
         out("== invoke phase --stage 3 (then the local LLM is decommissioned)")
-        outcome = apply.phase(settings, 3, yes=True, out=out)
+        outcome = move.phase(settings, 3, yes=True, out=out)
         report.append("stage 3: gates " + ", ".join(f"{g.name} {'passed' if g.passed else 'FAILED'}"
                                                     for g in outcome.gates))
         done = [e for e in state.audit_tail(settings.deploy_dir, 50) if e["event"] == "decommission-done"]

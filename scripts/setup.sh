@@ -29,7 +29,7 @@ fi
 # As pip does for installed packages: with PYTHONDONTWRITEBYTECODE set (or a read-only
 # checkout), every `invoke health` from cron would compile the toolkit again (~15 ms).
 # Python checks each file's time stamp, so an edited file is still read from its source.
-.venv/bin/python -m compileall -q tasks.py core adapters checks deploy decommission bench rehearsal >/dev/null
+.venv/bin/python -m compileall -q tasks.py core adapters checks deploy decommission orchestration bench rehearsal >/dev/null
 
 if ! docker compose version >/dev/null 2>&1; then
   if grep -qE '^(13|trixie)' /etc/debian_version 2>/dev/null; then

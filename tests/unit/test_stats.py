@@ -32,7 +32,7 @@ def test_percentile_table(values, p, expected):
 def test_the_validation_gate_uses_it(monkeypatch):
     """11-19 samples: the gate's own rounding once took the second-slowest as p95."""
     import yaml
-    from deploy import gates
+    from checks import gates
     from core import config
     from ..conftest import ROOT
     settings = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-x-0123"})

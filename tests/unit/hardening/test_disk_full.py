@@ -65,7 +65,7 @@ def test_disk_full_mid_write_rolls_back_to_the_old_files(small_disk, monkeypatch
     plan = planning.make(settings, world, target, render.render(settings, target))
     out = []
     with pytest.raises(VerifyFailed) as err:
-        apply._apply(settings, target, apply.Outcome(plan), client=None, force=False, out=out.append)
+        apply.apply_plan(settings, target, apply.Outcome(plan), client=None, force=False, out=out.append)
     message = err.value.message
     assert "No space left on device" in message and "rolled back" in message, message
     assert KEY not in message and KEY not in "\n".join(out)
@@ -87,6 +87,6 @@ def test_disk_full_before_anything_changed_says_so(small_disk, monkeypatch):
     world = planning.World(files={}, state=None, containers={}, local_container=None)
     plan = planning.make(settings, world, target, render.render(settings, target), force=True)
     with pytest.raises(apply.MigrationError) as err:
-        apply._apply(settings, target, apply.Outcome(plan), client=None, force=False, out=lambda *_: None)
+        apply.apply_plan(settings, target, apply.Outcome(plan), client=None, force=False, out=lambda *_: None)
     assert "No space left" in err.value.message and "not changed" in err.value.message
     assert {n: (small_disk / n).read_bytes() for n in before} == before

@@ -12,8 +12,6 @@ from checks.facts import Generation
 from core.config import Settings, Stage
 from core.stats import percentile
 
-KNOWN = ("key", "api", "validation", "history")
-
 
 @dataclass
 class GateResult:
@@ -71,8 +69,8 @@ def validation(settings: Settings, **_) -> GateResult:
 
 def health_history(settings: Settings, recorded: int | None, since: float | None, **_) -> GateResult:
     k = settings.gates.history_records
-    records = [r for r in history.read(settings.history_path, settings.health.history_keep)
-               if r.get("stage") == recorded and r.get("time", 0) >= (since or 0)]
+    records = [r for r in history.since(history.read(settings.history_path, settings.health.history_keep), since or 0)
+               if r.get("stage") == recorded]
     last = records[-k:]
     if len(last) < k:
         return GateResult("history", False, f"{len(last)} health records at stage {recorded} since it began, "
@@ -86,7 +84,7 @@ def health_history(settings: Settings, recorded: int | None, since: float | None
     return GateResult("history", True, f"no CRITICAL in the last {k} health records at stage {recorded}")
 
 
-GATES = {"key": key, "api": api, "validation": validation, "history": health_history}
+GATES = {"key": key, "api": api, "validation": validation, "history": health_history}  # config.GATE_NAMES
 
 
 def for_move(settings: Settings, target: Stage, forward: bool) -> list[str]:

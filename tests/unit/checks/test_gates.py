@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from checks.facts import Api, Generation
-from deploy import gates
+from checks import gates
 from core import config
 
 from ...conftest import ROOT
@@ -32,3 +32,7 @@ def test_validation(monkeypatch, answers, passed):
     result = gates.validation(SETTINGS)
     assert result.passed is passed, result.detail
     assert not queue, "every sample prompt was sent"
+
+
+def test_every_gate_config_may_name_exists():
+    assert tuple(gates.GATES) == config.GATE_NAMES

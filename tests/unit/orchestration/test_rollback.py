@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from deploy import apply
+from orchestration import move
 
 from core import state
 from core import config
@@ -20,14 +20,14 @@ def settings(tmp_path):
 @pytest.fixture
 def calls(monkeypatch):
     seen = []
-    monkeypatch.setattr(apply, "phase", lambda settings, n, **kw: seen.append((n, kw)))
+    monkeypatch.setattr(move, "phase", lambda settings, n, **kw: seen.append((n, kw)))
     return seen
 
 
 @pytest.mark.parametrize("current, to, expected", [(3, None, 2), (2, None, 1), (3, 0, 0), (1, 1, 1)])
 def test_rollback_targets(settings, calls, current, to, expected):
     state.write(settings.deploy_dir, stage=current)
-    apply.rollback(settings, to)
+    move.rollback(settings, to)
     assert calls == [(expected, {"backward_ok": True})]
 
 
@@ -37,5 +37,5 @@ def test_rollback_refuses(settings, calls, current, to, words):
     if current is not None:
         state.write(settings.deploy_dir, stage=current)
     with pytest.raises(Refused, match=words):
-        apply.rollback(settings, to)
+        move.rollback(settings, to)
     assert calls == []

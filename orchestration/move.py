@@ -1,0 +1,105 @@
+"""A stage move from start to end, whatever the target: refuse what cannot work, plan and gate,
+show what the decommission that follows stage 3 will do, ask, apply (the target verifies and
+rolls back by itself), then decommission the local LLM once the stage without it is verified."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters import compose
+from core import state
+from core.config import Settings, Stage
+from core.errors import MigrationError, Refused
+from deploy.apply import Outcome, preflight
+from orchestration import targets
+
+
+def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool = False, force: bool = False,
+          confirm=None, out=print, backward_ok: bool = False) -> Outcome:
+    stage = settings.stage(number)
+    preflight(settings, stage, dry_run)
+    compose.require_v2()
+    target = targets.load(settings)
+    _require_local_model(settings, target, stage)
+    if dry_run:
+        return _prepare(settings, target, stage, force, backward_ok, out, dry_run=True)
+    with state.lock(settings.deploy_dir):
+        outcome = _prepare(settings, target, stage, force, backward_ok, out, dry_run=False)
+        if outcome.plan.nothing_to_do:
+            return outcome
+        if not yes and not (confirm and confirm(f"apply stage {stage.number} ({stage.name})?")):
+            raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
+        if outcome.deletes_bytes and not yes and not confirm(
+                f"then DELETE {outcome.deletes_bytes / 1e9:.2f} GB of model files for good (no quarantine is "
+                f"configured, so a way back means pulling the model again)?"):
+            raise MigrationError("not confirmed: nothing was changed",
+                                 hint="answer y, or set migrate.decommission.quarantine_dir to keep a copy")
+        target.apply(stage, outcome, force=force, out=out)
+        outcome.applied = True
+        if not stage.local_llm and target.local_llm_exists():
+            _decommission(settings, stage, out)
+        return outcome
+
+
+def rollback(settings: Settings, to: int | None, **kwargs) -> Outcome:
+    """Back to ``to`` (default: the stage before the current one) through the same move."""
+    current = state.current_stage(settings.deploy_dir)
+    if to is None:
+        earlier = [n for n in settings.stages if current is not None and n < current]
+        if not earlier:
+            raise Refused(f"nothing to roll back from (current stage: {current})", where="invoke rollback",
+                          hint="pass --to N")
+        to = max(earlier)
+    if current is not None and to > current:
+        raise Refused(f"stage {to} is ahead of the current stage {current}", where="--to",
+                      hint="use `invoke phase --stage N` to move forward")
+    return phase(settings, to, backward_ok=True, **kwargs)
+
+
+def _require_local_model(settings: Settings, target: targets.Target, stage: Stage) -> None:
+    """A stage that sends traffic to the local LLM needs its model in the store (after a
+    decommission it may be quarantined, or gone)."""
+    if not stage.local_llm:
+        return
+    where, problems = target.needs_local_model(stage)
+    if problems:
+        from decommission.quarantine import repair_hint
+        missing = problems[0].startswith("no manifest")
+        raise MigrationError(f"stage {stage.number} needs the local model {settings.local_llm.model}, "
+                             f"which is {'not in the store' if missing else 'not whole in the store'}",
+                             where=where, detail="\n".join(problems),
+                             hint=repair_hint(settings, container_exists=target.local_llm_exists()))
+
+
+def _prepare(settings, target, stage, force, backward_ok, out, dry_run) -> Outcome:
+    outcome = target.plan_and_gate(stage, force=force, backward_ok=backward_ok, out=out, dry_run=dry_run)
+    if not outcome.plan.nothing_to_do:
+        if not stage.local_llm and target.local_llm_exists():
+            outcome.deletes_bytes = _decommission_preview(settings, stage, out)
+        if dry_run:
+            out("dry run: nothing was changed")
+    return outcome
+
+
+def _decommission_preview(settings: Settings, stage: Stage, out) -> int:
+    """What the decommission that follows a verified stage 3 will do, shown before the question.
+    Returns the bytes it would delete for good (0 when it quarantines, or finds nothing)."""
+    from adapters import docker_api
+    from decommission import run as decommissioning
+    facts = decommissioning.observe(settings, docker_api.client(), check_api=False)
+    qdir = settings.decommission.quarantine_dir
+    out("then, once the stage is verified, the local LLM is decommissioned:")
+    out("\n".join("  " + line for line in decommissioning.describe(
+        settings, facts, Path(qdir) if qdir else None, purge=False, after_stage=stage).splitlines()))
+    found = facts.found
+    return found.bytes if found is not None and found.manifest is not None and not qdir else 0
+
+
+def _decommission(settings: Settings, stage: Stage, out) -> None:
+    from decommission.run import decommission
+    out("decommissioning the local LLM now that the stage is verified:")
+    try:
+        decommission(settings, yes=True, force=False, out=out, locked=True)
+    except MigrationError as exc:
+        exc.hint = (f"stage {stage.number} itself is applied and verified; finish with `invoke "
+                    f"decommission` once this is fixed" + (f" ({exc.hint})" if exc.hint else ""))
+        raise

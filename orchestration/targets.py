@@ -1,0 +1,92 @@
+"""The seam between a stage move and the kind of stack it moves. A target renders a stage's
+files, observes the world, plans and gates, applies (verifying, rolling back by itself), runs
+its own health checks, and says what its decommission needs. The move (move.py) sees only this.
+
+One target today: ``compose-env``, the seed's compose stack whose llm-service reads
+LLM_PROVIDER_WEIGHTS (``migrate.target``, the default)."""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from core.config import Settings, Stage
+
+
+class Target(Protocol):
+    name: str
+
+    def render(self, stage: Stage) -> dict[str, str]:
+        """The stage's files, by name, as they would be written."""
+
+    def observe(self):
+        """The world as it is: deployed files, state, containers."""
+
+    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+        """The plan shown and the gates run; raises when the move is refused. Returns an Outcome."""
+
+    def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
+        """Write, restart, verify; on failure roll back by itself and raise VerifyFailed."""
+
+    def health(self, stage: Stage, **options):
+        """Start the target's health probes; returns a function that waits for the Report."""
+
+    def needs_local_model(self, stage: Stage) -> tuple[str, list[str]]:
+        """Where the local model a stage sends traffic to is, and what is wrong with it (empty: whole)."""
+
+    def local_llm_exists(self) -> bool:
+        """Whether the local LLM's container is still there (to be decommissioned)."""
+
+
+class ComposeEnv:
+    """The seed's stack: docker-compose.yml and llm.env rendered per stage, weights in llm-service."""
+    name = "compose-env"
+
+    def __init__(self, settings: Settings, client=None):
+        self.settings = settings
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            from adapters import docker_api
+            self._client = docker_api.client()
+        return self._client
+
+    def render(self, stage: Stage) -> dict[str, str]:
+        from deploy.render import render
+        return render(self.settings, stage)
+
+    def observe(self):
+        from deploy import plan
+        return plan.observe(self.settings, self.client)
+
+    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+        from deploy import apply
+        return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
+
+    def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
+        from deploy import apply
+        apply.apply_plan(self.settings, stage, outcome, self.client, force, out)
+
+    def health(self, stage: Stage, **options):
+        from checks import run
+        return run.start(self.settings, stage, **options)
+
+    def needs_local_model(self, stage: Stage) -> tuple[str, list[str]]:
+        from core.ollama_store import damage
+        from decommission.locate import host_store, volume
+        store = host_store(self.settings, volume(self.settings, self.client))
+        if not stage.local_llm or store is None or not store.is_dir():
+            return str(store), []  # not resolvable from here (first deployment): verification judges it
+        return str(store), damage(store, self.settings.local_llm.model)
+
+    def local_llm_exists(self) -> bool:
+        from adapters import docker_api
+        return docker_api.container_or_none(self.client, self.settings.local_llm.container) is not None
+
+
+TARGETS: dict[str, Callable[..., Target]] = {ComposeEnv.name: ComposeEnv}  # config.TARGET_NAMES
+
+
+def load(settings: Settings, client=None) -> Target:
+    """The target ``migrate.target`` names (config has checked the name)."""
+    return TARGETS[settings.target](settings, client)

@@ -1,0 +1,59 @@
+"""Layers point down only, and no package reaches into another's private names (README,
+"Architecture"). Read from the source with ast: lazy imports inside functions count too."""
+import ast
+
+import pytest
+
+from ..conftest import ROOT
+
+# What each package may import from the toolkit's own packages.
+MAY_IMPORT = {
+    "core": set(),
+    "adapters": {"core"},
+    "checks": {"core", "adapters"},
+    "deploy": {"core", "adapters", "checks"},
+    "decommission": {"core", "adapters", "checks"},
+    "bench": {"core", "adapters"},
+    "orchestration": {"core", "adapters", "checks", "deploy", "decommission"},
+    "rehearsal": {"core", "adapters", "checks", "deploy", "decommission", "orchestration"},
+    "sandbox": {"core"},  # the emulators share the Ollama store's layout, nothing else
+}
+PACKAGES = set(MAY_IMPORT) | {"tasks"}
+
+
+def imports(path):
+    """(imported package, imported names or attribute paths, line) of each toolkit import."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            top = node.module.split(".")[0]
+            if top in PACKAGES:
+                yield top, node.module, [a.name for a in node.names], node.lineno
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top in PACKAGES:
+                    yield top, alias.name, [], node.lineno
+
+
+def sources():
+    for package in MAY_IMPORT:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield package, path
+
+
+@pytest.mark.parametrize("package, path", list(sources()), ids=lambda v: str(v).rsplit("/", 2)[-1] if hasattr(v, "name") else v)
+def test_layers_point_down_and_privates_stay_home(package, path):
+    for top, module, names, line in imports(path):
+        where = f"{path.relative_to(ROOT)}:{line}"
+        if top != package:
+            assert top in MAY_IMPORT[package], f"{where}: {package} may not import {module}"
+            private = [n for n in names if n.startswith("_")] + [p for p in module.split(".")[1:] if p.startswith("_")]
+            assert not private, f"{where}: imports the private {private} of {top}"
+
+
+def test_no_production_module_imports_the_sandbox():
+    for package, path in sources():
+        if package in ("sandbox", "rehearsal"):
+            continue
+        assert all(top != "sandbox" for top, *_ in imports(path)), path
