@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from checks.facts import Api, Container, Generation, Host, LocalLLM, Port, Stack
 from checks.model import Result, Status
-from core.config import Health, Stage
+from core.config import STACK_SERVICES, Health, Stage
+from core.services import STACK, WEIGHTS_VARIABLE
 
 MB, GB = 1024 ** 2, 1024 ** 3
 
@@ -99,7 +100,7 @@ def containers(stage: Stage, facts: Stack, local_name: str) -> list[Result]:
     if facts.engine != "ok":
         return [Result("containers", Status.UNKNOWN, "engine reachable", facts.detail or "unreachable")]
     results = []
-    for service in ("vad", "asr", "tts", "llm-service"):
+    for service in STACK_SERVICES:
         info = facts.services.get(service)
         results.append(Result(f"container.{service}", Status.OK if _running(info) else Status.CRITICAL,
                               "running, healthy", info.words if info else "absent"))
@@ -114,10 +115,9 @@ def containers(stage: Stage, facts: Stack, local_name: str) -> list[Result]:
 
 
 def expected_env(stage: Stage) -> dict[str, dict[str, str]]:
-    return {"llm-service": {"LLM_PROVIDER_WEIGHTS": stage.weights, "LLM_MAX_CONCURRENT": str(stage.limits["llm"])},
-            "vad": {"VAD_MAX_CONCURRENT": str(stage.limits["vad"])},
-            "asr": {"ASR_MAX_CONCURRENT": str(stage.limits["asr"])},
-            "tts": {"TTS_MAX_CONCURRENT": str(stage.limits["tts"])}}
+    """Each service's drift variables as the stage sets them (core/services.py)."""
+    return {s.name: {**({WEIGHTS_VARIABLE: stage.weights} if s.reads_weights else {}),
+                     s.limit_variable: str(stage.limits[s.limit])} for s in STACK}
 
 
 def drift_of(stage: Stage, envs: dict[str, dict[str, str]]) -> list[str]:

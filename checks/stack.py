@@ -8,11 +8,10 @@ import os
 
 from checks.facts import Container, Stack
 from core.config import Settings
+from core.services import STACK
 from core.errors import DockerError
 
-DRIFT_VARIABLES = {"llm-service": ("LLM_PROVIDER_WEIGHTS", "LLM_MAX_CONCURRENT"),
-                   "vad": ("VAD_MAX_CONCURRENT",), "asr": ("ASR_MAX_CONCURRENT",),
-                   "tts": ("TTS_MAX_CONCURRENT",)}
+DRIFT_VARIABLES = {s.name: s.drift_variables for s in STACK}
 
 
 def drift_env(attrs: dict, service: str) -> dict:

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from core import secrets
+from core import services as services_table
+from core.services import parse_weights  # noqa: F401 (the one parser, for config's readers)
 from core.envfile import control_character
 from core.errors import ConfigError
 
-LIMIT_NAMES = ("vad", "asr", "tts", "llm")
-STACK_SERVICES = ("vad", "asr", "tts", "llm-service")
+LIMIT_NAMES = tuple(s.limit for s in services_table.STACK)
+STACK_SERVICES = tuple(s.name for s in services_table.STACK)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")   # Compose's rule for service names
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -24,7 +26,6 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # part can be `..` when the name becomes a path in the model store.
 _MODEL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/){0,2}[A-Za-z0-9][A-Za-z0-9_.-]*(:[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 _VOLUME = re.compile(r"^([a-z0-9][a-z0-9_.-]*|(/|\./|\.\./)[^\s:]*)$")
-_WEIGHTS = re.compile(r"^qwen:(\d+),local:(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Stage:
 
     @property
     def weights(self) -> str:
-        return f"qwen:{self.qwen_weight},local:{self.local_weight}"
+        return services_table.format_weights({"qwen": self.qwen_weight, "local": self.local_weight})
 
     @property
     def uses_api(self) -> bool:
@@ -262,23 +263,14 @@ def _service(data: Mapping, where: str, allowed=SERVICE_KEYS) -> Service:
                    environment=environment)
 
 
-def parse_weights(text: str) -> dict[str, int]:
-    """'qwen:70,local:30' -> {'qwen': 70, 'local': 30}, in any order; ValueError otherwise.
-    (The sandbox's llm-service has its own copy: it runs where this package is not installed.)"""
-    weights = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition(":")
-        if not sep or not value.strip().isdigit() or name.strip() in weights:
-            raise ValueError(f"LLM_PROVIDER_WEIGHTS={text!r}: expected NAME:INT,NAME:INT")
-        weights[name.strip()] = int(value)
-    return weights
-
-
 def _stage(data: Mapping, where: str) -> Stage:
     _known(data, KNOWN["stage"], where)
-    weights = _str(data, "weights", where, _WEIGHTS, "write it as qwen:N,local:M (the seed's format)")
-    parsed = parse_weights(weights)
-    qwen, local = parsed["qwen"], parsed["local"]
+    weights = _str(data, "weights", where)
+    try:
+        parsed = parse_weights(weights)
+    except ValueError as exc:
+        raise ConfigError(str(exc), where=f"{where}.weights", hint="write it as qwen:N,local:M (the seed's format)") from None
+    qwen, local = parsed.get("qwen", 0), parsed.get("local", 0)
     if qwen + local == 0:
         raise ConfigError("no provider gets traffic", where=f"{where}.weights")
     limits_data = _get(data, "limits", where)

@@ -21,7 +21,8 @@ from decommission.store import Owned, VolumeContent, check_path, owned, refuse_i
 from checks import gates
 from adapters import docker_api
 from core import state
-from core.config import Settings, parse_weights
+from core.config import Settings
+from core.services import WEIGHTS_VARIABLE, parse_weights
 from core.errors import MigrationError, Refused
 from core.files import check_private_dir
 
@@ -56,7 +57,7 @@ def _running_local_weight(settings: Settings, client) -> int | None:
     """The local provider's weight in the running llm-service (None: no llm-service runs)."""
     label = {"label": [f"com.docker.compose.project={settings.project}", "com.docker.compose.service=llm-service"]}
     for c in client.containers.list(filters=label):
-        text = stack.drift_env(c.attrs, "llm-service").get("LLM_PROVIDER_WEIGHTS")
+        text = stack.drift_env(c.attrs, "llm-service").get(WEIGHTS_VARIABLE)
         if text is None:
             continue
         try:

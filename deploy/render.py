@@ -10,6 +10,7 @@ import jinja2
 import yaml
 
 from core import envfile
+from core import services as services_table
 from core.config import Settings, Stage
 from core.errors import TemplateError
 from core.secrets import KEY_PLACEHOLDER
@@ -35,7 +36,8 @@ def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict |
     return {"project": settings.project, "bind": settings.bind, "stage": stage,
             "services": settings.services, "extra_services": settings.extra_services,
             "local_llm": settings.local_llm, "api": settings.api, "api_key": api_key,
-            "fingerprints": fingerprints or {}, "stop_grace_s": settings.stop_grace_s}
+            "fingerprints": fingerprints or {}, "stop_grace_s": settings.stop_grace_s,
+            "stack": services_table.STACK, "weights_variable": services_table.WEIGHTS_VARIABLE}
 
 
 def render(settings: Settings, stage: Stage, *, redact: bool = False,

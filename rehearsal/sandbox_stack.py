@@ -59,7 +59,7 @@ SOURCE_LABEL = "xiaozhi.sandbox.sources"
 
 
 # The core modules the emulators import (standard library only), copied into the image beside sandbox/.
-CORE_MODULES = ("__init__.py", "ollama_store.py")
+CORE_MODULES = ("__init__.py", "ollama_store.py", "services.py")
 
 
 def image_sources() -> dict[str, Path]:

@@ -19,22 +19,16 @@ import time
 import urllib.error
 import urllib.request
 
+from core import services
 from sandbox.common import BadRequest, EmulatorServer, Handler, Knobs, serve
 
-PROVIDERS = ("qwen", "local")
+PROVIDERS = services.PROVIDERS
 
 
 def parse_weights(text: str) -> dict[str, int]:
-    """'qwen:70,local:30' -> {'qwen': 70, 'local': 30}; strict, as a typo must not move traffic."""
-    weights: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition(":")
-        if not sep or name not in PROVIDERS or not value.strip().isdigit():
-            raise ValueError(f"LLM_PROVIDER_WEIGHTS item {item!r}: expected NAME:INT with NAME in "
-                             f"{', '.join(PROVIDERS)}")
-        if name in weights:
-            raise ValueError(f"LLM_PROVIDER_WEIGHTS names {name!r} twice")
-        weights[name] = int(value)
+    """The toolkit's one parser of the format (core/services.py), and one rule of the service's
+    own: some provider must get traffic."""
+    weights = services.parse_weights(text)
     if not any(weights.values()):
         raise ValueError(f"LLM_PROVIDER_WEIGHTS {text!r} gives no provider a positive weight")
     return weights
