@@ -68,8 +68,13 @@ class Plan:
         return self.target.number - (self.recorded if self.recorded is not None else self.target.number)
 
 
+def read_files(settings: Settings) -> dict[str, str | None]:
+    """The deployed files, by name; None for one that is absent."""
+    return {name: read_text(settings.deploy_dir / name) for name in rendering.FILES}
+
+
 def observe(settings: Settings, client) -> World:
-    files = {name: read_text(settings.deploy_dir / name) for name in rendering.FILES}
+    files = read_files(settings)
     containers = {}
     label = f"com.docker.compose.project={settings.project}"
     for c in client.containers.list(all=True, filters={"label": label}):

@@ -8,7 +8,7 @@ from deploy import plan as planning
 from deploy.render import render
 from adapters import docker_api
 from core import state
-from core.config import Settings
+from core.config import Settings, Stage
 from core.errors import DockerError
 
 
@@ -30,24 +30,37 @@ def report(settings: Settings) -> str:
         p = recorded["pending"]
         lines.append(f"PENDING: a run to stage {p.get('to')} started {p.get('started')} did not finish: "
                      f"run `invoke phase --stage {p.get('to')}` to converge")
-    wanted = render(settings, stage)
-    for name, text in wanted.items():
-        on_disk = (settings.deploy_dir / name)
-        same = on_disk.exists() and on_disk.read_text() == text
-        lines.append(f"file {name}: {'matches stage ' + str(number) if same else 'DIFFERS from stage ' + str(number)}")
-    try:
-        world = planning.observe(settings, docker_api.client())
-        drift = judge.drift_of(stage, {name: c["env"] for name, c in world.containers.items()})
-        lines.append("containers: " + ("match the stage" if not drift else "DRIFT: " + "; ".join(drift)))
-        local = world.local_container
-        lines.append(f"{settings.local_llm.container}: " + (local["state"] if local else "absent"))
-    except DockerError as exc:
-        lines.append(f"containers: unknown ({exc.what})")
+    lines += converge_lines(settings, stage)
     tail = state.audit_tail(settings.deploy_dir, 5)
     lines.append("last audit entries:" if tail else "audit log: empty")
     for entry in tail:
         lines.append(f"  {entry['time']} {entry['who']} {_event(entry)}")
     return "\n".join(lines)
+
+
+def converge_lines(settings: Settings, stage: Stage) -> list[str]:
+    """Where the world stands against ``stage``, read from the same Plan that `phase --dry-run`
+    shows and that verification re-makes after an apply: status never judges on its own."""
+    wanted = render(settings, stage)
+    try:
+        world = planning.observe(settings, docker_api.client())
+    except DockerError as exc:
+        world, unreachable = planning.World(files=planning.read_files(settings), state=None, containers={},
+                                            local_container=None), exc.what
+    else:
+        unreachable = None
+    plan = planning.make(settings, world, stage, wanted, allow_skip=True)
+    lines = [f"file {c.name}: " + (f"DIFFERS from stage {stage.number}" if c.changed else f"matches stage {stage.number}")
+             for c in plan.files]
+    if unreachable:
+        return lines + [f"containers: unknown ({unreachable})"]
+    drift = judge.drift_of(stage, {name: c["env"] for name, c in world.containers.items()})
+    lines.append("containers: " + ("match the stage" if not drift else "DRIFT: " + "; ".join(drift)))
+    if plan.recreate:
+        lines.append(f"to converge, `invoke phase --stage {stage.number}` would (re)create: " + ", ".join(plan.recreate))
+    local = world.local_container
+    lines.append(f"{settings.local_llm.container}: " + (local["state"] if local else "absent"))
+    return lines
 
 
 def _when(epoch) -> str:
