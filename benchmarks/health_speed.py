@@ -8,7 +8,6 @@
 - its peak RSS (target: < 80 MB); `invoke --list` (target: < 0.3 s).
 Prints figures; asserts nothing: these machines are noisy."""
 import copy
-import os
 import socket
 import statistics
 import subprocess

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from . import endpoints
+
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
@@ -47,9 +49,8 @@ def invoke(config: Path, *args: str, check: bool = True, env: dict | None = None
 def sandbox_config(tmp_path_factory, docker_client):
     """sandbox.yaml with its own project name and deploy dir, so tests never touch a
     developer's running sandbox files."""
-    data = yaml.safe_load((ROOT / "sandbox.yaml").read_text())
-    data["migrate"]["project"] = f"xztest-{uuid.uuid4().hex[:6]}"
-    data["migrate"]["deploy_dir"] = str(tmp_path_factory.mktemp("deploy") / "live")
+    data = endpoints.apply(yaml.safe_load((ROOT / "sandbox.yaml").read_text()),
+                           str(tmp_path_factory.mktemp("deploy") / "live"))
     path = tmp_path_factory.mktemp("cfg") / "sandbox-test.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -10,6 +10,7 @@ import yaml
 from core import state
 from sandbox.store import Store, blob_path
 
+from . import endpoints
 from .conftest import config_variant, invoke
 
 
@@ -61,7 +62,7 @@ def test_2_stage_3_decommissions_keeping_shared_blobs(cfg, sandbox_up, docker_cl
     with pytest.raises(Exception):
         docker_client.containers.get("xiaozhi-local-llm")
     with pytest.raises(httpx.ConnectError):
-        httpx.get("http://127.0.0.1:11434/", timeout=2)
+        httpx.get(endpoints.LOCAL + "/", timeout=2)
     assert Store(store).find("qwen2:7b") is None and Store(store).find("qwen2:1.5b") is not None
     assert all(blob_path(store, d).exists() for d in small)
     assert not any(blob_path(store, d).exists() for d in big - small)
@@ -103,7 +104,7 @@ def test_5_quarantine_restore_and_rollback_bring_the_model_back(cfg, sandbox_up,
     assert rc == 0 and "restored qwen2:7b" in out and "rollback --to 2" in out, out
     rc, out = run(config, "rollback", "--yes")
     assert rc == 0, out
-    assert "qwen2:7b" in {m.model for m in ollama.Client(host="http://127.0.0.1:11434").list().models}
+    assert "qwen2:7b" in {m.model for m in ollama.Client(host=endpoints.LOCAL).list().models}
     assert not any(qdir.iterdir())
 
 

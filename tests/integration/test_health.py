@@ -8,10 +8,11 @@ import pytest
 from sandbox.common import Knobs, start_in_thread
 from sandbox.dashscope import DashScopeServer
 
+from . import endpoints
 from .conftest import config_variant, invoke
 
-LOCAL_KNOBS = "http://127.0.0.1:11434/_sandbox/knobs"
-API_KNOBS = "http://127.0.0.1:18080/_sandbox/knobs"
+LOCAL_KNOBS = endpoints.LOCAL + "/_sandbox/knobs"
+API_KNOBS = endpoints.API + "/_sandbox/knobs"
 DEFAULTS = Knobs().as_dict()
 
 

@@ -14,10 +14,11 @@ import yaml
 
 from core import state
 
+from . import endpoints
 from .conftest import ROOT, config_variant, invoke
 
-LOCAL = "http://127.0.0.1:11434"
-API = "http://127.0.0.1:18080"
+LOCAL = endpoints.LOCAL
+API = endpoints.API
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_1_walk_forward_and_back(cfg, deploy, sandbox_up, docker_client):
     assert unchanged == {k: v for k, v in before.items() if "llm-service" not in k}
 
     local0, api0 = counts(LOCAL).get("POST /api/chat", 0), counts(API).get("POST /compatible-mode/v1/chat/completions", 0)
-    with httpx.Client(base_url="http://127.0.0.1:18000", timeout=30) as http:
+    with httpx.Client(base_url=endpoints.LLM, timeout=30) as http:
         for _ in range(1000):
             http.post("/chat", json={"prompt": "hi"}).raise_for_status()
     local = counts(LOCAL)["POST /api/chat"] - local0

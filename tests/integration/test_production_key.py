@@ -5,13 +5,13 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 import yaml
 
 from core import envfile
 
+from . import endpoints
 from .conftest import ROOT, invoke, project_resources
 
 KEY = "sk-sandbox-0000-not-a-real-key"   # the DashScope emulator's own; here it lives in the shell only
@@ -22,7 +22,7 @@ SHELL = {"QWEN_API_KEY": KEY}
 def prod(sandbox_config, tmp_path_factory, docker_client):
     data = yaml.safe_load(sandbox_config.read_text())
     data["migrate"]["api"].pop("key")
-    data["migrate"]["project"] = f"xzprod-{uuid.uuid4().hex[:6]}"
+    data["migrate"]["project"] = endpoints.project()
     data["migrate"]["deploy_dir"] = str(tmp_path_factory.mktemp("prod") / "live")
     data["migrate"].setdefault("gates", {})["history_records"] = 3
     assert "key" not in json.dumps(data["migrate"]["api"])

@@ -6,6 +6,7 @@ import ollama
 import openai
 import yaml
 
+from . import endpoints
 from .conftest import ROOT, compose_ps, invoke
 
 SANDBOX_KEY = yaml.safe_load((ROOT / "sandbox.yaml").read_text())["migrate"]["sandbox"]["key"]
@@ -21,17 +22,17 @@ def test_every_service_is_up_and_healthy(sandbox_up, sandbox_config):
 
 def test_ports_are_published_on_loopback_only(sandbox_up, docker_client):
     ports = docker_client.containers.get("xiaozhi-local-llm").attrs["HostConfig"]["PortBindings"]
-    assert ports == {"11434/tcp": [{"HostIp": "127.0.0.1", "HostPort": "11434"}]}
+    assert ports == {"11434/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(endpoints.LOCAL_PORT)}]}
 
 
 def test_local_llm_serves_the_store_built_on_its_volume(sandbox_up):
-    client = ollama.Client(host="http://127.0.0.1:11434")
+    client = ollama.Client(host=endpoints.LOCAL)
     assert {m.model for m in client.list().models} == {"qwen2:7b", "qwen2:1.5b"}
     assert client.generate(model="qwen2:7b", prompt="hi", options={"num_predict": 2}).eval_count == 2
 
 
 def test_dashscope_emulator_answers_with_sandbox_key(sandbox_up):
-    api = openai.OpenAI(base_url="http://127.0.0.1:18080/compatible-mode/v1", api_key=SANDBOX_KEY, max_retries=0)
+    api = openai.OpenAI(base_url=endpoints.API_BASE, api_key=SANDBOX_KEY, max_retries=0)
     assert api.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": "hi"}]).choices
 
 
@@ -43,7 +44,7 @@ def test_services_report_their_stage_0_limits(sandbox_up, docker_client):
 
 
 def test_llm_service_splits_1000_requests_by_weight(sandbox_up):
-    with httpx.Client(base_url="http://127.0.0.1:18000", timeout=30) as http:
+    with httpx.Client(base_url=endpoints.LLM, timeout=30) as http:
         before = http.get("/stats").json()["requests"]
 
         def one(_):

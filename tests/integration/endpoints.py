@@ -1,0 +1,30 @@
+"""The host ports and project names the integration tests use, in one place, so that two test
+sessions on one machine can keep apart: XZTEST_PORTS="LOCAL,API,LLM" (default: the sandbox's
+11434,18080,18000) and XZTEST_PROJECT_PREFIX (default xztest). Every test config goes through
+``apply``; every URL a test opens comes from here."""
+import os
+import uuid
+
+_local, _api, _llm = (int(p) for p in os.environ.get("XZTEST_PORTS", "11434,18080,18000").split(","))
+PREFIX = os.environ.get("XZTEST_PROJECT_PREFIX", "xztest")
+
+LOCAL_PORT, API_PORT, LLM_PORT = _local, _api, _llm
+LOCAL = f"http://127.0.0.1:{LOCAL_PORT}"               # the local LLM (Ollama emulator)
+API = f"http://127.0.0.1:{API_PORT}"                   # the DashScope emulator
+API_BASE = API + "/compatible-mode/v1"
+LLM = f"http://127.0.0.1:{LLM_PORT}"                   # llm-service
+
+
+def project() -> str:
+    return f"{PREFIX}-{uuid.uuid4().hex[:6]}"
+
+
+def apply(data: dict, deploy_dir: str) -> dict:
+    """A sandbox config (sandbox.yaml's data) moved onto this session's ports, project and directory."""
+    m = data["migrate"]
+    m["project"], m["deploy_dir"] = project(), deploy_dir
+    m["local_llm"].update(publish=LOCAL_PORT, probe_url=LOCAL)
+    m["extra_services"]["dashscope"]["publish"] = API_PORT
+    m["api"]["probe_url"] = API_BASE
+    m["services"]["llm-service"]["publish"] = LLM_PORT
+    return data
