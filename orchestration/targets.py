@@ -74,8 +74,10 @@ class ComposeEnv:
     def needs_local_model(self, stage: Stage) -> tuple[str, list[str]]:
         from core.ollama_store import damage
         from decommission.locate import host_store, volume
+        if not stage.local_llm:
+            return "", []
         store = host_store(self.settings, volume(self.settings, self.client))
-        if not stage.local_llm or store is None or not store.is_dir():
+        if store is None or not store.is_dir():
             return str(store), []  # not resolvable from here (first deployment): verification judges it
         return str(store), damage(store, self.settings.local_llm.model)
 
