@@ -3,28 +3,21 @@ the delay injected into an emulator, at concurrency 1 to 50 on this machine; its
 (measured with no delay injected) is reported beside it. Runs its own Ollama emulator process
 on a loopback port, so the generator and the server do not share an interpreter."""
 import asyncio
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.load import Target, run_level  # noqa: E402
+from common import free_port, wait_listening  # noqa: E402
 from sandbox.store import build  # noqa: E402
 
 INJECTED = 0.3
 LEVELS = (1, 8, 20, 50)
 REQUESTS = 100
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -38,12 +31,7 @@ def main() -> int:
                               cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(url + "/", timeout=0.2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        wait_listening(port)
         target = Target("local", url, "qwen2:7b")
         print(f"injected first-token delay {INJECTED * 1000:.0f} ms, {REQUESTS} requests per level")
         httpx.post(url + "/_sandbox/knobs", json={"first_token_delay": 0})

@@ -1,6 +1,7 @@
 """Shared helpers of the benchmark scripts: run the toolkit as a user would, time it."""
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,3 +35,21 @@ def timed(argv, runs: int = 5, env=None) -> tuple[float, list[float], int]:
 def peak_child_rss_mb() -> float:
     """Peak RSS of the largest child process waited for so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, seconds: float = 10.0) -> None:
+    """Until something accepts on 127.0.0.1:port; a server that never comes up stops the benchmark."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {seconds:g} s")

@@ -8,7 +8,6 @@
 - its peak RSS (target: < 80 MB); `invoke --list` (target: < 0.3 s).
 Prints figures; asserts nothing: these machines are noisy."""
 import copy
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from common import INVOKE, ROOT, SANDBOX, SETTINGS, knobs, peak_child_rss_mb, timed
+from common import INVOKE, ROOT, SANDBOX, SETTINGS, free_port, knobs, peak_child_rss_mb, timed, wait_listening
 
 LOCAL, API = "http://127.0.0.1:11434", "http://127.0.0.1:18080"
 
@@ -37,30 +36,18 @@ def compare(label: str, health: list[str], curl: list[str], env: dict | None = N
     print(f"[{label}] ratio: {ours / theirs:.2f}x (target <= 0.90x)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def https_api(folder: Path, key: str):
     """A DashScope emulator on loopback over TLS, its certificate, and a config that trusts it."""
     cert, private = folder / "cert.pem", folder / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(private), "-out", str(cert)],
                    check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "sandbox.dashscope", "--port", str(port), "--key", key,
                                "--rpm", "0", "--first-token-ms", "800", "--host", "127.0.0.1",
                                "--tls-cert", str(cert), "--tls-key", str(private)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_listening(port)
     data = copy.deepcopy(yaml.safe_load(SANDBOX.read_text()))
     url = f"https://127.0.0.1:{port}/compatible-mode/v1"
     data["migrate"]["api"].update(probe_url=url, ca_file=str(cert))
