@@ -41,21 +41,18 @@ async def _timed(coro, deadline: float, fallback):
     return facts
 
 
-async def _stack_and_host(settings: Settings, timeout: float, stage: Stage) -> f.Stack:
+async def _stack_and_host(settings: Settings, timeout: float, stage: Stage, port: int) -> f.Stack:
     from checks import stack
     facts = await stack.containers(settings, timeout)
     loop = asyncio.get_running_loop()
     if stage.local_llm and facts.store:
         facts.integrity = await loop.run_in_executor(None, _integrity, facts.store, settings.local_llm.model)
     local = facts.local_container
-    from checks.probes import host_port
-    port = host_port(settings.local_llm.probe_url)[1]
     # Free disk where the model files are (the volume may be on another filesystem than the
     # deploy directory); the deploy directory when the store cannot be found.
     disk_at = facts.store or str(settings.deploy_dir)
     facts.host = await loop.run_in_executor(None, _host, disk_at, port, local.pid if local else None)
     return facts
-
 
 
 def _integrity(store: str, model: str) -> list[str] | str:
@@ -103,7 +100,7 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
                       deadline, f.Api(api.probe_url, api.model, auth="timeout")),
         "local_port": _timed(probes.tcp(local.probe_url, min(per, 3.0)), deadline,
                              f.Port(host, port, open=False, error="timeout")),
-        "stack": _timed(_stack_and_host(settings, per, stage), deadline,
+        "stack": _timed(_stack_and_host(settings, per, stage, port), deadline,
                         f.Stack("timeout", detail="the Docker engine did not answer in time")),
     }
     if stage.local_llm:

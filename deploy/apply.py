@@ -141,7 +141,7 @@ def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) ->
             problems.append(f"{service} is not running")
         elif got["fingerprint"] != fp:
             problems.append(f"{service} runs an older configuration")
-    problems += judge.drift_of(target, {name: c["env"] for name, c in world.containers.items()})
+    problems += judge.drift_of(target, world.envs)
     report = run(settings, target)
     problems += [f"health {r.name}: {r.actual}" for r in report.results if r.status is Status.CRITICAL]
     return problems

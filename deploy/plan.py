@@ -24,6 +24,11 @@ class World:
     containers: dict[str, dict]           # compose service -> {fingerprint, state, env, started_at}
     local_container: dict | None          # xiaozhi-local-llm, whoever owns it
 
+    @property
+    def envs(self) -> dict[str, dict[str, str]]:
+        """Each service's observed drift variables, as judge.drift_of reads them."""
+        return {name: c["env"] for name, c in self.containers.items()}
+
 
 @dataclass
 class FileChange:
@@ -100,8 +105,7 @@ def _env_differs(container: dict, wanted: dict[str, str]) -> bool:
 
 
 def stages_matching(settings: Settings, world: World) -> list[int]:
-    envs = {name: c["env"] for name, c in world.containers.items()}
-    return [n for n, stage in settings.stages.items() if not judge.drift_of(stage, envs)]
+    return [n for n, stage in settings.stages.items() if not judge.drift_of(stage, world.envs)]
 
 
 def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str], force: bool = False,

@@ -54,7 +54,7 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
              for c in plan.files]
     if unreachable:
         return lines + [f"containers: unknown ({unreachable})"]
-    drift = judge.drift_of(stage, {name: c["env"] for name, c in world.containers.items()})
+    drift = judge.drift_of(stage, world.envs)
     lines.append("containers: " + ("match the stage" if not drift else "DRIFT: " + "; ".join(drift)))
     if plan.recreate:
         lines.append(f"to converge, `invoke phase --stage {stage.number}` would (re)create: " + ", ".join(plan.recreate))
