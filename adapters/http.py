@@ -13,6 +13,7 @@ import ssl
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
@@ -101,11 +102,11 @@ def client_for(url: str, timeout: float, ca_file: str | None = None, **options) 
 
 @asynccontextmanager
 async def failures(doing: str, url: str) -> AsyncIterator[None]:
-    """Turn what httpx and the OS raise into HTTPError. The host's name is looked up alongside:
-    a connection that times out while the name has no answer yet is a DNS failure, and is said so."""
+    """Turn what httpx and the OS raise into HTTPError. The host's name is looked up alongside
+    (once per host and run): a connection that times out while the name has no answer yet is a
+    DNS failure, and is said so."""
     host = urlsplit(url).hostname or ""
-    lookup = None if not host or _is_address(host) else asyncio.ensure_future(
-        asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM))
+    lookup = _lookup(host)
     try:
         yield
     except httpx.LocalProtocolError:
@@ -118,11 +119,24 @@ async def failures(doing: str, url: str) -> AsyncIterator[None]:
             raise HTTPError("dns", f"{doing}: looking up {host}: no answer in time") from None
         raise HTTPError(kind, f"{doing}: no answer in time" if kind == "timeout"
                         else f"{doing}: {exc or type(exc).__name__}") from None
-    finally:
-        if lookup is not None:
-            lookup.cancel()
-            if lookup.done() and not lookup.cancelled():
-                lookup.exception()  # retrieved: no "never retrieved" warning
+
+
+_lookups: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def _lookup(host: str) -> asyncio.Task | None:
+    """This run's lookup of ``host`` (None for an address): started by the first request to it,
+    shared by the others. asyncio.run cancels it if it is still waiting at the end."""
+    if not host or _is_address(host):
+        return None
+    loop = asyncio.get_running_loop()
+    started = _lookups.setdefault(loop, {})
+    if host not in started:
+        task = loop.create_task(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no warning
+        started[host] = task
+    return started[host]
 
 
 def _is_address(host: str) -> bool:

@@ -207,3 +207,13 @@ def test_each_address_of_a_name_is_tried_in_turn(fake_dns):
     fake_dns["two.example"] = ["127.0.0.2", "127.0.0.1"]  # the server listens on the second only
     facts, _ = api_against([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"], host="two.example")
     assert facts.auth == "ok", facts
+
+
+def test_the_name_is_looked_up_alongside_once_per_host_and_run(fake_dns):
+    fake_dns["one.example"] = ["127.0.0.1"]
+
+    async def go():
+        first, again, other = http._lookup("one.example"), http._lookup("one.example"), http._lookup("127.0.0.1")
+        return first is again, other, await first
+    same, other, answer = http.run(go())
+    assert same and other is None and answer[0][4][0] == "127.0.0.1"
