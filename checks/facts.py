@@ -11,6 +11,7 @@ class Port:
     port: int
     open: bool = False
     error: str | None = None  # refused, timeout, dns, ...
+    detail: str = ""
     seconds: float = 0.0
 
 
@@ -25,27 +26,27 @@ class Generation:
 
 
 @dataclass
-class LocalLLM:
+class Endpoint:
+    """What the LLM probes share: where they asked, about which model, and how long it took."""
     url: str
     model: str
-    version: str | None = None
-    model_present: bool | None = None
-    template: bool | None = None  # /api/show answers a template: the model's files are whole
-    error: str | None = None      # the Ollama API itself failed
     detail: str = ""
     generation: Generation | None = None
     seconds: float = 0.0
 
 
 @dataclass
-class Api:
-    url: str
-    model: str
+class LocalLLM(Endpoint):
+    version: str | None = None
+    model_present: bool | None = None
+    template: bool | None = None  # /api/show answers a template: the model's files are whole
+    error: str | None = None      # the Ollama API itself failed
+
+
+@dataclass
+class Api(Endpoint):
     auth: str | None = None  # ok, no_key, bad_key, throttled, server_error, http, timeout, dns, ...
     status: int | None = None
-    detail: str = ""
-    generation: Generation | None = None
-    seconds: float = 0.0
 
 
 @dataclass
