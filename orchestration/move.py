@@ -3,8 +3,6 @@ show what the decommission that follows stage 3 will do, ask, apply (the target 
 rolls back by itself), then decommission the local LLM once the stage without it is verified."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from adapters import compose
 from core import state
 from core.config import Settings, Stage
@@ -74,24 +72,10 @@ def _prepare(settings, target, stage, force, backward_ok, out, dry_run) -> Outco
     outcome = target.plan_and_gate(stage, force=force, backward_ok=backward_ok, out=out, dry_run=dry_run)
     if not outcome.plan.nothing_to_do:
         if not stage.local_llm and target.local_llm_exists():
-            outcome.deletes_bytes = _decommission_preview(settings, stage, out)
+            outcome.deletes_bytes = target.decommission_preview(stage, out)
         if dry_run:
             out("dry run: nothing was changed")
     return outcome
-
-
-def _decommission_preview(settings: Settings, stage: Stage, out) -> int:
-    """What the decommission that follows a verified stage 3 will do, shown before the question.
-    Returns the bytes it would delete for good (0 when it quarantines, or finds nothing)."""
-    from adapters import docker_api
-    from decommission import run as decommissioning
-    facts = decommissioning.observe(settings, docker_api.client(), check_api=False)
-    qdir = settings.decommission.quarantine_dir
-    out("then, once the stage is verified, the local LLM is decommissioned:")
-    out("\n".join("  " + line for line in decommissioning.describe(
-        settings, facts, Path(qdir) if qdir else None, purge=False, after_stage=stage).splitlines()))
-    found = facts.found
-    return found.bytes if found is not None and found.manifest is not None and not qdir else 0
 
 
 def _decommission(settings: Settings, stage: Stage, out) -> None:

@@ -6,6 +6,7 @@ One target today: ``compose-env``, the seed's compose stack whose llm-service re
 LLM_PROVIDER_WEIGHTS (``migrate.target``, the default)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Protocol
 
 from core.config import Settings, Stage
@@ -34,6 +35,10 @@ class Target(Protocol):
 
     def local_llm_exists(self) -> bool:
         """Whether the local LLM's container is still there (to be decommissioned)."""
+
+    def decommission_preview(self, stage: Stage, out) -> int:
+        """Show what the decommission that follows a verified ``stage`` will do; the bytes it
+        would delete for good (0 when it quarantines, or finds nothing)."""
 
 
 class ComposeEnv:
@@ -84,6 +89,16 @@ class ComposeEnv:
     def local_llm_exists(self) -> bool:
         from adapters import docker_api
         return docker_api.container_or_none(self.client, self.settings.local_llm.container) is not None
+
+    def decommission_preview(self, stage: Stage, out) -> int:
+        from decommission import run as decommissioning
+        facts = decommissioning.observe(self.settings, self.client, check_api=False)
+        qdir = self.settings.decommission.quarantine_dir
+        out("then, once the stage is verified, the local LLM is decommissioned:")
+        out("\n".join("  " + line for line in decommissioning.describe(
+            self.settings, facts, Path(qdir) if qdir else None, purge=False, after_stage=stage).splitlines()))
+        found = facts.found
+        return found.bytes if found is not None and found.manifest is not None and not qdir else 0
 
 
 TARGETS: dict[str, Callable[..., Target]] = {ComposeEnv.name: ComposeEnv}  # config.TARGET_NAMES
