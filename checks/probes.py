@@ -23,9 +23,7 @@ async def _drop(task: asyncio.Future | None) -> None:
             pass
 
 
-def classify(exc: BaseException) -> str:
-    """An exception -> the operator's words: refused, timeout, dns, tls, protocol, error."""
-    return http.kind_of(exc)
+classify = http.kind_of  # an exception -> the operator's words: refused, timeout, dns, tls, protocol, error
 
 
 def host_port(url: str) -> tuple[str, int]:

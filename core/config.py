@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from core import secrets
 from core import services as services_table
-from core.services import parse_weights  # noqa: F401 (the one parser, for config's readers)
+from core.services import parse_weights
 from core.envfile import control_character
 from core.errors import ConfigError
 

@@ -84,7 +84,7 @@ def test_the_request_as_the_server_sees_it_and_the_key_never_in_the_facts():
     facts, seen = api_against([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"])
     lines = seen[0][0].split("\r\n")
     assert lines[0] == "GET /v1/models HTTP/1.1"
-    assert f"authorization: Bearer {KEY}" in [line.lower().replace("bearer", "Bearer", 1) for line in lines]
+    assert f"authorization: bearer {KEY}".lower() in [line.lower() for line in lines]
     assert any(line.lower().startswith("host: 127.0.0.1:") for line in lines)
     assert KEY not in repr(facts)
 

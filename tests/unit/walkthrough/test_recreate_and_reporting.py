@@ -2,7 +2,6 @@
 containers' observed environment), health's exit code when the metrics file cannot be written,
 cron's metrics directory, and audit lines with real stage numbers."""
 import os
-from types import SimpleNamespace
 
 import pytest
 import yaml
