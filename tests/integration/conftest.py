@@ -84,6 +84,45 @@ def compose_ps(config: Path) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+def reach(config: Path, n: int, *, decommissioned: bool = False, env: dict | None = None) -> None:
+    """Put the sandbox of ``config`` at stage ``n`` whatever an earlier test left, so that every
+    test sets up the stage it needs and passes alone. A stage that uses the local LLM gets its
+    model whole in the store (the volume is recreated if purged) and its containers converged;
+    ``decommissioned`` makes sure the model is gone (stage 3)."""
+    import docker
+    from core import state
+    from sandbox.store import Store, build
+    data = yaml.safe_load(config.read_text())["migrate"]
+    deploy, project = Path(data["deploy_dir"]), data["project"]
+    client = docker.from_env()
+    store = model_store(client, project)
+    if n < 3:
+        if store is None:
+            client.volumes.create(f"{project}_ollama", labels={"com.docker.compose.project": project,
+                                                              "com.docker.compose.volume": "ollama"})
+            store = model_store(client, project)
+        if Store(store).find("qwen2:7b") is None:
+            build(store, size_gb=0.1)
+    current = state.current_stage(deploy)
+    if current is not None and current > n:
+        invoke(config, "rollback", "--to", str(n), "--yes", env=env)
+    for step in range((current or 0) + 1, n + 1):
+        invoke(config, "phase", "--stage", str(step), "--yes", "--force", env=env)
+    invoke(config, "phase", "--stage", str(n), "--yes", "--force", env=env)   # converges drift left behind
+    if decommissioned and store is not None and Store(store).find("qwen2:7b") is not None:
+        invoke(config, "decommission", "--yes", "--force", env=env)
+    assert state.current_stage(deploy) == n
+
+
+def model_store(client, project: str) -> Path | None:
+    """The Ollama store on the sandbox's model volume, or None when the volume is gone."""
+    import docker
+    try:
+        return Path(client.volumes.get(f"{project}_ollama").attrs["Mountpoint"]) / "models"
+    except docker.errors.NotFound:
+        return None
+
+
 def config_variant(base: Path, tmp_path: Path, **changes) -> Path:
     """A copy of a test config with dotted keys changed, e.g. {'api.key': 'x'}."""
     data = yaml.safe_load(base.read_text())

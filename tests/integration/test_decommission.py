@@ -11,7 +11,7 @@ from core import state
 from sandbox.store import Store, blob_path
 
 from . import endpoints
-from .conftest import config_variant, invoke
+from .conftest import config_variant, invoke, reach
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +34,17 @@ def run(config, *args):
     return done.returncode, done.stdout + done.stderr
 
 
-def to_stage_2(config):
-    for stage in (1, 2):
-        rc, out = run(config, "phase", "--stage", str(stage), "--yes")
-        assert rc == 0, out
-
-
-def test_1_refused_while_the_local_llm_has_weight(cfg):
+def test_refused_while_the_local_llm_has_weight(cfg):
     config, _ = cfg
-    to_stage_2(config)
+    reach(config, 2)
     rc, out = run(config, "decommission", "--yes")
     assert rc == 2 and "still sends weight 30" in out
     assert "xiaozhi-local-llm (running)" in out
 
 
-def test_2_stage_3_decommissions_keeping_shared_blobs(cfg, sandbox_up, docker_client):
+def test_stage_3_decommissions_keeping_shared_blobs(cfg, sandbox_up, docker_client):
     config, _ = cfg
+    reach(config, 2)
     store = volume_store(docker_client, sandbox_up)
     s = Store(store)
     big = set(s.digests(s.load(s.find("qwen2:7b"))))
@@ -73,20 +68,23 @@ def test_2_stage_3_decommissions_keeping_shared_blobs(cfg, sandbox_up, docker_cl
     assert rc == 0, out
 
 
-def test_3_second_run_has_nothing_to_do(cfg):
+def test_second_run_has_nothing_to_do(cfg):
     config, _ = cfg
+    reach(config, 3, decommissioned=True)
     rc, out = run(config, "decommission", "--yes")
     assert rc == 0 and "nothing to decommission" in out
 
 
-def test_4_rollback_without_the_model_is_refused(cfg):
+def test_rollback_without_the_model_is_refused(cfg):
     config, _ = cfg
+    reach(config, 3, decommissioned=True)
     rc, out = run(config, "rollback", "--yes")
     assert rc == 1 and "not in the store" in out and "decommission.restore" in out
 
 
-def test_5_quarantine_restore_and_rollback_bring_the_model_back(cfg, sandbox_up, docker_client, tmp_path):
+def test_quarantine_restore_and_rollback_bring_the_model_back(cfg, sandbox_up, docker_client, tmp_path):
     config, qdir = cfg
+    reach(config, 3, decommissioned=True)
     store = volume_store(docker_client, sandbox_up)
     from sandbox.store import build
     build(store, size_gb=4.4)                       # the operator pulls the model again
@@ -108,8 +106,9 @@ def test_5_quarantine_restore_and_rollback_bring_the_model_back(cfg, sandbox_up,
     assert not any(qdir.iterdir())
 
 
-def test_6_container_removed_by_hand_then_offline_collector(cfg, sandbox_up, docker_client):
+def test_container_removed_by_hand_then_offline_collector(cfg, sandbox_up, docker_client):
     config, _ = cfg
+    reach(config, 2)
     docker_client.containers.get("xiaozhi-local-llm").remove(force=True)
     store = volume_store(docker_client, sandbox_up)
     rc, out = run(config, "decommission", "--yes", "--force")   # force: stage 2 still weights local
@@ -117,8 +116,9 @@ def test_6_container_removed_by_hand_then_offline_collector(cfg, sandbox_up, doc
     assert Store(store).find("qwen2:7b") is None and Store(store).find("qwen2:1.5b") is not None
 
 
-def test_7_symlink_pointing_outside_is_refused(cfg, sandbox_up, docker_client, tmp_path):
+def test_symlink_pointing_outside_is_refused(cfg, sandbox_up, docker_client, tmp_path):
     config, _ = cfg
+    reach(config, 2)
     store = volume_store(docker_client, sandbox_up)
     from sandbox.store import build
     build(store, size_gb=0.1)
@@ -137,14 +137,12 @@ def test_7_symlink_pointing_outside_is_refused(cfg, sandbox_up, docker_client, t
     weights.unlink()
 
 
-def test_8_crash_mid_removal_then_rerun_completes_without_extra_deletes(cfg, sandbox_up, docker_client):
+def test_crash_mid_removal_then_rerun_completes_without_extra_deletes(cfg, sandbox_up, docker_client):
     config, _ = cfg
+    reach(config, 2)
     from decommission import collect
     from decommission.store import owned
     store = volume_store(docker_client, sandbox_up)
-    if s_find(store, "qwen2:7b") is None:
-        from sandbox.store import build
-        build(store, size_gb=0.1)
     deploy = Path(yaml.safe_load(config.read_text())["migrate"]["deploy_dir"])
     found = owned(store, "qwen2:7b")
     # What a run killed right after removing the manifest leaves: its journal, and the blobs.
@@ -163,11 +161,12 @@ def s_find(store, model):
     return Store(store).find(model)
 
 
-def test_9_purge_removes_the_model_volume_only_when_asked_and_nothing_else_lives_in_it(cfg, sandbox_up,
-                                                                                       docker_client):
+def test_purge_removes_the_model_volume_only_when_asked_and_nothing_else_lives_in_it(cfg, sandbox_up,
+                                                                                     docker_client):
     """The volume still holds qwen2:1.5b and the blobs it shares: --purge keeps it whole and says
     why; only the explicit --purge-whole-volume removes it (#15: purge destroyed other models)."""
     config, _ = cfg
+    reach(config, 2)
     name = f"{sandbox_up}_ollama"
     store = volume_store(docker_client, sandbox_up)
     rc, out = run(config, "decommission", "--yes", "--force")

@@ -12,7 +12,7 @@ import yaml
 from core import envfile
 
 from . import endpoints
-from .conftest import ROOT, invoke, project_resources
+from .conftest import ROOT, invoke, project_resources, reach
 
 KEY = "sk-sandbox-0000-not-a-real-key"   # the DashScope emulator's own; here it lives in the shell only
 SHELL = {"QWEN_API_KEY": KEY}
@@ -45,6 +45,7 @@ def cron_like(config, *args):
 
 def test_keyless_health_at_stage_2_reads_the_deployed_key_and_the_gate_passes_from_its_history(prod):
     config, settings = prod
+    reach(config, 0, env=SHELL)
     outputs = []
     for stage in ("1", "2"):
         done = invoke(config, "phase", "--stage", stage, "--yes", env=SHELL)
@@ -87,7 +88,9 @@ def test_keyless_health_at_stage_2_reads_the_deployed_key_and_the_gate_passes_fr
 
 def test_a_keyless_rollback_keeps_the_deployed_key(prod):
     config, settings = prod
-    done = cron_like(config, "rollback", "--to", "2", "--yes")   # as after `sudo` without -E
+    reach(config, 2, env=SHELL)
+    done = cron_like(config, "rollback", "--to", "1", "--yes")   # as after `sudo` without -E
+    assert done.returncode == 0, done.stdout + done.stderr
     llm_env = envfile.parse(open(os.path.join(settings["deploy_dir"], envfile.ENV_FILE)).read())
     assert llm_env["QWEN_API_KEY"] == KEY, "a keyless rollback blanked the deployed key"
     assert KEY not in done.stdout + done.stderr
