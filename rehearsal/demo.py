@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from checks import command as health_command
+from orchestration import health as health_command
 from orchestration import move
 from rehearsal import sandbox_stack
 from core import state
@@ -39,9 +39,10 @@ def observed_split(settings: Settings, n: int) -> dict:
     return {"local": local, "api": api, "errors": errors}
 
 
-def settings():
-    """The sandbox config (sandbox.yaml over invoke.yaml) under the demo's own project and folder,
-    whatever -f the user gave: the demo never touches a real deployment or their sandbox."""
+def settings(given=None):
+    """The sandbox config under the demo's own project and folder: the one given with -f when it
+    is a sandbox config (its ports, its project name + "-demo"), else sandbox.yaml over invoke.yaml
+    as project xiaozhi-demo. The demo never touches a real deployment or the user's sandbox."""
     import dataclasses
     from pathlib import Path
 
@@ -49,10 +50,13 @@ def settings():
 
     from core import config as cfg
     root = Path(__file__).resolve().parent.parent
-    config = Config(project_location=str(root), runtime_path=str(root / "sandbox.yaml"))
-    config.load_project()
-    config.load_runtime()
-    config.migrate.project = "xiaozhi-demo"
+    if given is not None and isinstance((cfg.plain(given).get("migrate") or {}).get("sandbox"), dict):
+        config, project = given, f"{given.migrate.project}-demo"
+    else:
+        config, project = Config(project_location=str(root), runtime_path=str(root / "sandbox.yaml")), "xiaozhi-demo"
+        config.load_project()
+        config.load_runtime()
+    config.migrate.project = project
     config.migrate.deploy_dir = str(root / ".sandbox" / "demo")
     loaded = cfg.load(config)
     # Three health runs are enough history for the stage-3 gate in a demo that lasts a minute.
