@@ -106,8 +106,8 @@ def rollback(c, to=None, dry_run=False, yes=False):
 @converted
 def status(c):
     """Print the stage, its weights, file drift, container drift and the last audit entries."""
-    from deploy import status as st
-    print(st.report(_settings(c)))
+    from orchestration import targets
+    print(targets.load(_settings(c)).status())
 
 
 @task(help={"dry_run": "print every path and byte the run would remove; change nothing",
@@ -120,9 +120,9 @@ def status(c):
 def decommission(c, dry_run=False, yes=False, force=False, quarantine=None, purge=False, purge_whole_volume=False,
                  drain_timeout=None):
     """Drain, remove the local model (Ollama-aware), stop and remove xiaozhi-local-llm."""
-    from decommission import run
-    run.decommission(_settings(c), dry_run=dry_run, yes=yes, force=force, quarantine=quarantine, purge=purge,
-                     purge_whole_volume=purge_whole_volume, drain_timeout=drain_timeout, confirm=_confirm)
+    from orchestration import move
+    move.decommission(_settings(c), dry_run=dry_run, yes=yes, force=force, quarantine=quarantine, purge=purge,
+                      purge_whole_volume=purge_whole_volume, drain_timeout=drain_timeout, confirm=_confirm)
 
 
 @task(help={"quarantine": "the quarantine directory (default: migrate.decommission.quarantine_dir)",
@@ -152,7 +152,7 @@ def demo(c, keep=False, requests=200, down=False):
     """Run the whole migration on the sandbox (stages 1-3, health, decommission)."""
     from rehearsal import demo as walkthrough
     from rehearsal import sandbox_stack
-    config, settings = walkthrough.settings()
+    config, settings = walkthrough.settings(c.config)
     if down or (settings.deploy_dir / "docker-compose.yml").exists():
         sandbox_stack.down(settings)  # the demo's own project and folder, never the user's sandbox
         if down:
@@ -217,15 +217,16 @@ def health(c, stage=None, json=False, nagios=False, prom=None, light=False, time
            no_record=False):
     """Check port 11434, the API, the containers, drift and the host; exit 0/1/2/3."""
     from checks import command
+    from orchestration import health as target_health
     settings = _settings(c)
     if history:
         print(command.history_summary(settings))
         return
     if json and nagios:
         raise Exit("error: --json and --nagios exclude each other", code=3)
-    text, code = command.health(settings, stage=None if stage is None else _number(stage, "--stage"),
-                                output="json" if json else "nagios" if nagios else "table",
-                                prom=prom, light=light, timeout=timeout, record=not no_record)
+    text, code = target_health.health(settings, stage=None if stage is None else _number(stage, "--stage"),
+                                      output="json" if json else "nagios" if nagios else "table",
+                                      prom=prom, light=light, timeout=timeout, record=not no_record)
     print(text)
     if code:
         raise Exit(code=code)

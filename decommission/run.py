@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import psutil
 
-from checks import stack
 from decommission import collect, drain
 from decommission.locate import host_store, volume as find_volume
 from decommission.quarantine import audit_logger, quarantine_place, repair_hint
@@ -22,11 +22,17 @@ from checks import gates
 from adapters import docker_api
 from core import state
 from core.config import Settings
-from core.services import WEIGHTS_VARIABLE, parse_weights
 from core.errors import MigrationError, Refused
 from core.files import check_private_dir
 
 GB = 1e9
+
+
+@dataclass(frozen=True)
+class Routed:
+    """The weight the running stack gives the local LLM, as its target reads it."""
+    via: str                     # what routes the traffic, in words: "llm-service", "LiteLLM router"
+    weight: int | None           # None: nothing routes now (no such container runs)
 
 
 @dataclass
@@ -35,7 +41,7 @@ class Facts:
     volume: object | None
     store: Path | None           # the store's path on the host
     found: Owned | None
-    local_weight: int | None     # from the running llm-service
+    routed: Routed               # what the running stack sends the local LLM (from the target)
     api_ok: bool
     api_detail: str
     content: VolumeContent | None = None   # everything in the model volume, sorted
@@ -53,23 +59,7 @@ def volume_fate(facts: Facts, purge: bool, whole: bool) -> tuple[bool, str]:
                        "with everything in it")
     return True, "REMOVED (--purge" + (" --purge-whole-volume: everything in it is lost)" if whole else ")")
 
-def _running_local_weight(settings: Settings, client) -> int | None:
-    """The local provider's weight in the running llm-service (None: no llm-service runs)."""
-    label = {"label": [f"com.docker.compose.project={settings.project}", "com.docker.compose.service=llm-service"]}
-    for c in client.containers.list(filters=label):
-        text = stack.drift_env(c.attrs, "llm-service").get(WEIGHTS_VARIABLE)
-        if text is None:
-            continue
-        try:
-            return parse_weights(text).get("local", 0)
-        except ValueError as exc:
-            raise MigrationError(str(exc), where=f"container {c.name}",
-                                 hint="the running llm-service has weights this toolkit cannot read: "
-                                      "check it with `invoke status`") from None
-    return None
-
-
-def observe(settings: Settings, client, check_api: bool = True, purge: bool = False) -> Facts:
+def observe(settings: Settings, client, routed: Routed, check_api: bool = True, purge: bool = False) -> Facts:
     """The world as decommissioning sees it; the volume's whole content is walked only for --purge."""
     container = docker_api.container_or_none(client, settings.local_llm.container)
     volume = find_volume(settings, client)
@@ -84,7 +74,7 @@ def observe(settings: Settings, client, check_api: bool = True, purge: bool = Fa
         api_ok, detail = verdict.passed, verdict.detail
     content = (volume_content(Path(volume.attrs["Mountpoint"]), store, found)
                if purge and volume is not None else None)
-    return Facts(container, volume, store, found, _running_local_weight(settings, client), api_ok, detail, content)
+    return Facts(container, volume, store, found, routed, api_ok, detail, content)
 
 
 def nothing_to_do(facts: Facts, purge: bool, whole: bool = False) -> bool:
@@ -116,11 +106,11 @@ def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: b
     lines = [f"decommission {name} ({state_word}), model {settings.local_llm.model} in {facts.store or 'no store found'}"]
     if after_stage is not None:
         weight = after_stage.local_weight
-        lines.append(f"  precondition: llm-service gives the local LLM weight {weight} once stage "
+        lines.append(f"  precondition: {facts.routed.via} gives the local LLM weight {weight} once stage "
                      f"{after_stage.number} is applied (want 0): {'ok' if weight == 0 else 'NOT MET'}")
     else:
-        weight = facts.local_weight
-        lines.append(f"  precondition: running llm-service gives local weight "
+        weight = facts.routed.weight
+        lines.append(f"  precondition: running {facts.routed.via} gives local weight "
                      f"{'?' if weight is None else weight} (want 0): {'ok' if weight in (0, None) else 'NOT MET'}")
     if facts.api_detail != "not checked":
         verdict = "ok" if facts.api_ok else f"NOT MET: {facts.api_detail}"
@@ -150,8 +140,8 @@ def describe(settings: Settings, facts: Facts, quarantine: Path | None, purge: b
 
 def _refusals(settings: Settings, facts: Facts) -> list[str]:
     out = []
-    if facts.local_weight not in (0, None):
-        out.append(f"the running llm-service still sends weight {facts.local_weight} to the local LLM: "
+    if facts.routed.weight not in (0, None):
+        out.append(f"the running {facts.routed.via} still sends weight {facts.routed.weight} to the local LLM: "
                    "move to stage 3 first (`invoke phase --stage 3`)")
     if not facts.api_ok:
         out.append(f"the API is not healthy now ({facts.api_detail}): the local model is the fallback")
@@ -163,20 +153,21 @@ def _resources(store: Path | None) -> dict:
     return {"mem_available": psutil.virtual_memory().available, "disk_free": psutil.disk_usage(str(path)).free}
 
 
-def decommission(settings: Settings, *, dry_run=False, yes=False, force=False, quarantine: str | None = None,
-                 purge=False, purge_whole_volume=False, drain_timeout: float | None = None, confirm=None,
-                 out=print, locked: bool = False) -> dict:
-    """``locked``: the caller (phase) already holds the deploy directory's lock."""
+def decommission(settings: Settings, routed: Callable[[], Routed], *, dry_run=False, yes=False, force=False,
+                 quarantine: str | None = None, purge=False, purge_whole_volume=False, drain_timeout: float | None = None, confirm=None,
+                 out=print, locked: bool = False, client=None) -> dict:
+    """``routed`` reads what the running stack sends the local LLM (the target knows how);
+    ``locked``: the caller (phase) already holds the deploy directory's lock."""
     d = settings.deploy_dir
     check_private_dir(d)
-    client = docker_api.client()
+    client = client or docker_api.client()
     qdir = Path(quarantine or settings.decommission.quarantine_dir) if (quarantine or settings.decommission.quarantine_dir) else None
     if collect.read_journal(d) and not dry_run:
         out("an earlier decommission stopped half-way: completing it from its journal")
         with _lock(d, locked):
             freed = collect.finish(d, audit_logger(d), host_store(settings, find_volume(settings, client)), qdir)
         out(f"completed: {freed} more bytes freed")
-    facts = observe(settings, client, purge=purge)
+    facts = observe(settings, client, routed(), purge=purge)
     if purge_whole_volume and not purge:
         raise Refused("--purge-whole-volume goes with --purge", where="--purge-whole-volume",
                       hint="pass both to remove the volume with everything in it; nothing was changed")

@@ -34,7 +34,7 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
         target.apply(stage, outcome, force=force, out=out)
         outcome.applied = True
         if not stage.local_llm and target.local_llm_exists():
-            _decommission(settings, stage, out)
+            _decommission(settings, target, stage, out)
         return outcome
 
 
@@ -78,11 +78,17 @@ def _prepare(settings, target, stage, force, backward_ok, out, dry_run) -> Outco
     return outcome
 
 
-def _decommission(settings: Settings, stage: Stage, out) -> None:
-    from decommission.run import decommission
+def decommission(settings: Settings, target: targets.Target | None = None, **options) -> dict:
+    """`invoke decommission`: the target says what the running stack still sends the local LLM."""
+    from decommission import run
+    target = target or targets.load(settings)
+    return run.decommission(settings, target.routed, client=target.client, **options)
+
+
+def _decommission(settings: Settings, target: targets.Target, stage: Stage, out) -> None:
     out("decommissioning the local LLM now that the stage is verified:")
     try:
-        decommission(settings, yes=True, force=False, out=out, locked=True)
+        decommission(settings, target, yes=True, force=False, out=out, locked=True)
     except MigrationError as exc:
         exc.hint = (f"stage {stage.number} itself is applied and verified; finish with `invoke "
                     f"decommission` once this is fixed" + (f" ({exc.hint})" if exc.hint else ""))

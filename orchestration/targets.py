@@ -14,6 +14,7 @@ from core.config import Settings, Stage
 
 class Target(Protocol):
     name: str
+    client: object          # the Docker SDK client the target's steps share (opened on first use)
 
     def render(self, stage: Stage) -> dict[str, str]:
         """The stage's files, by name, as they would be written."""
@@ -35,6 +36,12 @@ class Target(Protocol):
 
     def local_llm_exists(self) -> bool:
         """Whether the local LLM's container is still there (to be decommissioned)."""
+
+    def routed(self):
+        """What the running stack sends the local LLM now (a decommission precondition)."""
+
+    def status(self) -> str:
+        """`invoke status`: the stage, the plan that would converge the world to it, the audit."""
 
     def decommission_preview(self, stage: Stage, out) -> int:
         """Show what the decommission that follows a verified ``stage`` will do; the bytes it
@@ -90,9 +97,33 @@ class ComposeEnv:
         from adapters import docker_api
         return docker_api.container_or_none(self.client, self.settings.local_llm.container) is not None
 
+    def routed(self):
+        """The local provider's weight in the running llm-service (None: no llm-service runs)."""
+        from checks.stack import drift_env
+        from core.errors import MigrationError
+        from core.services import WEIGHTS_VARIABLE, parse_weights
+        from decommission.run import Routed
+        label = {"label": [f"com.docker.compose.project={self.settings.project}",
+                           "com.docker.compose.service=llm-service"]}
+        for c in self.client.containers.list(filters=label):
+            text = drift_env(c.attrs, "llm-service").get(WEIGHTS_VARIABLE)
+            if text is None:
+                continue
+            try:
+                return Routed("llm-service", parse_weights(text).get("local", 0))
+            except ValueError as exc:
+                raise MigrationError(str(exc), where=f"container {c.name}",
+                                     hint="the running llm-service has weights this toolkit cannot read: "
+                                          "check it with `invoke status`") from None
+        return Routed("llm-service", None)
+
+    def status(self) -> str:
+        from deploy import status
+        return status.report(self.settings)
+
     def decommission_preview(self, stage: Stage, out) -> int:
         from decommission import run as decommissioning
-        facts = decommissioning.observe(self.settings, self.client, check_api=False)
+        facts = decommissioning.observe(self.settings, self.client, self.routed(), check_api=False)
         qdir = self.settings.decommission.quarantine_dir
         out("then, once the stage is verified, the local LLM is decommissioned:")
         out("\n".join("  " + line for line in decommissioning.describe(

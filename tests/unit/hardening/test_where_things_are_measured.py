@@ -46,7 +46,7 @@ def test_drain_counts_the_container_port_not_the_published_one(monkeypatch, tmp_
     monkeypatch.setattr(drain, "wait", lambda port, pid, timeout, out: (ports.append(port), (True, 0))[1])
     container = SimpleNamespace(status="running", name="xiaozhi-local-llm", attrs={"State": {"Pid": 4242}},
                                 reload=lambda: None, stop=lambda timeout: None, remove=lambda: None)
-    facts = run.Facts(container=container, volume=None, store=None, found=None, local_weight=0, api_ok=True,
+    facts = run.Facts(container=container, volume=None, store=None, found=None, routed=run.Routed("llm-service", 0), api_ok=True,
                       api_detail="")
     monkeypatch.setattr(run, "_resources", lambda store: {"mem_available": 0, "disk_free": 0})
     run._carry_out(settings, None, facts, None, False, False, [], 5, lambda *_: None)

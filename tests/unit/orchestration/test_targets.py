@@ -34,3 +34,61 @@ def test_an_unknown_target_is_refused_naming_the_key(name):
     with pytest.raises(ConfigError) as caught:
         config.load(data, env={})
     assert caught.value.where == "migrate.target" and "compose-env" in caught.value.hint
+
+
+class FakeTarget:
+    """A second kind of stack, as the seam sees it: its own probes and its own router."""
+    name = "compose-env"
+    client = "the target's client"
+
+    def __init__(self, settings, client=None):
+        self.settings, self.calls = settings, []
+
+    def health(self, stage, **options):
+        from checks.model import Result, Status
+        from checks.run import Report
+        self.calls.append((stage.number, options))
+        return lambda: Report(stage, [Result("router.ready", Status.WARNING, "2 ready", "fake router: 1 of 2 ready")], 0.1, 0)
+
+    def routed(self):
+        from decommission.run import Routed
+        return Routed("LiteLLM router", 30)
+
+
+@pytest.fixture
+def fake_target(monkeypatch, tmp_path):
+    made = []
+
+    def make(settings, client=None):
+        made.append(FakeTarget(settings, client))
+        return made[-1]
+    monkeypatch.setitem(targets.TARGETS, "compose-env", make)
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    return config.load(data, env={}), made
+
+
+def test_health_runs_the_configured_targets_own_probes(fake_target):
+    from orchestration import health
+    settings, made = fake_target
+    text, code = health.health(settings, stage=2, output="nagios", record=False, timeout=3)
+    assert made[0].calls == [(2, {"light": False, "timeout": 3.0, "from_process_start": True})]
+    assert code == 1 and "router.ready" in text and "1 of 2 ready" in text
+
+
+def test_decommission_asks_the_target_what_still_reaches_the_local_llm(fake_target, monkeypatch):
+    from decommission import run
+    from orchestration import move
+    settings, made = fake_target
+    seen = {}
+    monkeypatch.setattr(run, "decommission", lambda s, routed, **kw: seen.update(routed=routed(), **kw) or {})
+    move.decommission(settings, dry_run=True)
+    assert seen["routed"] == run.Routed("LiteLLM router", 30) and seen["client"] == "the target's client"
+
+
+def test_a_weight_routed_elsewhere_is_named_in_the_refusal():
+    from decommission import run
+    facts = run.Facts(container=None, volume=None, store=None, found=None, routed=run.Routed("LiteLLM router", 30),
+                      api_ok=True, api_detail="")
+    assert run._refusals(None, facts) == ["the running LiteLLM router still sends weight 30 to the local LLM: "
+                                          "move to stage 3 first (`invoke phase --stage 3`)"]
