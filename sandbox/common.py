@@ -101,8 +101,7 @@ class BadRequest(Exception):
     """Malformed input: each emulator turns it into a 400 in its own error shape."""
 
 
-class EmulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
+class EmulatorServer(ThreadingHTTPServer):   # its handlers already run on daemon workers
     allow_reuse_address = True
     request_queue_size = 256  # socketserver's default of 5 drops SYNs under a 50-client load
 
