@@ -30,7 +30,11 @@ _VOLUME = re.compile(r"^([a-z0-9][a-z0-9_.-]*|(/|\./|\.\./)[^\s:]*)$")
 
 @dataclass(frozen=True)
 class Service:
-    image: str
+    """A service of the stack. ``compose_service`` is its name in the operator's docker-compose.yml;
+    the rest (image, command, ports, healthcheck, environment) only describes the sandbox's own
+    base file: the operator's services are theirs, and the toolkit needs none of it."""
+    compose_service: str
+    image: str | None = None
     command: tuple[str, ...] | None = None
     port: int = 8000
     publish: int | None = None
@@ -136,6 +140,14 @@ class Settings:
     target: str = "compose-env"  # the kind of stack migrated: TARGET_NAMES
 
     @property
+    def compose_names(self) -> dict[str, str]:
+        """Each role of the stack (vad, asr, tts, llm-service, local-llm) -> its service's name
+        in the operator's docker-compose.yml."""
+        names = {role: svc.compose_service for role, svc in self.services.items()}
+        names[services_table.LOCAL_LLM_SERVICE] = self.local_llm.service.compose_service
+        return names
+
+    @property
     def stop_grace_s(self) -> int:
         """How long Compose lets a stopping container finish: the longest request it may be
         serving (an LLM call up to its timeout), plus a margin."""
@@ -154,7 +166,7 @@ class Settings:
 
 
 # --- small validators: each names the dotted key -----------------------------------------------
-SERVICE_KEYS = ("image", "command", "port", "publish", "healthcheck", "environment")
+SERVICE_KEYS = ("compose_service", "image", "command", "port", "publish", "healthcheck", "environment")
 KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, never ignored
     "migrate": ("target", "deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api",
                 "stages", "health", "gates", "decommission", "sandbox"),
@@ -249,7 +261,10 @@ def _environment(data, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _service(data: Mapping, where: str, allowed=SERVICE_KEYS) -> Service:
+def _service(data: Mapping, where: str, role: str, allowed=SERVICE_KEYS) -> Service:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"expected a mapping, got {data!r}", where=where,
+                          hint="e.g. {compose_service: NAME} (its name in your docker-compose.yml)")
     _known(data, allowed, where)
     publish = data.get("publish") if isinstance(data, Mapping) else None
     if publish is not None and (isinstance(publish, bool) or not isinstance(publish, int)
@@ -257,7 +272,9 @@ def _service(data: Mapping, where: str, allowed=SERVICE_KEYS) -> Service:
         raise ConfigError(f"invalid port {publish!r}", where=f"{where}.publish",
                           hint="give a port from 1 to 65535, or null to publish nothing")
     environment = _environment(data.get("environment") or {}, f"{where}.environment")
-    return Service(image=_str(data, "image", where), command=_argv(data.get("command"), f"{where}.command"),
+    return Service(compose_service=_str(data, "compose_service", where, _SERVICE_NAME,
+                                        "a Compose service name") if data.get("compose_service") is not None else role,
+                   image=_str(data, "image", where) if data.get("image") is not None else None, command=_argv(data.get("command"), f"{where}.command"),
                    port=_int(data, "port", where, 1, 65535) if "port" in data else 8000,
                    publish=publish, healthcheck=_argv(data.get("healthcheck"), f"{where}.healthcheck"),
                    environment=environment)
@@ -391,9 +408,12 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     root = _get(plain(config), "migrate", "config")
     where = "migrate"
     _known(root, KNOWN["migrate"], where)
-    services_data = _get(root, "services", where)
+    services_data = root.get("services") or {}
+    if not isinstance(services_data, Mapping):
+        raise ConfigError("expected a mapping of role: settings", where=f"{where}.services",
+                          hint=f"roles: {', '.join(STACK_SERVICES)}; each may set compose_service")
     _known(services_data, STACK_SERVICES, f"{where}.services")
-    services = {name: _service(_get(services_data, name, f"{where}.services"), f"{where}.services.{name}")
+    services = {name: _service(services_data.get(name) or {}, f"{where}.services.{name}", name)
                 for name in STACK_SERVICES}
     extra = root.get("extra_services") or {}
     if not isinstance(extra, Mapping):
@@ -403,10 +423,11 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
             raise ConfigError(f"invalid service name {name!r}", where=f"{where}.extra_services.{name}",
                               hint="letters, digits, '.', '_' and '-', starting with a letter or digit, "
                                    "and not a name the stack uses")
-    extra_services = {name: _service(svc, f"{where}.extra_services.{name}") for name, svc in extra.items()}
+    extra_services = {name: _service(svc, f"{where}.extra_services.{name}", name) for name, svc in extra.items()}
     ll = _get(root, "local_llm", where)
     lw = f"{where}.local_llm"
-    local = LocalLLM(container=_str(ll, "container", lw, _NAME), service=_service(ll, lw, KNOWN["local_llm"]),
+    local = LocalLLM(container=_str(ll, "container", lw, _NAME), service=_service(ll, lw, services_table.LOCAL_LLM_SERVICE,
+                                                                              KNOWN["local_llm"]),
                      url=_url(ll, "url", lw), probe_url=_url(ll, "probe_url", lw),
                      model=_str(ll, "model", lw, _MODEL, "an Ollama model name, e.g. qwen2:7b"),
                      timeout=_num(ll, "timeout", lw, 0.1, 600),

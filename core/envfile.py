@@ -48,3 +48,17 @@ def parse(text: str) -> dict[str, str]:
             value = _UNESCAPE.sub(r"\1", value[1:-1])
         out[name.strip()] = value
     return out
+
+
+_ASSIGNMENT = r"^[ \t]*(?:export[ \t]+)?{name}[ \t]*=[^\r\n]*"
+
+
+def set_variable(text: str, name: str, value: str) -> str:
+    """``text`` (an env file, perhaps the operator's .env) with ``name`` set to ``value``: each
+    line assigning it is replaced, every other line (comments, order, their variables) kept
+    byte for byte; when none does, one line is appended."""
+    line = f"{name}={quote(value)}"
+    pattern = re.compile(_ASSIGNMENT.format(name=re.escape(name)), re.M)
+    if pattern.search(text):
+        return pattern.sub(lambda _: line, text)
+    return text + ("" if not text or text.endswith("\n") else "\n") + line + "\n"

@@ -53,10 +53,13 @@ def test_key_never_shows_in_repr():
 @pytest.mark.parametrize("path, value, where", [
     ("deploy_dir", "", "migrate.deploy_dir"),
     ("project", "Bad Name", "migrate.project"),
-    ("services.vad", KeyError, "migrate.services.vad"),
-    ("services.vad.image", 5, "migrate.services.vad.image"),
-    ("services.llm-service.publish", 70000, "migrate.services.llm-service.publish"),
-    ("services.llm-service.command", "python3 app.py", "migrate.services.llm-service.command"),
+    ("services.vad", "vad-server", "migrate.services.vad"),
+    ("services", ["vad"], "migrate.services"),
+    ("services.vad", {"compose_service": "bad name!"}, "migrate.services.vad.compose_service"),
+    ("local_llm.compose_service", "", "migrate.local_llm.compose_service"),
+    ("services.vad", {"image": 5}, "migrate.services.vad.image"),
+    ("services.llm-service", {"publish": 70000}, "migrate.services.llm-service.publish"),
+    ("services.llm-service", {"command": "python3 app.py"}, "migrate.services.llm-service.command"),
     ("local_llm.url", "localhost:11434", "migrate.local_llm.url"),
     ("local_llm.timeout", 0, "migrate.local_llm.timeout"),
     ("local_llm.concurrency", "20", "migrate.local_llm.concurrency"),
@@ -120,3 +123,14 @@ def test_a_ca_file_is_made_absolute(tmp_path, monkeypatch):
     settings = config.load(with_change("api.ca_file", "ca.pem"), env={})
     assert settings.api.ca_file == str(tmp_path / "ca.pem")
     assert config.load(BASE, env={}).api.ca_file is None  # certifi's bundle
+
+
+def test_the_operators_service_names_default_to_the_roles_and_can_be_mapped():
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"].pop("services", None)
+    assert config.load(data, env={}).compose_names == {
+        "vad": "vad", "asr": "asr", "tts": "tts", "llm-service": "llm-service", "local-llm": "local-llm"}
+    data["migrate"]["services"] = {"asr": {"compose_service": "whisper"}}
+    data["migrate"]["local_llm"]["compose_service"] = "ollama"
+    names = config.load(data, env={}).compose_names
+    assert names["asr"] == "whisper" and names["local-llm"] == "ollama" and names["vad"] == "vad"

@@ -30,7 +30,7 @@ TYPOS = [  # (dotted path to add, expected where, expected suggestion)
     ("api.bse_url", "migrate.api.bse_url", "base_url"),
     ("stages.1.weight", "migrate.stages[1].weight", "weights"),
     ("stages.2.limits.vda", "migrate.stages[2].limits.vda", "vad"),
-    ("services.vad.imgae", "migrate.services.vad.imgae", "image"),
+    ("local_llm.compose_servise", "migrate.local_llm.compose_servise", "compose_service"),
     ("services.llm_service", "migrate.services.llm_service", "llm-service"),
     ("gates.by_stag", "migrate.gates.by_stag", "by_stage"),
     ("decommission.quarantine", "migrate.decommission.quarantine", "quarantine_dir"),

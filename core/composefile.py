@@ -1,0 +1,48 @@
+"""Reading a Compose file's services without Compose: the operator's docker-compose.yml (with
+its anchors, `x-` extensions and Compose's own `!reset` / `!override` tags) and the stage's
+override. Pure; what Compose itself makes of the files (the merged model) is adapters/compose."""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads a tagged node (Compose's `!reset`, `!override`) as its plain value."""
+
+
+def _untagged(loader: _Loader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_Loader.add_multi_constructor("!", _untagged)
+
+
+def load(text: str | None) -> dict:
+    """The file as data ({} when absent or empty); yaml.YAMLError when it is not YAML."""
+    data = yaml.load(text or "", Loader=_Loader) or {}
+    if not isinstance(data, dict):
+        raise yaml.YAMLError(f"expected a mapping at the top, found {type(data).__name__}")
+    return data
+
+
+def services(text: str | None) -> dict[str, dict]:
+    """Each service the file declares, by name, with its block."""
+    found = load(text).get("services") or {}
+    if not isinstance(found, dict):
+        raise yaml.YAMLError("`services` is not a mapping")
+    return {str(name): block if isinstance(block, dict) else {} for name, block in found.items()}
+
+
+def environment(block: dict) -> dict[str, str | None]:
+    """A service's ``environment`` in either of Compose's forms (a mapping, or NAME=value items)."""
+    env = block.get("environment") or {}
+    if isinstance(env, list):
+        return {str(item).partition("=")[0]: (str(item).partition("=")[2] if "=" in str(item) else None)
+                for item in env}
+    return {str(k): None if v is None else str(v) for k, v in env.items()} if isinstance(env, dict) else {}
