@@ -2,6 +2,7 @@
 place that executes, and it raises CommandError with the command, exit code and stderr tail."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -9,12 +10,30 @@ from pathlib import Path
 
 from core.errors import CommandError, DockerError
 
-MIN_VERSION = (2, 18)
+# 2.20: `depends_on: {x: {required: false}}`, which lets stage 3 switch the local LLM off (a
+# profile never activated) while the operator's llm-service still names it in its depends_on.
+MIN_VERSION = (2, 20)
+BASE_FILE = "docker-compose.yml"             # the operator's: never written by the toolkit
+OVERRIDE_FILE = "docker-compose.migrate.yml"  # the stage's: only what the migration owns
+FILES = (BASE_FILE, OVERRIDE_FILE)           # the order Compose merges them in
+OFF_PROFILE = "xiaozhi-migrate-off"          # never activated: a service in it is out of the model
 
 
-def argv(project: str, directory: Path, *args: str) -> list[str]:
+def argv(project: str, directory: Path, *args: str, base: Path | None = None,
+         override: Path | None = None) -> list[str]:
+    """Every Compose call of the toolkit: the operator's file, then the stage's override. To read
+    a merged model that is not deployed: ``override``, a candidate not yet written, or ``base``,
+    the operator's file as last applied (relative paths still resolve in ``directory``)."""
+    directory = Path(directory)
     return ["docker", "compose", "--project-name", project, "--project-directory", str(directory),
-            "--file", str(Path(directory) / "docker-compose.yml"), *args]
+            "--file", str(base or directory / BASE_FILE), "--file", str(override or directory / OVERRIDE_FILE), *args]
+
+
+def compose_file_value(directory: Path) -> str:
+    """COMPOSE_FILE as the project's .env gives it, so that the operator's own `docker compose`
+    merges the same two files. Absolute: Compose resolves relative ones against the shell's
+    working directory, so `--project-directory DIR` from elsewhere would miss them."""
+    return ":".join(os.path.join(os.path.abspath(directory), name) for name in FILES)
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -4,10 +4,16 @@ from adapters import compose
 from core.errors import CommandError, DockerError
 
 
-def test_argv_names_project_directory_and_file(tmp_path):
+def test_argv_names_project_directory_and_both_files_in_merge_order(tmp_path):
     assert compose.argv("xiaozhi", tmp_path, "up", "-d") == [
         "docker", "compose", "--project-name", "xiaozhi", "--project-directory", str(tmp_path),
-        "--file", str(tmp_path / "docker-compose.yml"), "up", "-d"]
+        "--file", str(tmp_path / "docker-compose.yml"), "--file", str(tmp_path / "docker-compose.migrate.yml"),
+        "up", "-d"]
+
+
+def test_argv_reads_a_candidate_override_in_place_of_the_deployed_one(tmp_path):
+    args = compose.argv("xiaozhi", tmp_path, "config", override=tmp_path / "new" / "o.yml")
+    assert args[args.index("--file") + 3] == str(tmp_path / "new" / "o.yml")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -37,8 +43,8 @@ def test_run_refuses_missing_binary():
 
 def test_require_v2_refuses_an_old_compose(monkeypatch):
     import subprocess
-    monkeypatch.setattr(compose, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "2.17.3\n", ""))
-    with pytest.raises(DockerError, match="older than 2.18"):
+    monkeypatch.setattr(compose, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "2.19.1\n", ""))
+    with pytest.raises(DockerError, match="older than 2.20"):
         compose.require_v2()
 
 
