@@ -153,7 +153,7 @@ def demo(c, keep=False, requests=200, down=False):
     from rehearsal import demo as walkthrough
     from rehearsal import sandbox_stack
     config, settings = walkthrough.settings(c.config)
-    if down or (settings.deploy_dir / "docker-compose.yml").exists():
+    if down or settings.deploy_dir.exists():
         sandbox_stack.down(settings)  # the demo's own project and folder, never the user's sandbox
         if down:
             return

@@ -16,6 +16,8 @@ from core.errors import ConfigError, MigrationError, Refused
 GB = 1e9
 
 
+OLLAMA_IMAGE = "ollama/ollama:latest"   # for a one-off pull when config names no image (yours is in your file)
+
 def audit_logger(deploy_dir: Path):
     """Each decommissioning step as an audit entry: decommission-<event> with its fields."""
     def log(event, **fields):
@@ -62,7 +64,7 @@ def repair_hint(settings: Settings, quarantine: str | None = None, container_exi
     store = (str((settings.deploy_dir / ll.store_volume).resolve()) if ll.store_is_path
              else f"{settings.project}_{ll.store_volume}")
     return (f"pull it into the same store with a one-off container: `docker run -d --name xiaozhi-pull -v "
-            f"{store}:{ll.store_mount} {ll.service.image} && docker exec xiaozhi-pull ollama pull {ll.model} && "
+            f"{store}:{ll.store_mount} {ll.service.image or OLLAMA_IMAGE} && docker exec xiaozhi-pull ollama pull {ll.model} && "
             f"docker rm -f xiaozhi-pull`; or, if you quarantined it in another directory, "
             f"`invoke decommission.restore --quarantine DIR`")
 

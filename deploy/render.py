@@ -1,5 +1,7 @@
-"""Pure rendering: (templates, settings, stage) -> {file name: text}. No I/O beyond reading
-the templates; writing is another step. Template errors name the file and line."""
+"""Pure rendering: (templates, settings, stage) -> {file name: text}: the stage's Compose
+override (docker-compose.migrate.yml) and llm.env; the operator's docker-compose.yml is never
+rendered. No I/O beyond reading the templates; writing is another step. Template errors name
+the file and line."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +11,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from adapters import compose
 from core import envfile
 from core import services as services_table
 from core.config import Settings, Stage
@@ -16,7 +19,7 @@ from core.errors import TemplateError
 from core.secrets import KEY_PLACEHOLDER
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-FILES = {"docker-compose.yml": "docker-compose.yml.j2", envfile.ENV_FILE: "llm.env.j2"}
+FILES = {compose.OVERRIDE_FILE: "docker-compose.migrate.yml.j2", envfile.ENV_FILE: "llm.env.j2"}
 SECRET_FILES = {envfile.ENV_FILE}  # written with mode 0600
 
 
@@ -37,7 +40,9 @@ def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict |
             "services": settings.services, "extra_services": settings.extra_services,
             "local_llm": settings.local_llm, "api": settings.api, "api_key": api_key,
             "fingerprints": fingerprints or {}, "stop_grace_s": settings.stop_grace_s,
-            "stack": services_table.STACK, "weights_variable": services_table.WEIGHTS_VARIABLE}
+            "stack": services_table.STACK, "weights_variable": services_table.WEIGHTS_VARIABLE,
+            "names": settings.compose_names, "local_service": services_table.LOCAL_LLM_SERVICE,
+            "env_file": envfile.ENV_FILE, "off_profile": compose.OFF_PROFILE}
 
 
 def render(settings: Settings, stage: Stage, *, redact: bool = False,
@@ -55,10 +60,17 @@ def render(settings: Settings, stage: Stage, *, redact: bool = False,
     return _render_all(env, ctx, templates)
 
 
+def in_model(files: dict[str, str]) -> dict[str, dict]:
+    """The override's services that are in the merged model, by Compose name, with their
+    blocks (a service switched off by the never-activated profile is not)."""
+    override = yaml.safe_load(files[compose.OVERRIDE_FILE]) or {}
+    return {name: block or {} for name, block in (override.get("services") or {}).items()
+            if compose.OFF_PROFILE not in ((block or {}).get("profiles") or [])}
+
+
 def fingerprints(files: dict[str, str]) -> dict[str, str]:
-    compose = yaml.safe_load(files["docker-compose.yml"]) or {}
     out = {}
-    for name, block in (compose.get("services") or {}).items():
+    for name, block in in_model(files).items():
         block = {k: v for k, v in block.items() if k != "labels"}
         digest = hashlib.sha256(json.dumps(block, sort_keys=True).encode())
         for env_file in block.get("env_file") or []:
@@ -70,11 +82,11 @@ def fingerprints(files: dict[str, str]) -> dict[str, str]:
 
 
 def environments(files: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Each service's environment as its container will have it: the compose file's
-    ``environment`` (Compose reads `$$` as `$`) and the env files it names, read as Compose does."""
-    compose = yaml.safe_load(files["docker-compose.yml"]) or {}
+    """What the override gives each service's environment, as its container will have it: the
+    override's ``environment`` (Compose reads `$$` as `$`) and the env files it names, read as
+    Compose does. (The operator's own variables are theirs: never compared.)"""
     out = {}
-    for name, block in (compose.get("services") or {}).items():
+    for name, block in in_model(files).items():
         env = {}
         for env_file in block.get("env_file") or []:
             env.update(envfile.parse(files.get(env_file, "")))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from adapters import compose, docker_api
 from core.config import Settings, plain
+from core.services import LOCAL_LLM_SERVICE
 from core.errors import ConfigError, DockerError
 from core.files import write_files
 
@@ -119,35 +120,48 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
         raise DockerError(f"container {settings.local_llm.container} already exists, owned by "
                           f"{owner or 'no Compose project'}", where="docker ps -a",
                           hint=f"take that stack down first (its project: {owner}) or remove the container")
-    live = settings.deploy_dir / "docker-compose.yml"
-    if not live.exists():
+    if not (settings.deploy_dir / compose.BASE_FILE).exists():
         from core import state
+        from deploy.apply import point_compose_file
+        from deploy.merged import record_applied_base
+        from deploy.plan import base_digest
         first = min(settings.stages)
+        base = base_file(settings)
+        write_files(settings.deploy_dir, {compose.BASE_FILE: base})
         write_files(settings.deploy_dir, render(settings, settings.stage(first)), SECRET_FILES)
-        state.write(settings.deploy_dir, stage=first, since=time.time())
+        point_compose_file(settings.deploy_dir)
+        record_applied_base(settings)
+        state.write(settings.deploy_dir, stage=first, since=time.time(), base_sha256=base_digest(base))
         state.audit(settings.deploy_dir, "sandbox-up", to=first, result="ok")
-        out(f"rendered stage {first} into {settings.deploy_dir}")
+        out(f"wrote the sandbox's base {compose.BASE_FILE} and rendered stage {first} into {settings.deploy_dir}")
     base = compose.argv(settings.project, settings.deploy_dir)
     services = compose.run(base + ["config", "--services"]).stdout.split()
-    if "local-llm" in services:
+    local = settings.compose_names[LOCAL_LLM_SERVICE]
+    if local in services:
         store = settings.local_llm.store_path
-        done = compose.run(base + ["run", "--rm", "--no-deps", "-T", "local-llm", "python3", "-m",
+        done = compose.run(base + ["run", "--rm", "--no-deps", "-T", local, "python3", "-m",
                                    "sandbox.store", store, "--size-gb", str(sb.store_size_gb), "--if-empty"])
         out(done.stdout.strip())
     compose.run(base + ["up", "-d", "--wait", "--wait-timeout", str(wait_timeout)], timeout=wait_timeout + 60)
     out(status(settings))
 
 
+def base_file(settings: Settings) -> str:
+    """The sandbox's base docker-compose.yml (the operator's file, for the emulated stack)."""
+    from deploy.render import context, environment
+    template = environment(ROOT / "rehearsal" / "templates").get_template("sandbox-compose.yml.j2")
+    return template.render(context(settings, settings.stage(min(settings.stages)), ""))
+
+
 def status(settings: Settings) -> str:
-    if not (settings.deploy_dir / "docker-compose.yml").exists():
+    if not (settings.deploy_dir / compose.BASE_FILE).exists():
         return f"no sandbox deployed in {settings.deploy_dir}"
     return compose.run(compose.argv(settings.project, settings.deploy_dir) + ["ps", "--all"]).stdout
 
 
 def down(settings: Settings, *, out=print) -> None:
     """Remove every container, network and volume of the project, and the rendered files."""
-    live = settings.deploy_dir / "docker-compose.yml"
-    if live.exists():
+    if (settings.deploy_dir / compose.BASE_FILE).exists() and (settings.deploy_dir / compose.OVERRIDE_FILE).exists():
         compose.run(compose.argv(settings.project, settings.deploy_dir)
                     + ["down", "--volumes", "--remove-orphans", "--timeout", "10"], timeout=300)
     # Compose leaves a declared volume that no service uses any more (the model volume at

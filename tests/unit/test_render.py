@@ -1,3 +1,5 @@
+"""Rendering a stage: the Compose override holds only what the migration owns, under the
+operator's service names; llm.env holds llm-service's settings and the key."""
 import pytest
 import yaml
 
@@ -9,8 +11,9 @@ from core.errors import TemplateError
 from ..conftest import ROOT
 
 SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-real-0123456789abcdef"})
+OWNED_KEYS = {"environment", "labels", "env_file", "depends_on", "profiles"}
 
-# stage -> (weights, local LLM in compose, VAD, ASR, TTS, LLM limits)
+# stage -> (weights, local LLM in the model, VAD, ASR, TTS, LLM limits)
 TABLE = [
     (0, "qwen:25,local:30", True, 24, 16, 20, 20),
     (1, "qwen:25,local:30", True, 24, 16, 20, 20),
@@ -26,33 +29,37 @@ def parse_env(text):
 @pytest.mark.parametrize("stage, weights, local, vad, asr, tts, llm", TABLE)
 def test_stage_renders_the_seed_plan(stage, weights, local, vad, asr, tts, llm):
     files = r.render(SETTINGS, SETTINGS.stage(stage))
-    compose = yaml.safe_load(files["docker-compose.yml"])
+    assert set(files) == {"docker-compose.migrate.yml", "llm.env"}, "the operator's docker-compose.yml is never rendered"
+    services = yaml.safe_load(files["docker-compose.migrate.yml"])["services"]
     env = parse_env(files["llm.env"])
-    services = compose["services"]
     assert env["LLM_PROVIDER_WEIGHTS"] == weights and env["LLM_MAX_CONCURRENT"] == str(llm)
-    assert ("local-llm" in services) is local
-    assert services["vad"]["environment"]["VAD_MAX_CONCURRENT"] == str(vad)
-    assert services["asr"]["environment"]["ASR_MAX_CONCURRENT"] == str(asr)
-    assert services["tts"]["environment"]["TTS_MAX_CONCURRENT"] == str(tts)
-    assert ("depends_on" in services["llm-service"]) is local
-    assert "ollama" in compose["volumes"], "the model volume must stay declared at every stage"
-    if local:
-        assert services["local-llm"]["container_name"] == "xiaozhi-local-llm"
-        assert services["local-llm"]["ports"] == ["127.0.0.1:11434:11434"]
+    assert ("local-llm" in r.in_model(files)) is local
+    assert services["vad"]["environment"] == {"VAD_MAX_CONCURRENT": str(vad)}
+    assert services["asr"]["environment"] == {"ASR_MAX_CONCURRENT": str(asr)}
+    assert services["tts"]["environment"] == {"TTS_MAX_CONCURRENT": str(tts)}
+    assert services["llm-service"]["env_file"] == ["llm.env"]
+    # At stage 3 the operator's depends_on on the local LLM stops binding; before, theirs stands.
+    assert services["llm-service"].get("depends_on") == (None if local else {"local-llm": {"required": False}})
+    for name, block in services.items():
+        assert set(block) <= OWNED_KEYS, (name, set(block) - OWNED_KEYS)
 
 
-def test_every_published_port_is_on_the_bind_address():
-    for stage in SETTINGS.stages.values():
-        compose = yaml.safe_load(r.render(SETTINGS, stage)["docker-compose.yml"])
-        for name, svc in compose["services"].items():
-            for port in svc.get("ports", []):
-                assert port.startswith("127.0.0.1:"), (stage.number, name, port)
+def test_the_operators_service_names_are_used():
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"]["services"] = {"asr": {"compose_service": "whisper"}, "llm-service": {"compose_service": "llm"}}
+    data["migrate"]["local_llm"]["compose_service"] = "ollama"
+    settings = config.load(data, env={})
+    for n in (2, 3):
+        services = yaml.safe_load(r.render(settings, settings.stage(n))["docker-compose.migrate.yml"])["services"]
+        assert set(services) == {"vad", "whisper", "tts", "llm", "ollama"}
+    assert services["llm"]["depends_on"] == {"ollama": {"required": False}}
+    assert services["ollama"]["profiles"] == ["xiaozhi-migrate-off"]
 
 
 def test_key_only_in_env_file_and_redacted_on_request():
     files = r.render(SETTINGS, SETTINGS.stage(2))
     assert parse_env(files["llm.env"])["QWEN_API_KEY"] == "sk-real-0123456789abcdef"
-    assert "sk-real" not in files["docker-compose.yml"]
+    assert "sk-real" not in files["docker-compose.migrate.yml"]
     redacted = r.render(SETTINGS, SETTINGS.stage(2), redact=True)
     assert all("sk-real" not in text for text in redacted.values())
     assert r.KEY_PLACEHOLDER in redacted["llm.env"]
@@ -66,15 +73,15 @@ def test_rendering_is_pure_and_deterministic():
 
 
 @pytest.mark.parametrize("source, message", [
-    ("name: {{ project }}\n{{ no_such_value }}\n", "no_such_value"),
-    ("name: {{ project }}\n\n{% if %}\n", "file"),
+    ("services:\n{{ no_such_value }}\n", "no_such_value"),
+    ("services:\n\n{% if %}\n", "file"),
 ])
 def test_template_errors_name_file_and_line(tmp_path, source, message):
-    (tmp_path / "docker-compose.yml.j2").write_text(source)
+    (tmp_path / "docker-compose.migrate.yml.j2").write_text(source)
     (tmp_path / "llm.env.j2").write_text("x\n")
     with pytest.raises(TemplateError) as err:
         r.render(SETTINGS, SETTINGS.stage(0), templates=tmp_path)
-    assert "docker-compose.yml.j2:" in err.value.where
+    assert "docker-compose.migrate.yml.j2:" in err.value.where
     line = err.value.where.rsplit(":", 1)[1]
     assert line == ("2" if "no_such" in source else "3")
 
@@ -89,22 +96,6 @@ def test_review_check_reports_a_stale_file(tmp_path):
     stale.write_text(stale.read_text().replace("qwen:70", "qwen:60"))
     assert review.write_all(tmp_path, check=True) == [stale]
     assert "qwen:60" in stale.read_text(), "check must not write"
-
-
-@pytest.mark.parametrize("store, mount_line, declared", [
-    ("ollama", "ollama:/root/.ollama", True),
-    ("./models", "./models:/root/.ollama", False),
-    ("/srv/ollama", "/srv/ollama:/root/.ollama", False),
-])
-def test_model_store_as_named_volume_or_bind_mount(store, mount_line, declared):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    data["migrate"]["local_llm"]["store_volume"] = store
-    settings = config.load(data, env={})
-    for n in (0, 3):
-        compose = yaml.safe_load(r.render(settings, settings.stage(n))["docker-compose.yml"])
-        assert ("volumes" in compose) is declared
-        if n == 0:
-            assert compose["services"]["local-llm"]["volumes"] == [mount_line]
 
 
 def test_bind_mounted_store_is_found_on_the_host(tmp_path):

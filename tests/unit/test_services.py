@@ -16,7 +16,7 @@ SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={
 def test_each_service_of_the_table_is_rendered_judged_and_watched_for_drift(service):
     stage = SETTINGS.stage(2)
     files = render(SETTINGS, stage)
-    compose = yaml.safe_load(files["docker-compose.yml"])
+    compose = yaml.safe_load(files["docker-compose.migrate.yml"])
     env = compose["services"][service.name].get("environment") or {}
     if service.reads_weights:  # through its env file
         env = dict(line.split("=", 1) for line in files["llm.env"].splitlines() if "=" in line and line[0] != "#")
