@@ -8,16 +8,17 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from checks import judge
 from checks import gates as gating
-from deploy import backup, plan as planning
+from deploy import backup, merged, plan as planning
 from deploy.render import SECRET_FILES, render
 from adapters import compose
-from core import state
+from core import envfile, state
 from core.config import Settings, Stage
 from core.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
-from core.files import check_private_dir, write_files
+from core.files import atomic_write, check_private_dir, read_text, write_files
 
 
 @dataclass
@@ -52,8 +53,16 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
     world = planning.observe(settings, client)
     wanted = render(settings, target)
     plan = planning.make(settings, world, target, wanted, force=force, allow_skip=backward_ok)
+    if not plan.adoption.problems and not plan.nothing_to_do:
+        plan.model_diff, changed = merged.compare(settings, wanted, bool(plan.base_changed))
+        if plan.base_changed:  # Compose recreates what their change to the base touches
+            plan.recreate = sorted(set(plan.recreate) | changed)
     out(planning.describe(plan, settings.api_key, settings.stop_grace_s))
     outcome = Outcome(plan)
+    if plan.adoption.problems:
+        raise Refused(f"{compose.BASE_FILE} in {settings.deploy_dir} cannot be adopted as it is",
+                      where=str(settings.deploy_dir / compose.BASE_FILE), detail="\n".join(plan.adoption.problems),
+                      hint="fix what is listed (in your file or in config); nothing was changed")
     if plan.nothing_to_do:
         out(f"already at stage {target.number}, nothing to do")
         return outcome
@@ -94,6 +103,7 @@ def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, forc
     wanted = {c.name: c.new for c in plan.files}
     try:
         write_files(settings.deploy_dir, wanted, SECRET_FILES)
+        point_compose_file(d)
         _up(settings)
         problems = verify(settings, target, wanted, client)
     except MigrationError as exc:
@@ -105,8 +115,11 @@ def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, forc
     # Re-applying the stage (a drift repair) keeps when it began: the stage-3 gate counts the
     # health records since then. ``applied`` says when its files were last put in place.
     same = plan.recorded == target.number and old_state.get("since")
+    base = read_text(d / compose.BASE_FILE)
+    merged.record_applied_base(settings)
     state.write(d, stage=target.number, since=old_state["since"] if same else time.time(), applied=time.time(),
-                previous=old_state.get("previous") if same else plan.recorded)
+                previous=old_state.get("previous") if same else plan.recorded,
+                base_sha256=planning.base_digest(base) if base is not None else None)
     state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok"})
     again = planning.make(settings, planning.observe(settings, client), target, wanted, allow_skip=True)
     if again.changed_files or again.recreate:
@@ -114,6 +127,17 @@ def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, forc
                              detail=planning.describe(again, settings.api_key),
                              hint="run the same command again; if it persists, look at `docker compose ps`")
     out(f"stage {target.number} ({target.name}) applied and verified")
+
+
+def point_compose_file(deploy_dir: Path) -> None:
+    """Set COMPOSE_FILE in the project's .env (Compose reads it from the project directory), so
+    that the operator's own `docker compose ps/logs/up` merges the same two files. Only that line
+    is written; the rest of their .env, its mode, and a symlink's target file are kept."""
+    path = Path(os.path.realpath(deploy_dir / planning.DOTENV))
+    text = read_text(path)
+    new = envfile.set_variable(text or "", planning.COMPOSE_FILE, compose.compose_file_value(deploy_dir))
+    if new != text:
+        atomic_write(path, new, path.stat().st_mode & 0o7777 if text is not None else 0o644)
 
 
 def _os_problem(exc: OSError) -> str:

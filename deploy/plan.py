@@ -4,30 +4,51 @@ The apply step acts on a Plan, then observes and plans again to prove nothing is
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 from dataclasses import dataclass, field
 
+import yaml
+
+from adapters import compose
 from checks import judge, stack
 from deploy import render as rendering
-from core import state
+from core import composefile, envfile, state
 from core.config import Settings, Stage
 from core.files import read_text
 from core.secrets import mask_env_lines, redact
+from core.services import LOCAL_LLM_SERVICE, STACK
 
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
-LOCAL_SERVICE = "local-llm"
+DOTENV = ".env"                 # the project's: Compose reads COMPOSE_FILE (and the operator's variables) there
+COMPOSE_FILE = "COMPOSE_FILE"
+ENV_FILE = envfile.ENV_FILE
+LOCAL_SERVICE = LOCAL_LLM_SERVICE
+WEIGHTS_ROLE = next(s.name for s in STACK if s.reads_weights)
 
 
 @dataclass
 class World:
-    files: dict[str, str | None]          # deployed file name -> text (None when absent)
+    files: dict[str, str | None]          # the stage's deployed files (override, llm.env) -> text or None
     state: dict | None
-    containers: dict[str, dict]           # compose service -> {fingerprint, state, env, started_at}
+    containers: dict[str, dict]           # Compose service -> {role, fingerprint, state, env, started_at}
     local_container: dict | None          # xiaozhi-local-llm, whoever owns it
+    base: str | None = None               # the operator's docker-compose.yml (never written)
+    dotenv: str | None = None             # the project's .env, where Compose reads COMPOSE_FILE
 
     @property
     def envs(self) -> dict[str, dict[str, str]]:
-        """Each service's observed drift variables, as judge.drift_of reads them."""
-        return {name: c["env"] for name, c in self.containers.items()}
+        """Each role's observed drift variables, as judge.drift_of reads them."""
+        return {c.get("role", name): c["env"] for name, c in self.containers.items()}
+
+
+@dataclass
+class Adoption:
+    """The operator's files as the stages need them: what is missing (nothing can be applied
+    until it is fixed), and what of theirs the migration leaves alone."""
+    problems: list[str]
+    theirs: list[str]                     # their services the migration does not touch
+    declared: set[str]                    # every service of base + override (containers of others are orphans)
 
 
 @dataclass
@@ -58,6 +79,11 @@ class Plan:
     left_running: list[str]               # containers that leave compose but keep running
     pending: dict | None = None           # an earlier run that stopped half-way
     refusals: list[str] = field(default_factory=list)
+    adoption: Adoption = field(default_factory=lambda: Adoption([], [], set()))
+    orphans: list[str] = field(default_factory=list)  # containers no service of the merged model declares
+    base_changed: tuple[str, str] | None = None       # (as last applied, now): sha256 prefixes
+    compose_file_ok: bool = True          # .env already names both files in COMPOSE_FILE
+    model_diff: str = ""                  # the merged model before -> after (deploy/merged.py fills it)
 
     @property
     def changed_files(self) -> list[FileChange]:
@@ -66,7 +92,7 @@ class Plan:
     @property
     def nothing_to_do(self) -> bool:
         return (not self.changed_files and not self.recreate and self.recorded == self.target.number
-                and not self.pending)
+                and not self.pending and not self.base_changed and self.compose_file_ok)
 
     @property
     def forward_steps(self) -> int:
@@ -78,21 +104,29 @@ def read_files(settings: Settings) -> dict[str, str | None]:
     return {name: read_text(settings.deploy_dir / name) for name in rendering.FILES}
 
 
+def read_world_files(settings: Settings) -> dict:
+    """Every file a plan reads: the stage's, the operator's base file and the project's .env."""
+    return {"files": read_files(settings), "base": read_text(settings.deploy_dir / compose.BASE_FILE),
+            "dotenv": read_text(settings.deploy_dir / DOTENV)}
+
+
 def observe(settings: Settings, client) -> World:
-    files = read_files(settings)
     containers = {}
+    roles = {name: role for role, name in settings.compose_names.items()}
     label = f"com.docker.compose.project={settings.project}"
     for c in client.containers.list(all=True, filters={"label": label}):
         service = c.labels.get("com.docker.compose.service", "")
-        containers[service] = {**stack.describe(c.attrs), "name": c.name,
-                               "fingerprint": c.labels.get(FINGERPRINT, ""), "env": stack.drift_env(c.attrs, service),
+        role = roles.get(service, service)
+        containers[service] = {**stack.describe(c.attrs), "name": c.name, "role": role,
+                               "fingerprint": c.labels.get(FINGERPRINT, ""), "env": stack.drift_env(c.attrs, role),
                                "env_digests": stack.env_digests(c.attrs)}
     local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
     if local is None:
         from adapters import docker_api
         found = docker_api.container_or_none(client, settings.local_llm.container)
         local = {"name": found.name, "state": found.attrs["State"]["Status"]} if found else None
-    return World(files=files, state=state.read(settings.deploy_dir), containers=containers, local_container=local)
+    return World(state=state.read(settings.deploy_dir), containers=containers, local_container=local,
+                 **read_world_files(settings))
 
 
 def _env_differs(container: dict, wanted: dict[str, str]) -> bool:
@@ -117,10 +151,19 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
                       if name not in world.containers or world.containers[name]["fingerprint"] != fp
                       or world.containers[name]["state"] != "running"
                       or _env_differs(world.containers[name], wanted_env.get(name, {})))
-    left = [name for name in world.containers if name not in wanted_prints and name == LOCAL_SERVICE
+    local = settings.compose_names[LOCAL_SERVICE]
+    left = [name for name in world.containers if name not in wanted_prints and name == local
             and world.containers[name]["state"] == "running"]
+    adopted = adoption(settings, world, wanted)
+    base_sha = base_digest(world.base) if world.base is not None else None
+    applied_sha = (world.state or {}).get("base_sha256")
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
-                recreate=recreate, left_running=left, pending=(world.state or {}).get("pending"))
+                recreate=recreate, left_running=left, pending=(world.state or {}).get("pending"),
+                adoption=adopted, orphans=sorted(f"{c['name']} (service {name})" for name, c in world.containers.items()
+                                                 if adopted.declared and name not in adopted.declared),
+                base_changed=(applied_sha, base_sha) if applied_sha and base_sha and applied_sha != base_sha else None,
+                compose_file_ok=envfile.parse(world.dotenv or "").get(COMPOSE_FILE)
+                == compose.compose_file_value(settings.deploy_dir))
     if recorded is not None and plan.forward_steps > 1 and not (force or allow_skip):
         plan.refusals.append(f"stage {recorded} -> {target.number} skips "
                              f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: "
@@ -130,6 +173,52 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
             plan.refusals.append(f"no state file and the running stack does not look like stage "
                                  f"{target.number - 1}: start from stage {min(settings.stages)}, or pass --force")
     return plan
+
+
+def base_digest(text: str) -> str:
+    """The operator's base file as the state records it, to notice a change between runs."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def adoption(settings: Settings, world: World, wanted: dict[str, str]) -> Adoption:
+    """Adoption is a check, never a rewrite: the operator's file must declare the services the
+    stages need, under the names config maps, and must not set what the stage's files own."""
+    where = settings.deploy_dir / compose.BASE_FILE
+    if world.base is None:
+        return Adoption([f"{where} does not exist: the stages add their override to your own compose file "
+                         "and never write one (point migrate.deploy_dir at the folder that holds it)"], [], set())
+    try:
+        theirs = composefile.services(world.base)
+        override = composefile.services(wanted.get(compose.OVERRIDE_FILE))
+    except yaml.YAMLError as exc:
+        return Adoption([f"{where} is not a Compose file the toolkit can read: {exc}"], [], set())
+    problems = []
+    names = settings.compose_names
+    missing = [f"{name} (the {role} role{'' if name == role else ', mapped in config'})"
+               for role, name in names.items() if name not in theirs]
+    if missing:
+        problems.append(f"{where} does not declare {', '.join(missing)}: name your service in config "
+                        f"(migrate.services.ROLE.compose_service, migrate.local_llm.compose_service)")
+    local = theirs.get(names[LOCAL_SERVICE])
+    if local is not None:
+        container = local.get("container_name") or f"{settings.project}-{names[LOCAL_SERVICE]}-1"
+        if container != settings.local_llm.container:
+            problems.append(f"the local LLM's container is {container} in {where}, but migrate.local_llm.container "
+                            f"says {settings.local_llm.container}: make them agree")
+    owned = set(envfile.parse(wanted.get(ENV_FILE) or ""))
+    for role, name in names.items():
+        clash = sorted(owned & set(composefile.environment(theirs.get(name) or {}))) if role == WEIGHTS_ROLE else []
+        if clash:
+            problems.append(f"{name}'s `environment` in {where} sets {', '.join(clash)}, which the stage's "
+                            f"{ENV_FILE} owns (Compose lets `environment` win over an env file): remove them there")
+    listed = envfile.parse(world.dotenv or "").get(COMPOSE_FILE)
+    ours = set(compose.compose_file_value(settings.deploy_dir).split(":")) | set(compose.FILES)
+    if listed and set(listed.split(":")) - ours:
+        problems.append(f"COMPOSE_FILE in {settings.deploy_dir / DOTENV} names {listed}: more compose files than "
+                        f"{compose.BASE_FILE} are not supported yet (merge them into it, or remove that line)")
+    if ":" in os.path.abspath(settings.deploy_dir):
+        problems.append(f"{settings.deploy_dir} has a ':' in its path, which COMPOSE_FILE cannot hold: move it")
+    return Adoption(problems, sorted(set(theirs) - set(names.values())), set(theirs) | set(override))
 
 
 def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
@@ -153,6 +242,27 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
                                    if plan.recreate else "nothing (no container restarts)"))
     if plan.left_running:
         lines.append("  left running (decommissioned separately): " + ", ".join(plan.left_running))
+    lines += adoption_lines(plan)
+    if plan.model_diff:
+        lines.append("  merged model (docker compose config of your file + the override, key redacted):")
+        lines.extend("    " + line for line in plan.model_diff.splitlines())
     for refusal in plan.refusals:
         lines.append(f"  refused: {refusal}")
     return "\n".join(lines)
+
+
+def adoption_lines(plan: Plan) -> list[str]:
+    """What the plan says about the operator's own files, orphans included (status shows them too)."""
+    lines = [f"  NOT ADOPTABLE: {problem}" for problem in plan.adoption.problems]
+    if plan.adoption.theirs:
+        lines.append(f"  {compose.BASE_FILE}: yours, never written; left alone: {', '.join(plan.adoption.theirs)}")
+    if plan.base_changed:
+        lines.append(f"  {compose.BASE_FILE} changed since it was last applied ({plan.base_changed[0]} -> "
+                     f"{plan.base_changed[1]}): planned against it as it is now")
+    if not plan.compose_file_ok:
+        lines.append(f"  {DOTENV}: COMPOSE_FILE will name {compose.BASE_FILE} and {compose.OVERRIDE_FILE} (only that "
+                     "line is written), so that your own `docker compose` merges the same two files")
+    for orphan in plan.orphans:
+        lines.append(f"  ORPHAN: {orphan}: no service of the merged model declares it; left running; remove "
+                     "it yourself (`docker rm -f NAME`) or declare it again")
+    return lines

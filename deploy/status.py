@@ -45,17 +45,19 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
     try:
         world = planning.observe(settings, docker_api.client())
     except DockerError as exc:
-        world, unreachable = planning.World(files=planning.read_files(settings), state=None, containers={},
-                                            local_container=None), exc.what
+        world, unreachable = planning.World(state=None, containers={}, local_container=None,
+                                            **planning.read_world_files(settings)), exc.what
     else:
         unreachable = None
     plan = planning.make(settings, world, stage, wanted, allow_skip=True)
     lines = [f"file {c.name}: " + (f"DIFFERS from stage {stage.number}" if c.changed else f"matches stage {stage.number}")
              for c in plan.files]
+    lines += [line.strip() for line in planning.adoption_lines(plan)]
     if unreachable:
         return lines + [f"containers: unknown ({unreachable})"]
     drift = judge.drift_of(stage, world.envs)
-    lines.append("containers: " + ("match the stage" if not drift else "DRIFT: " + "; ".join(drift)))
+    lines.append("containers: " + ("match the stage" if not drift and not plan.orphans else
+                                   "DRIFT: " + "; ".join(drift) if drift else "match the stage, but see ORPHAN"))
     if plan.recreate:
         lines.append(f"to converge, `invoke phase --stage {stage.number}` would (re)create: " + ", ".join(plan.recreate))
     local = world.local_container

@@ -49,7 +49,8 @@ class Target(Protocol):
 
 
 class ComposeEnv:
-    """The seed's stack: docker-compose.yml and llm.env rendered per stage, weights in llm-service."""
+    """The seed's stack: the operator's docker-compose.yml, with a Compose override and llm.env
+    rendered per stage beside it; the weights in llm-service's LLM_PROVIDER_WEIGHTS."""
     name = "compose-env"
 
     def __init__(self, settings: Settings, client=None):
@@ -101,12 +102,14 @@ class ComposeEnv:
         """The local provider's weight in the running llm-service (None: no llm-service runs)."""
         from checks.stack import drift_env
         from core.errors import MigrationError
-        from core.services import WEIGHTS_VARIABLE, parse_weights
+        from core.services import STACK, WEIGHTS_VARIABLE, parse_weights
         from decommission.run import Routed
+        WEIGHTS_ROLE = next(s.name for s in STACK if s.reads_weights)
+        service = self.settings.compose_names[WEIGHTS_ROLE]
         label = {"label": [f"com.docker.compose.project={self.settings.project}",
-                           "com.docker.compose.service=llm-service"]}
+                           f"com.docker.compose.service={service}"]}
         for c in self.client.containers.list(filters=label):
-            text = drift_env(c.attrs, "llm-service").get(WEIGHTS_VARIABLE)
+            text = drift_env(c.attrs, WEIGHTS_ROLE).get(WEIGHTS_VARIABLE)
             if text is None:
                 continue
             try:

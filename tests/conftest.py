@@ -15,6 +15,31 @@ for variable in ("QWEN_API_KEY", "DASHSCOPE_API_KEY"):
     os.environ.pop(variable, None)
 
 
+# An operator's own docker-compose.yml as the plan reads it (its services under the roles' names,
+# the local LLM's container named as config says), and a .env that already merges both files.
+OPERATOR_BASE = """\
+services:
+  vad: {image: xiaozhi/vad}
+  asr: {image: xiaozhi/asr}
+  tts: {image: xiaozhi/tts}
+  llm-service: {image: xiaozhi/llm-service, depends_on: [local-llm]}
+  local-llm: {image: ollama/ollama, container_name: xiaozhi-local-llm}
+"""
+OPERATOR_DOTENV = "COMPOSE_FILE=/opt/xiaozhi/docker-compose.yml:/opt/xiaozhi/docker-compose.migrate.yml\n"  # invoke.yaml's deploy_dir
+OPERATOR_FILES = {"base": OPERATOR_BASE, "dotenv": OPERATOR_DOTENV}
+
+
+def sandbox_data() -> dict:
+    """sandbox.yaml over invoke.yaml, as `invoke -f sandbox.yaml` merges them."""
+    import yaml
+
+    def merge(base, over):
+        if isinstance(base, dict) and isinstance(over, dict):
+            return {**base, **{k: merge(base.get(k), v) for k, v in over.items()}}
+        return over
+    return merge(yaml.safe_load((ROOT / "invoke.yaml").read_text()), yaml.safe_load((ROOT / "sandbox.yaml").read_text()))
+
+
 @pytest.fixture
 def fake_dns(monkeypatch):
     """Made-up names for tests: ``fake_dns[name] = [addresses]`` answers at once, ``= None`` never

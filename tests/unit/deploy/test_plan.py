@@ -7,7 +7,7 @@ from deploy import plan as planning
 from deploy.render import fingerprints, render
 from core import config
 
-from ...conftest import ROOT
+from ...conftest import OPERATOR_FILES, ROOT
 
 SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
 
@@ -21,7 +21,7 @@ def world_at(stage: int | None, deployed: int | None = None, state_extra=None, s
     containers = {name: {"name": name, "fingerprint": fp, "state": "exited" if name in stopped else "running",
                          "env": env.get(name, {})} for name, fp in prints.items()}
     st = None if stage is None else {"stage": stage, **(state_extra or {})}
-    return planning.World(files=files, state=st, containers=containers, local_container=None)
+    return planning.World(files=files, state=st, containers=containers, local_container=None, **OPERATOR_FILES)
 
 
 def plan_for(world, target, **kw):

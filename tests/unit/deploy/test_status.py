@@ -9,7 +9,7 @@ from .test_plan import SETTINGS, world_at
 
 
 @pytest.mark.parametrize("world, words, absent", [
-    (world_at(2), ["file docker-compose.yml: matches stage 2", "containers: match the stage"], ["would (re)create"]),
+    (world_at(2), ["file docker-compose.migrate.yml: matches stage 2", "containers: match the stage"], ["would (re)create"]),
     (world_at(2, deployed=1), ["file llm.env: DIFFERS from stage 2", "DRIFT: llm-service LLM_PROVIDER_WEIGHTS",
                                "would (re)create: llm-service"], []),
     (world_at(2, stopped=("vad",)), ["would (re)create: vad"], ["DIFFERS"]),

@@ -12,7 +12,7 @@ from deploy import plan as planning, status
 from deploy.render import environments, fingerprints, render
 from core import config
 
-from ...conftest import ROOT
+from ...conftest import OPERATOR_FILES, ROOT
 
 SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
 
@@ -28,7 +28,8 @@ def world(stage, edit=None):
                          "env_digests": stack.env_digests({"Config": {"Env": [f"{k}={v}" for k, v in envs[name].items()]
                                                                      + ["PATH=/usr/bin"]}})}
                   for name, fp in fingerprints(files).items()}
-    return planning.World(files=files, state={"stage": stage}, containers=containers, local_container=None)
+    return planning.World(files=files, state={"stage": stage}, containers=containers, local_container=None,
+                          **OPERATOR_FILES)
 
 
 RECREATE = [
