@@ -87,5 +87,6 @@ class Stack:
     local_container: Container | None = None
     store: str | None = None    # the local model's store on the host
     integrity: list[str] | str | None = None  # damage found, or why it could not be read
+    orphans: list[str] | str | None = None    # containers no declared service owns; why unknown; None: not deployed
     host: Host | None = None
     seconds: float = 0.0

@@ -114,6 +114,17 @@ def containers(stage: Stage, facts: Stack, local_name: str) -> list[Result]:
     return results
 
 
+def orphans(facts: Stack) -> list[Result]:
+    """Compose's orphans: containers of the project that no declared service owns."""
+    if facts.engine != "ok" or facts.orphans is None:
+        return []
+    if isinstance(facts.orphans, str):
+        return [Result("compose.orphans", Status.UNKNOWN, "none", facts.orphans)]
+    return [Result("compose.orphans", Status.WARNING if facts.orphans else Status.OK, "none",
+                   ", ".join(facts.orphans) + ": declared by no service; remove or declare them"
+                   if facts.orphans else "none")]
+
+
 def expected_env(stage: Stage) -> dict[str, dict[str, str]]:
     """Each service's drift variables as the stage sets them (core/services.py)."""
     return {s.name: {**({WEIGHTS_VARIABLE: stage.weights} if s.reads_weights else {}),

@@ -120,6 +120,7 @@ def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool) -> list
     results += judge.api(stage, facts["api"], limits, light)
     stack = facts["stack"]
     results += judge.containers(stage, stack, settings.local_llm.container)
+    results += judge.orphans(stack)
     if stage.local_llm:
         results.append(judge.integrity(local, stack, settings.local_llm))
     results.append(judge.drift(stage, stack))

@@ -72,9 +72,32 @@ async def containers(settings: Settings, timeout: float) -> Stack:
     except DockerError as exc:
         return Stack("unreachable", detail=exc.what)
     services: dict[str, Container] = {}
+    roles = {name: role for role, name in settings.compose_names.items()}
+    labelled = {}
     for attrs in found:
         service = (attrs["Config"].get("Labels") or {}).get("com.docker.compose.service", "")
-        if service in DRIFT_VARIABLES:
-            services[service] = container(attrs, service)
+        labelled[attrs["Name"].lstrip("/")] = service
+        role = roles.get(service)
+        if role in DRIFT_VARIABLES:
+            services[role] = container(attrs, role)
     return Stack("ok", services=services, local_container=container(local) if local else None,
-                 store=store_source(settings, local))
+                 store=store_source(settings, local), orphans=orphans(settings, labelled))
+
+
+def orphans(settings: Settings, labelled: dict[str, str]) -> list[str] | str | None:
+    """The project's containers whose service neither the operator's file nor the override
+    declares (Compose's orphans), as 'container (service S)'; None when nothing is deployed."""
+    import yaml
+
+    from adapters.compose import BASE_FILE, OVERRIDE_FILE
+    from core import composefile
+    from core.files import read_text
+    try:
+        base = read_text(settings.deploy_dir / BASE_FILE)
+        if base is None:
+            return None
+        declared = set(composefile.services(base)) | set(
+            composefile.services(read_text(settings.deploy_dir / OVERRIDE_FILE)))
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable file must not stop the other checks
+        return f"cannot read the compose files: {exc}"
+    return sorted(f"{name} (service {service})" for name, service in labelled.items() if service not in declared)

@@ -129,3 +129,31 @@ def test_drift_names_variable_and_wanted_value():
 ])
 def test_worst(statuses, expected):
     assert worst(statuses) is expected
+
+
+@pytest.mark.parametrize("orphans, status", [
+    (None, None),                                   # nothing deployed the override way: no check
+    ([], Status.OK),
+    (["xiaozhi-old-1 (service old)"], Status.WARNING),
+    ("cannot read the compose files: bad", Status.UNKNOWN),
+])
+def test_orphans_are_a_warning_naming_them(orphans, status):
+    from checks.facts import Stack
+    results = judge.orphans(Stack("ok", orphans=orphans))
+    assert [r.status for r in results] == ([] if status is None else [status])
+    if orphans:
+        assert (orphans if isinstance(orphans, str) else orphans[0]) in results[0].actual
+
+
+def test_orphans_are_read_from_both_files(tmp_path):
+    from checks import stack
+    from ...conftest import OPERATOR_BASE
+    data = __import__("yaml").safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    settings = config.load(data, env={})
+    labelled = {"xiaozhi-vad-1": "vad", "xiaozhi-local-llm": "local-llm", "xiaozhi-cache-1": "cache"}
+    assert stack.orphans(settings, labelled) is None
+    (tmp_path / "docker-compose.yml").write_text(OPERATOR_BASE)
+    assert stack.orphans(settings, labelled) == ["xiaozhi-cache-1 (service cache)"]
+    (tmp_path / "docker-compose.yml").write_text("services: [\n")
+    assert stack.orphans(settings, labelled).startswith("cannot read the compose files")
