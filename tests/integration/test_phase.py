@@ -65,7 +65,7 @@ def counts(url):
 
 
 def files_of(deploy):
-    return {n: ((deploy / n).read_bytes(), (deploy / n).stat().st_mode) for n in ("docker-compose.yml", "llm.env")}
+    return {n: ((deploy / n).read_bytes(), (deploy / n).stat().st_mode) for n in ("docker-compose.migrate.yml", "llm.env")}
 
 
 def test_dry_run_changes_nothing(cfg, deploy):
