@@ -45,10 +45,30 @@ def compare(settings: Settings, wanted: dict[str, str], base_changed: bool) -> t
         after = model(settings, override=_candidate(Path(tmp), wanted))
     changed = {name for name, block in after.get("services", {}).items()
                if before.get("services", {}).get(name) != block}
-    old, new = _masked(before, after, settings.api_key)
-    diff = "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        "merged/deployed", f"merged/stage"))
-    return diff, changed
+    return diff(before, after, settings.api_key), changed
+
+
+def diff(before: dict, before_or_after: dict, key: str) -> str:
+    """One unified diff per service whose merged definition changes (then one for the rest of
+    the model: volumes, networks), each headed by the service's name, secrets masked."""
+    old, new = (yaml.safe_load(text) or {} for text in _masked(before, before_or_after, key))
+    parts = []
+    names = sorted(set(old.get("services") or {}) | set(new.get("services") or {}))
+    sections = [(f"services.{n}", (old.get("services") or {}).get(n), (new.get("services") or {}).get(n))
+                for n in names]
+    sections.append(("the rest of the model", {k: v for k, v in old.items() if k != "services"},
+                     {k: v for k, v in new.items() if k != "services"}))
+    for title, a, b in sections:
+        if a == b:
+            continue
+        if a is None or b is None:  # the whole block is their file's: name the move, not every line
+            parts.append(f"{title}: {'joins' if a is None else 'leaves'} the merged model (as declared in your file)\n")
+            continue
+        dump = lambda block: [] if block is None else yaml.safe_dump(  # noqa: E731
+            block, sort_keys=True, allow_unicode=True, width=120).splitlines(keepends=True)
+        parts.append("".join(difflib.unified_diff(dump(a), dump(b), f"{title} (deployed)", f"{title} (this stage)",
+                                                  n=2)))
+    return "".join(parts)
 
 
 def _candidate(tmp: Path, wanted: dict[str, str]) -> Path:

@@ -21,3 +21,14 @@ def test_secret_values_are_masked_and_a_change_is_said():
 def test_the_key_is_redacted_even_under_an_innocent_name():
     _, new = merged._masked(model(), model(NOTE="sk-real-0123456789"), key="sk-real-0123456789")
     assert "sk-real" not in new
+
+
+def test_the_diff_is_per_service_and_a_service_leaving_is_one_line():
+    before = {"services": {"vad": {"environment": {"VAD_MAX_CONCURRENT": "24"}, "image": "x"},
+                           "local-llm": {"image": "ollama", "ports": ["11434"]}}, "volumes": {"ollama": {}}}
+    after = {"services": {"vad": {"environment": {"VAD_MAX_CONCURRENT": "32"}, "image": "x"}}}
+    text = merged.diff(before, after, key="")
+    assert "--- services.vad (deployed)" in text and "+  VAD_MAX_CONCURRENT: '32'" in text
+    assert "services.local-llm: leaves the merged model" in text and "11434" not in text
+    assert "the rest of the model" in text and "-  ollama: {}" in text
+    assert merged.diff(before, before, key="") == ""
