@@ -132,12 +132,15 @@ def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, forc
 def point_compose_file(deploy_dir: Path) -> None:
     """Set COMPOSE_FILE in the project's .env (Compose reads it from the project directory), so
     that the operator's own `docker compose ps/logs/up` merges the same two files. Only that line
-    is written; the rest of their .env, its mode, and a symlink's target file are kept."""
-    path = Path(os.path.realpath(deploy_dir / planning.DOTENV))
+    is written; the rest of their .env and its mode and owner are kept. A symlinked .env is
+    left alone (nothing is written through a symlink); the plan says what line to add."""
+    path = Path(deploy_dir) / planning.DOTENV
+    if path.is_symlink():  # never written through: the plan told them which line to add
+        return
     text = read_text(path)
     new = envfile.set_variable(text or "", planning.COMPOSE_FILE, compose.compose_file_value(deploy_dir))
     if new != text:
-        atomic_write(path, new, path.stat().st_mode & 0o7777 if text is not None else 0o644)
+        atomic_write(path, new)   # an existing file keeps its mode and owner
 
 
 def _os_problem(exc: OSError) -> str:

@@ -35,6 +35,7 @@ class World:
     local_container: dict | None          # xiaozhi-local-llm, whoever owns it
     base: str | None = None               # the operator's docker-compose.yml (never written)
     dotenv: str | None = None             # the project's .env, where Compose reads COMPOSE_FILE
+    dotenv_link: bool = False             # .env is a symlink: never written through
 
     @property
     def envs(self) -> dict[str, dict[str, str]]:
@@ -83,6 +84,8 @@ class Plan:
     orphans: list[str] = field(default_factory=list)  # containers no service of the merged model declares
     base_changed: tuple[str, str] | None = None       # (as last applied, now): sha256 prefixes
     compose_file_ok: bool = True          # .env already names both files in COMPOSE_FILE
+    dotenv_link: bool = False             # ... and if not, it cannot be written (a symlink)
+    compose_file: str = ""                # the COMPOSE_FILE value that names both files
     model_diff: str = ""                  # the merged model before -> after (deploy/merged.py fills it)
 
     @property
@@ -92,7 +95,7 @@ class Plan:
     @property
     def nothing_to_do(self) -> bool:
         return (not self.changed_files and not self.recreate and self.recorded == self.target.number
-                and not self.pending and not self.base_changed and self.compose_file_ok)
+                and not self.pending and not self.base_changed and (self.compose_file_ok or self.dotenv_link))
 
     @property
     def forward_steps(self) -> int:
@@ -107,7 +110,7 @@ def read_files(settings: Settings) -> dict[str, str | None]:
 def read_world_files(settings: Settings) -> dict:
     """Every file a plan reads: the stage's, the operator's base file and the project's .env."""
     return {"files": read_files(settings), "base": read_text(settings.deploy_dir / compose.BASE_FILE),
-            "dotenv": read_text(settings.deploy_dir / DOTENV)}
+            "dotenv": read_text(settings.deploy_dir / DOTENV), "dotenv_link": (settings.deploy_dir / DOTENV).is_symlink()}
 
 
 def observe(settings: Settings, client) -> World:
@@ -163,7 +166,8 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
                                                  if adopted.declared and name not in adopted.declared),
                 base_changed=(applied_sha, base_sha) if applied_sha and base_sha and applied_sha != base_sha else None,
                 compose_file_ok=envfile.parse(world.dotenv or "").get(COMPOSE_FILE)
-                == compose.compose_file_value(settings.deploy_dir))
+                == compose.compose_file_value(settings.deploy_dir), dotenv_link=world.dotenv_link,
+                compose_file=compose.compose_file_value(settings.deploy_dir))
     if recorded is not None and plan.forward_steps > 1 and not (force or allow_skip):
         plan.refusals.append(f"stage {recorded} -> {target.number} skips "
                              f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: "
@@ -259,7 +263,10 @@ def adoption_lines(plan: Plan) -> list[str]:
     if plan.base_changed:
         lines.append(f"  {compose.BASE_FILE} changed since it was last applied ({plan.base_changed[0]} -> "
                      f"{plan.base_changed[1]}): planned against it as it is now")
-    if not plan.compose_file_ok:
+    if not plan.compose_file_ok and plan.dotenv_link:
+        lines.append(f"  {DOTENV} is a symlink, and nothing is written through one: add the line COMPOSE_FILE="
+                     f"{plan.compose_file} to the file it points at, so that your own `docker compose` merges both files")
+    elif not plan.compose_file_ok:
         lines.append(f"  {DOTENV}: COMPOSE_FILE will name {compose.BASE_FILE} and {compose.OVERRIDE_FILE} (only that "
                      "line is written), so that your own `docker compose` merges the same two files")
     for orphan in plan.orphans:

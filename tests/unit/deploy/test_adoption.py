@@ -120,3 +120,36 @@ def test_a_colon_in_the_deploy_path_is_refused():
     data["migrate"]["deploy_dir"] = "/srv/xiao:zhi"
     found = plan(settings=config.load(data, env={}))
     assert any("':' in its path" in p for p in found.adoption.problems)
+
+
+def test_a_symlinked_dotenv_is_never_written_and_the_plan_says_what_to_add(tmp_path):
+    from deploy.apply import point_compose_file
+    outside = tmp_path / "elsewhere.env"
+    outside.write_text("TZ=Asia/Shanghai\n")
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    (deploy / ".env").symlink_to(outside)
+    point_compose_file(deploy)
+    assert outside.read_text() == "TZ=Asia/Shanghai\n" and (deploy / ".env").is_symlink()
+    data = copy.deepcopy(DATA)
+    data["migrate"]["deploy_dir"] = str(deploy)
+    settings = config.load(data, env={})
+    world = planning.World(state={"stage": 2}, containers={}, local_container=None,
+                           **planning.read_world_files(settings))
+    found = planning.make(settings, world, settings.stage(2), render(settings, settings.stage(2)))
+    text = planning.describe(found, "")
+    assert f"add the line COMPOSE_FILE={deploy}/docker-compose.yml:{deploy}/docker-compose.migrate.yml" in text
+    assert not found.compose_file_ok and found.dotenv_link
+
+
+def test_their_dotenv_keeps_every_other_line_and_its_mode(tmp_path):
+    from deploy.apply import point_compose_file
+    (tmp_path / ".env").write_text("# theirs\nDB_PASSWORD='s3cr#t'\nCOMPOSE_FILE=docker-compose.yml\n")
+    (tmp_path / ".env").chmod(0o600)
+    point_compose_file(tmp_path)
+    assert (tmp_path / ".env").read_text() == (f"# theirs\nDB_PASSWORD='s3cr#t'\nCOMPOSE_FILE={tmp_path}/docker-compose.yml:"
+                                               f"{tmp_path}/docker-compose.migrate.yml\n")
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    (tmp_path / "fresh").mkdir()
+    point_compose_file(tmp_path / "fresh")
+    assert (tmp_path / "fresh" / ".env").stat().st_mode & 0o777 == 0o644
