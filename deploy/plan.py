@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 from dataclasses import dataclass, field
 
-import yaml
 
 from adapters import compose
 from checks import judge, stack
-from deploy import render as rendering
-from core import composefile, envfile, state
+from deploy import adoption, render as rendering
+from core import envfile, state
 from core.config import Settings, Stage
 from core.files import read_text
 from core.secrets import mask_env_lines, redact
-from core.services import LOCAL_LLM_SERVICE, STACK
+from core.services import LOCAL_LLM_SERVICE
 
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
-DOTENV = ".env"                 # the project's: Compose reads COMPOSE_FILE (and the operator's variables) there
-COMPOSE_FILE = "COMPOSE_FILE"
-ENV_FILE = envfile.ENV_FILE
+DOTENV, COMPOSE_FILE = adoption.DOTENV, adoption.COMPOSE_FILE
 LOCAL_SERVICE = LOCAL_LLM_SERVICE
-WEIGHTS_ROLE = next(s.name for s in STACK if s.reads_weights)
 
 
 @dataclass
@@ -41,15 +36,6 @@ class World:
     def envs(self) -> dict[str, dict[str, str]]:
         """Each role's observed drift variables, as judge.drift_of reads them."""
         return {c.get("role", name): c["env"] for name, c in self.containers.items()}
-
-
-@dataclass
-class Adoption:
-    """The operator's files as the stages need them: what is missing (nothing can be applied
-    until it is fixed), and what of theirs the migration leaves alone."""
-    problems: list[str]
-    theirs: list[str]                     # their services the migration does not touch
-    declared: set[str]                    # every service of base + override (containers of others are orphans)
 
 
 @dataclass
@@ -80,7 +66,7 @@ class Plan:
     left_running: list[str]               # containers that leave compose but keep running
     pending: dict | None = None           # an earlier run that stopped half-way
     refusals: list[str] = field(default_factory=list)
-    adoption: Adoption = field(default_factory=lambda: Adoption([], [], set()))
+    adoption: adoption.Adoption = field(default_factory=lambda: adoption.Adoption([], [], set()))
     orphans: list[str] = field(default_factory=list)  # containers no service of the merged model declares
     base_changed: tuple[str, str] | None = None       # (as last applied, now): sha256 prefixes
     compose_file_ok: bool = True          # .env already names both files in COMPOSE_FILE
@@ -157,7 +143,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     local = settings.compose_names[LOCAL_SERVICE]
     left = [name for name in world.containers if name not in wanted_prints and name == local
             and world.containers[name]["state"] == "running"]
-    adopted = adoption(settings, world, wanted)
+    adopted = adoption.check(settings, world, wanted)
     base_sha = base_digest(world.base) if world.base is not None else None
     applied_sha = (world.state or {}).get("base_sha256")
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
@@ -184,47 +170,6 @@ def base_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def adoption(settings: Settings, world: World, wanted: dict[str, str]) -> Adoption:
-    """Adoption is a check, never a rewrite: the operator's file must declare the services the
-    stages need, under the names config maps, and must not set what the stage's files own."""
-    where = settings.deploy_dir / compose.BASE_FILE
-    if world.base is None:
-        return Adoption([f"{where} does not exist: the stages add their override to your own compose file "
-                         "and never write one (point migrate.deploy_dir at the folder that holds it)"], [], set())
-    try:
-        theirs = composefile.services(world.base)
-        override = composefile.services(wanted.get(compose.OVERRIDE_FILE))
-    except yaml.YAMLError as exc:
-        return Adoption([f"{where} is not a Compose file the toolkit can read: {exc}"], [], set())
-    problems = []
-    names = settings.compose_names
-    missing = [f"{name} (the {role} role{'' if name == role else ', mapped in config'})"
-               for role, name in names.items() if name not in theirs]
-    if missing:
-        problems.append(f"{where} does not declare {', '.join(missing)}: name your service in config "
-                        f"(migrate.services.ROLE.compose_service, migrate.local_llm.compose_service)")
-    local = theirs.get(names[LOCAL_SERVICE])
-    if local is not None:
-        container = local.get("container_name") or f"{settings.project}-{names[LOCAL_SERVICE]}-1"
-        if container != settings.local_llm.container:
-            problems.append(f"the local LLM's container is {container} in {where}, but migrate.local_llm.container "
-                            f"says {settings.local_llm.container}: make them agree")
-    owned = set(envfile.parse(wanted.get(ENV_FILE) or ""))
-    for role, name in names.items():
-        clash = sorted(owned & set(composefile.environment(theirs.get(name) or {}))) if role == WEIGHTS_ROLE else []
-        if clash:
-            problems.append(f"{name}'s `environment` in {where} sets {', '.join(clash)}, which the stage's "
-                            f"{ENV_FILE} owns (Compose lets `environment` win over an env file): remove them there")
-    listed = envfile.parse(world.dotenv or "").get(COMPOSE_FILE)
-    ours = set(compose.compose_file_value(settings.deploy_dir).split(":")) | set(compose.FILES)
-    if listed and set(listed.split(":")) - ours:
-        problems.append(f"COMPOSE_FILE in {settings.deploy_dir / DOTENV} names {listed}: more compose files than "
-                        f"{compose.BASE_FILE} are not supported yet (merge them into it, or remove that line)")
-    if ":" in os.path.abspath(settings.deploy_dir):
-        problems.append(f"{settings.deploy_dir} has a ':' in its path, which COMPOSE_FILE cannot hold: move it")
-    return Adoption(problems, sorted(set(theirs) - set(names.values())), set(theirs) | set(override))
-
-
 def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
     """The plan as an operator reads it, key redacted."""
     t = plan.target
@@ -246,30 +191,10 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
                                    if plan.recreate else "nothing (no container restarts)"))
     if plan.left_running:
         lines.append("  left running (decommissioned separately): " + ", ".join(plan.left_running))
-    lines += adoption_lines(plan)
+    lines += adoption.lines(plan)
     if plan.model_diff:
         lines.append("  merged model (docker compose config of your file + the override, key redacted):")
         lines.extend("    " + line for line in plan.model_diff.splitlines())
     for refusal in plan.refusals:
         lines.append(f"  refused: {refusal}")
     return "\n".join(lines)
-
-
-def adoption_lines(plan: Plan) -> list[str]:
-    """What the plan says about the operator's own files, orphans included (status shows them too)."""
-    lines = [f"  NOT ADOPTABLE: {problem}" for problem in plan.adoption.problems]
-    if plan.adoption.theirs:
-        lines.append(f"  {compose.BASE_FILE}: yours, never written; left alone: {', '.join(plan.adoption.theirs)}")
-    if plan.base_changed:
-        lines.append(f"  {compose.BASE_FILE} changed since it was last applied ({plan.base_changed[0]} -> "
-                     f"{plan.base_changed[1]}): planned against it as it is now")
-    if not plan.compose_file_ok and plan.dotenv_link:
-        lines.append(f"  {DOTENV} is a symlink, and nothing is written through one: add the line COMPOSE_FILE="
-                     f"{plan.compose_file} to the file it points at, so that your own `docker compose` merges both files")
-    elif not plan.compose_file_ok:
-        lines.append(f"  {DOTENV}: COMPOSE_FILE will name {compose.BASE_FILE} and {compose.OVERRIDE_FILE} (only that "
-                     "line is written), so that your own `docker compose` merges the same two files")
-    for orphan in plan.orphans:
-        lines.append(f"  ORPHAN: {orphan}: no service of the merged model declares it; left running; remove "
-                     "it yourself (`docker rm -f NAME`) or declare it again")
-    return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from checks import judge
-from deploy import plan as planning
+from deploy import adoption, plan as planning
 from deploy.render import render
 from adapters import docker_api
 from core import state
@@ -52,7 +52,7 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
     plan = planning.make(settings, world, stage, wanted, allow_skip=True)
     lines = [f"file {c.name}: " + (f"DIFFERS from stage {stage.number}" if c.changed else f"matches stage {stage.number}")
              for c in plan.files]
-    lines += [line.strip() for line in planning.adoption_lines(plan)]
+    lines += [line.strip() for line in adoption.lines(plan)]
     if unreachable:
         return lines + [f"containers: unknown ({unreachable})"]
     drift = judge.drift_of(stage, world.envs)
