@@ -14,8 +14,9 @@ MAY_IMPORT = {
     "deploy": {"core", "adapters", "checks"},
     "decommission": {"core", "adapters", "checks"},
     "bench": {"core", "adapters"},
-    "orchestration": {"core", "adapters", "checks", "deploy", "decommission"},
-    "rehearsal": {"core", "adapters", "checks", "deploy", "decommission", "orchestration"},
+    "xiaozhi_server": {"core", "adapters", "checks", "deploy"},  # the second target, on deploy's machinery
+    "orchestration": {"core", "adapters", "checks", "deploy", "decommission", "xiaozhi_server"},
+    "rehearsal": {"core", "adapters", "checks", "deploy", "decommission", "orchestration", "xiaozhi_server"},
     "sandbox": {"core"},  # the emulators share the Ollama store's layout, nothing else
 }
 PACKAGES = set(MAY_IMPORT) | {"tasks"}

@@ -1,0 +1,43 @@
+"""The router in front of xiaozhi-esp32-server for the 30/70 stage: the LiteLLM proxy's config,
+rendered pure from a spec and the stage's weights. The server's selected entry asks the proxy
+for ``GROUP``; the proxy shuffles it by weight between the local model and the API, retries, then
+falls back to the API alone. The key and the master key stay in the environment (os.environ/...)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ConfigError
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "xiaozhi-server"
+GROUP = "xiaozhi-llm"            # what the server's router entry names as its model
+FALLBACK = "xiaozhi-api"         # the API alone, when the local model fails
+KEY_VARIABLE = "DASHSCOPE_API_KEY"
+MASTER_KEY_VARIABLE = "LITELLM_MASTER_KEY"
+PORT = 4000
+
+
+@dataclass(frozen=True)
+class Backend:
+    model: str        # qwen2:7b (Ollama's name) or qwen-plus (the API's)
+    base_url: str     # as the router reaches it: Ollama's root, or DashScope's compatible-mode /v1
+    timeout: float
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    local: Backend
+    api: Backend
+    num_retries: int = 2
+
+
+def render(spec: RouterSpec, weights: dict[str, int]) -> str:
+    """The proxy's config.yaml for ``weights`` ({'local': 30, 'qwen': 70}, the seed's names)."""
+    from deploy.render import environment
+    local, api = weights.get("local", 0), weights.get("qwen", 0)
+    if local < 0 or api < 0 or local + api == 0:
+        raise ConfigError(f"no traffic to route with weights {weights}", where="router weights",
+                          hint="give the local model or the API a weight above 0")
+    return environment(TEMPLATES).get_template("litellm.yaml.j2").render(
+        group=GROUP, fallback=FALLBACK, local=spec.local, api=spec.api, local_weight=local, api_weight=api,
+        num_retries=spec.num_retries, key_variable=KEY_VARIABLE, master_key_variable=MASTER_KEY_VARIABLE)
