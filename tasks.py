@@ -175,9 +175,10 @@ def bench(c, target="both", concurrency="1,8,20,50", requests=40, out="reports")
 @task(help={"rebuild": "build the sandbox image even when it exists"})
 @converted
 def sandbox_build(c, rebuild=False):
-    """Build the sandbox image (and a local base image when no registry is reachable)."""
-    from rehearsal import sandbox_stack
+    """Build the sandbox image and the router's (LiteLLM, from wheels pinned by hash)."""
+    from rehearsal import router_image, sandbox_stack
     sandbox_stack.build(c.config, rebuild=rebuild)
+    router_image.build(sandbox_stack.sandbox_settings(c.config).local_base_image, rebuild=rebuild)
 
 
 @task(help={"wait_timeout": "seconds to wait for every service to be healthy (default 180)"})

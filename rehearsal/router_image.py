@@ -1,0 +1,82 @@
+"""The sandbox's router: the real LiteLLM proxy, built into a local image from wheels pinned by
+hash (sandbox/router/). Only the download reaches the package registry; the image is built with
+no network, on the Debian 12 base (CPython 3.11, which the pinned wheels are for)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from adapters import compose, docker_api
+from core.errors import DockerError
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTER_DIR = ROOT / "sandbox" / "router"
+TAG = "xiaozhi-litellm:1.108.7"
+LABEL = "xiaozhi.router.sources"
+WHEELS = Path(os.environ.get("XIAOZHI_WHEEL_CACHE", Path.home() / ".cache" / "xiaozhi-router-wheels"))
+PLATFORM = ["--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+            "--abi", "abi3", "--abi", "none", "--platform", "manylinux2014_x86_64", "--platform",
+            "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64", "--platform", "any"]
+
+
+def sources_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("Dockerfile", "requirements.txt", "pip.txt"):
+        digest.update(name.encode() + b"\0" + (ROUTER_DIR / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def download(out=print) -> Path:
+    """Every pinned wheel into the cache (pip checks each hash; cached ones are not fetched again)."""
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "-q", "-d", str(WHEELS),
+            *PLATFORM, "-r", str(ROUTER_DIR / "requirements.txt"), "-r", str(ROUTER_DIR / "pip.txt")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise DockerError("the router's wheels could not be downloaded", where=" ".join(argv[:4]),
+                          detail=done.stderr.strip()[-1500:],
+                          hint="the package registry must be reachable from the host for this one step")
+    out(f"router wheels ready in {WHEELS}")
+    return WHEELS
+
+
+def build(base_image: str, *, out=print, rebuild: bool = False) -> str:
+    client = docker_api.client()
+    wanted = sources_digest()
+    if docker_api.image_exists(client, TAG) and (client.images.get(TAG).labels or {}).get(LABEL) == wanted \
+            and not rebuild:
+        out(f"image {TAG} is up to date with sandbox/router/")
+        return TAG
+    if not docker_api.image_exists(client, base_image):
+        compose.run(["bash", str(ROOT / "sandbox" / "build-base-image.sh"), base_image], timeout=900)
+    wheels = download(out)
+    wanted_files = {line.split("==")[0] for line in _pins()}
+    with tempfile.TemporaryDirectory(prefix="xiaozhi-router-build-") as context:
+        ctx = Path(context)
+        (ctx / "wheels").mkdir()
+        for wheel in wheels.glob("*.whl"):
+            if _project(wheel.name) in wanted_files:
+                shutil.copy2(wheel, ctx / "wheels" / wheel.name)
+        shutil.copy2(ROUTER_DIR / "requirements.txt", ctx / "wheels" / "requirements.txt")
+        shutil.copy2(ROUTER_DIR / "Dockerfile", ctx / "Dockerfile")
+        compose.run(["docker", "build", "-q", "--network", "none", "--build-arg", f"BASE_IMAGE={base_image}",
+                     "--label", f"{LABEL}={wanted}", "-t", TAG, str(ctx)], timeout=1800)
+    out(f"built {TAG} from {base_image}")
+    return TAG
+
+
+def _pins() -> list[str]:
+    lines = []
+    for name in ("requirements.txt", "pip.txt"):
+        lines += [line.split()[0] for line in (ROUTER_DIR / name).read_text().splitlines()
+                  if line.strip() and not line.startswith("#")]
+    return lines
+
+
+def _project(wheel: str) -> str:
+    return wheel.split("-")[0].replace("_", "-").lower()
