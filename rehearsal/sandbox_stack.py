@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from adapters import compose, docker_api
 from core.config import Settings, plain
 from core.services import LOCAL_LLM_SERVICE
@@ -68,6 +70,8 @@ def image_sources() -> dict[str, Path]:
     files = {f"sandbox/{p.name}": p for p in sorted(SANDBOX_DIR.iterdir())
              if p.is_file() and (p.suffix == ".py" or p.name == "Dockerfile")}
     files.update({f"core/{name}": ROOT / "core" / name for name in CORE_MODULES})
+    # PyYAML's pure-Python modules, for the xiaozhi-server emulator (no C extension)
+    files.update({f"vendor/yaml/{p.name}": p for p in sorted(Path(yaml.__file__).parent.glob("*.py"))})
     return files
 
 
@@ -96,7 +100,7 @@ def build(config, *, out=print, rebuild: bool = False) -> str:
     base = choose_base(client, sb, out)
     with tempfile.TemporaryDirectory(prefix="xiaozhi-sandbox-build-") as context:
         for name, path in image_sources().items():  # a small context: never the repo with its .venv
-            (Path(context) / name).parent.mkdir(exist_ok=True)
+            (Path(context) / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, Path(context) / name)
         compose.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "--label",
                      f"{SOURCE_LABEL}={wanted}", "-f", str(Path(context) / "sandbox" / "Dockerfile"), "-t", sb.image,

@@ -1,0 +1,91 @@
+"""The xiaozhi-esp32-server emulator reads its config as upstream does and chats through the
+selected entry as upstream's providers do; it refuses to start where upstream would."""
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from sandbox import xiaozhi_server as xs
+from sandbox.common import start_in_thread
+
+from ..conftest import ROOT
+from .conftest import KEY
+
+
+def user_file(tmp_path, text):
+    (tmp_path / ".config.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_the_users_file_wins_key_by_key(tmp_path):
+    config = xs.load_config(user_file(tmp_path, "selected_module:\n  LLM: OllamaLLM\nLLM:\n  OllamaLLM:\n"
+                                                "    base_url: http://xiaozhi-local-llm:11434\n"))
+    assert config["selected_module"]["TTS"] == "EdgeTTS"          # a default kept
+    assert xs.select_llm(config) == ("OllamaLLM", {"type": "ollama", "model_name": "qwen2.5",
+                                                   "base_url": "http://xiaozhi-local-llm:11434"})
+
+
+@pytest.mark.parametrize("text, words", [
+    (None, "找不到data/.config.yaml"),
+    ("manager-api:\n  url: http://web:8002/xiaozhi\nselected_module:\n  LLM: AliLLM\n", "both manager-api and selected_module"),
+    ("manager-api:\n  url: http://web:8002/xiaozhi\n", "web console"),
+    ("selected_module:\n  LLM: NoSuchLLM\n", "has no entry"),
+    ("selected_module:\n  LLM: X\nLLM:\n  X: {type: dify, base_url: http://a}\n", "not emulated"),
+    ("selected_module: [\n", "is not YAML"),
+])
+def test_it_refuses_to_start_where_upstream_would(tmp_path, text, words):
+    if text is not None:
+        user_file(tmp_path, text)
+    done = subprocess.run([sys.executable, "-m", "sandbox.xiaozhi_server", "--data", str(tmp_path), "--port", "0",
+                           "--ota-port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "初始化组件失败" in done.stdout and words in done.stdout, done.stdout
+
+
+def serve(llm):
+    server = xs.XiaozhiServer(("127.0.0.1", 0), llm)
+    start_in_thread(server)
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    return server
+
+
+def test_it_answers_on_8000_and_ota():
+    server = serve(("AliLLM", xs.DEFAULTS["LLM"]["AliLLM"]))
+    try:
+        assert httpx.get(server.url + "/").text == "Server is running"
+        assert "websocket" in httpx.post(server.url + "/xiaozhi/ota/", json={}).json()
+    finally:
+        server.shutdown()
+
+
+def test_an_openai_entry_chats_with_the_api(dashscope_server):
+    entry = {"type": "openai", "base_url": dashscope_server.url + "/compatible-mode/v1", "model_name": "qwen-plus",
+             "api_key": KEY, "temperature": 0.7}
+    server = serve(("AliLLM", entry))
+    try:
+        answer = httpx.post(server.url + "/_sandbox/chat", json={"text": "你好"}, timeout=30).json()
+        assert answer["entry"] == "AliLLM" and answer["reply"]
+        assert dashscope_server.counts.get("POST /compatible-mode/v1/chat/completions") == 1
+    finally:
+        server.shutdown()
+
+
+def test_an_ollama_entry_speaks_openai_at_base_url_v1(ollama_server):
+    entry = {"type": "ollama", "base_url": ollama_server.url, "model_name": "qwen2:7b"}
+    server = serve(("OllamaLLM", entry))
+    try:
+        answer = httpx.post(server.url + "/_sandbox/chat", json={}, timeout=30).json()
+        assert answer["reply"] and ollama_server.counts.get("POST /v1/chat/completions") == 1
+    finally:
+        server.shutdown()
+
+
+def test_a_wrong_key_is_a_502_naming_the_entry(dashscope_server):
+    entry = {"type": "openai", "base_url": dashscope_server.url + "/compatible-mode/v1", "model_name": "qwen-plus",
+             "api_key": "sk-wrong"}
+    server = serve(("AliLLM", entry))
+    try:
+        done = httpx.post(server.url + "/_sandbox/chat", json={}, timeout=30)
+        assert done.status_code == 502 and done.json()["entry"] == "AliLLM" and "401" in done.json()["error"]
+    finally:
+        server.shutdown()
