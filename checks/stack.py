@@ -96,8 +96,7 @@ def orphans(settings: Settings, labelled: dict[str, str]) -> list[str] | str | N
         base = read_text(settings.deploy_dir / BASE_FILE)
         if base is None:
             return None
-        declared = set(composefile.services(base)) | set(
-            composefile.services(read_text(settings.deploy_dir / OVERRIDE_FILE)))
+        declared = composefile.declared(base, read_text(settings.deploy_dir / OVERRIDE_FILE))
     except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable file must not stop the other checks
         return f"cannot read the compose files: {exc}"
     return sorted(f"{name} (service {service})" for name, service in labelled.items() if service not in declared)

@@ -46,3 +46,9 @@ def environment(block: dict) -> dict[str, str | None]:
         return {str(item).partition("=")[0]: (str(item).partition("=")[2] if "=" in str(item) else None)
                 for item in env}
     return {str(k): None if v is None else str(v) for k, v in env.items()} if isinstance(env, dict) else {}
+
+
+def declared(*texts: str | None) -> set[str]:
+    """Every service the files declare together (the operator's and the override): a container
+    of the project whose service is not among them is one of Compose's orphans."""
+    return set().union(*(services(text) for text in texts))

@@ -39,7 +39,7 @@ def check(settings: Settings, world, wanted: dict[str, str]) -> Adoption:
                          "and never write one (point migrate.deploy_dir at the folder that holds it)"], [], set())
     try:
         theirs = composefile.services(world.base)
-        override = composefile.services(wanted.get(compose.OVERRIDE_FILE))
+        composefile.services(wanted.get(compose.OVERRIDE_FILE))
     except yaml.YAMLError as exc:
         return Adoption([f"{where} is not a Compose file the toolkit can read: {exc}"], [], set())
     problems = []
@@ -67,7 +67,8 @@ def check(settings: Settings, world, wanted: dict[str, str]) -> Adoption:
                         f"{compose.BASE_FILE} are not supported yet (merge them into it, or remove that line)")
     if ":" in os.path.abspath(settings.deploy_dir):
         problems.append(f"{settings.deploy_dir} has a ':' in its path, which COMPOSE_FILE cannot hold: move it")
-    return Adoption(problems, sorted(set(theirs) - set(names.values())), set(theirs) | set(override))
+    return Adoption(problems, sorted(set(theirs) - set(names.values())),
+                    composefile.declared(world.base, wanted.get(compose.OVERRIDE_FILE)))
 
 
 def lines(plan) -> list[str]:

@@ -115,8 +115,7 @@ def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, forc
     # Re-applying the stage (a drift repair) keeps when it began: the stage-3 gate counts the
     # health records since then. ``applied`` says when its files were last put in place.
     same = plan.recorded == target.number and old_state.get("since")
-    base = read_text(d / compose.BASE_FILE)
-    merged.record_applied_base(settings)
+    base = merged.record_applied_base(settings)
     state.write(d, stage=target.number, since=old_state["since"] if same else time.time(), applied=time.time(),
                 previous=old_state.get("previous") if same else plan.recorded,
                 base_sha256=planning.base_digest(base) if base is not None else None)

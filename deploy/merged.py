@@ -99,10 +99,11 @@ def _masked(before: dict, after: dict, key: str) -> tuple[str, str]:
     return dump(mask(before, after)), dump(mask(after, before))
 
 
-def record_applied_base(settings: Settings) -> None:
-    """Keep the base file as applied: the next plan diffs an operator's change against it."""
+def record_applied_base(settings: Settings) -> str | None:
+    """Keep the base file as applied (the next plan diffs an operator's change against it); its text."""
     text = read_text(settings.deploy_dir / compose.BASE_FILE)
     if text is not None:
         from core.files import atomic_write
         (settings.deploy_dir / APPLIED_BASE).parent.mkdir(mode=0o700, exist_ok=True)
         atomic_write(settings.deploy_dir / APPLIED_BASE, text, 0o600)
+    return text
