@@ -76,6 +76,7 @@ def walk(sandbox_config, docker_client, tmp_path_factory):
     deploy = tmp_path_factory.mktemp("operator") / "live"
     config = config_variant(sandbox_config, tmp_path_factory.mktemp("cfg"), project=project, deploy_dir=str(deploy),
                             **{"gates.history_records": 1})
+    qdir = None
     try:
         invoke(config, "sandbox.up")
         qdir = Path(docker_client.volumes.get(f"{project}_ollama").attrs["Mountpoint"]).parent.parent / f"{project}-q"
@@ -88,7 +89,8 @@ def walk(sandbox_config, docker_client, tmp_path_factory):
         yield config, deploy, project, base.encode()
     finally:
         invoke(config, "sandbox.down", check=False)
-        shutil.rmtree(qdir, ignore_errors=True) if "qdir" in locals() else None
+        if qdir is not None:
+            shutil.rmtree(qdir, ignore_errors=True)
         assert not any(project_resources(docker_client, project).values())
 
 

@@ -46,6 +46,11 @@ def compose_file(config_path, ports) -> str:
 
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory, docker_client):
+    labels = docker_client.images.get(router_image.TAG).labels if any(
+        router_image.TAG in i.tags for i in docker_client.images.list("xiaozhi-litellm")) else {}
+    if (labels or {}).get(router_image.LABEL) != router_image.sources_digest():
+        pytest.fail(f"image {router_image.TAG} is missing or older than sandbox/router/; "
+                    "run `invoke -f sandbox.yaml sandbox.build`")
     folder = tmp_path_factory.mktemp("router")
     spec = router.RouterSpec(local=router.Backend("qwen2:7b", "http://local:11434", 30),
                              api=router.Backend("qwen-plus", "http://dashscope:18080/compatible-mode/v1", 30))
