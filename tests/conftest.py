@@ -40,6 +40,25 @@ def sandbox_data() -> dict:
     return merge(yaml.safe_load((ROOT / "invoke.yaml").read_text()), yaml.safe_load((ROOT / "sandbox.yaml").read_text()))
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a test's own server or container."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, seconds: float = 10.0) -> None:
+    """Until something accepts on 127.0.0.1:port; a test fails when nothing does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {seconds:g} s")
+
+
 @pytest.fixture
 def fake_dns(monkeypatch):
     """Made-up names for tests: ``fake_dns[name] = [addresses]`` answers at once, ``= None`` never

@@ -9,25 +9,9 @@ import time
 
 import httpx
 
-from ..conftest import ROOT
+from ..conftest import ROOT, free_port, wait_listening
 
 KEY = "sk-sandbox-graceful-0123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def test_sigterm_finishes_replies_in_flight_and_refuses_new_ones():
@@ -36,7 +20,7 @@ def test_sigterm_finishes_replies_in_flight_and_refuses_new_ones():
                              "--rpm", "0", "--first-token-ms", "300", "--token-rate", "20", "--reply-tokens", "10"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_listening(port, time.monotonic() + 10)
+        wait_listening(port, 10)
         replies, errors = [], []
 
         def chat():

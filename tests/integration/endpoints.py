@@ -28,11 +28,3 @@ def apply(data: dict, deploy_dir: str) -> dict:
     m["api"]["probe_url"] = API_BASE
     m["services"]["llm-service"]["publish"] = LLM_PORT
     return data
-
-
-def free_port() -> int:
-    """A port nothing listens on now, for a test's own containers (published on loopback only)."""
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

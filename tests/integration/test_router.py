@@ -14,6 +14,7 @@ from rehearsal import router_image
 from xiaozhi_server import router
 
 from . import endpoints
+from ..conftest import free_port
 from .conftest import ROOT, project_resources
 
 KEY = yaml.safe_load((ROOT / "sandbox.yaml").read_text())["migrate"]["sandbox"]["key"]
@@ -55,7 +56,7 @@ def routed(tmp_path_factory, docker_client):
     spec = router.RouterSpec(local=router.Backend("qwen2:7b", "http://local:11434", 30),
                              api=router.Backend("qwen-plus", "http://dashscope:18080/compatible-mode/v1", 30))
     (folder / "config.yaml").write_text(router.render(spec, {"qwen": 70, "local": 30}))
-    ports = {name: endpoints.free_port() for name in ("local", "api", "router")}
+    ports = {name: free_port() for name in ("local", "api", "router")}
     (folder / "docker-compose.yml").write_text(compose_file(folder / "config.yaml", ports))
     project = endpoints.project()
     base = ["docker", "compose", "--project-name", project, "--project-directory", str(folder)]
