@@ -1,0 +1,84 @@
+"""What each stage makes of the user's data/.config.yaml (pure: their text in, the stage's text
+out, with what changed in words). The same numbers as the first target, read for this server:
+
+  0 baseline  as found: the local entry selected; nothing of the toolkit's in the file
+  1 validate  the API entry added (MigrateApiLLM), not selected
+  2 split     the router entry added (MigrateRouterLLM, type openai, base_url the router) and
+              selected; the router weighs local / API by the stage's weights
+  3 cutover   the API entry selected; Intent.intent_llm.llm and Memory.mem_local_short.llm moved
+              off the local entry onto it; the router entry gone
+
+Going back renders the earlier stage from the file as it is now: the toolkit's entries go, the
+selection returns to the local entry, and the references it moved at cut-over (recorded) go back.
+Byte for byte, a way back is the backup taken before the move (ruamel keeps every byte it does
+not touch, but re-aligns a comment after a value it rewrote)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xiaozhi_server import router, server_config as sc
+
+API_ENTRY = sc.OWNED_PREFIX + "ApiLLM"
+ROUTER_ENTRY = sc.OWNED_PREFIX + "RouterLLM"
+
+
+@dataclass(frozen=True)
+class Entries:
+    local: str                 # theirs, e.g. OllamaLLM: selected at baseline, never written
+    api: dict                  # the API entry's fields (type openai, base_url, model_name, api_key)
+    router_url: str            # the router as the server reaches it, e.g. http://xiaozhi-router:4000/v1
+    router_key: str            # what the server sends the router (its master key)
+
+
+@dataclass
+class Edited:
+    text: str
+    changes: list[str]         # in words, for the plan
+    retargeted: list[str]      # the references moved off the local entry (kept in the state)
+
+
+def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...] = ()) -> Edited:
+    data = sc.load(text)
+    before = _summary(data)
+    moved: list[str] = []
+    # Back to what the user had, then forward to the stage: one path, whatever the starting stage.
+    for dotted in retargeted:
+        _set_reference(data, dotted, entries.local)
+    if sc.selected_llm(data) in (API_ENTRY, ROUTER_ENTRY):
+        sc.select_llm(data, entries.local)
+    for name in (API_ENTRY, ROUTER_ENTRY):
+        sc.remove_entry(data, name)
+    if number >= 1:
+        sc.put_entry(data, API_ENTRY, entries.api)
+    if number == 2:
+        sc.put_entry(data, ROUTER_ENTRY, {"type": "openai", "base_url": entries.router_url,
+                                          "model_name": router.GROUP, "api_key": entries.router_key})
+        sc.select_llm(data, ROUTER_ENTRY)
+    if number >= 3:
+        sc.select_llm(data, API_ENTRY)
+        moved = sc.retarget(data, entries.local, API_ENTRY)
+    after = _summary(data)
+    changes = [f"{key}: {before.get(key) or '(none)'} -> {after.get(key) or '(none)'}"
+               for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    return Edited(sc.dump(data), changes, moved)
+
+
+def _summary(data) -> dict[str, str]:
+    """The keys the toolkit owns, as the plan names them (values of its entries: their type)."""
+    out = {"selected_module.LLM": sc.selected_llm(data) or ""}
+    for section, module, key in sc.REFERENCES:
+        node = (data.get(section) or {}).get(module)
+        if hasattr(node, "get") and node.get(key):
+            out[f"{section}.{module}.{key}"] = node.get(key)
+    for name in (API_ENTRY, ROUTER_ENTRY):
+        entry = (data.get("LLM") or {}).get(name)
+        if entry is not None:
+            out[f"LLM.{name}"] = f"{entry.get('type')} {entry.get('base_url')} {entry.get('model_name')}"
+    return out
+
+
+def _set_reference(data, dotted: str, value: str) -> None:
+    section, module, key = dotted.split(".")
+    node = (data.get(section) or {}).get(module)
+    if hasattr(node, "get") and key in node:
+        node[key] = value
