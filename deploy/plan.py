@@ -73,6 +73,7 @@ class Plan:
     dotenv_link: bool = False             # ... and if not, it cannot be written (a symlink)
     compose_file: str = ""                # the COMPOSE_FILE value that names both files
     model_diff: str = ""                  # the merged model before -> after (deploy/merged.py fills it)
+    existing: set[str] = field(default_factory=set)  # services that have a container now
 
     @property
     def changed_files(self) -> list[FileChange]:
@@ -148,6 +149,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     applied_sha = (world.state or {}).get("base_sha256")
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
                 recreate=recreate, left_running=left, pending=(world.state or {}).get("pending"),
+                existing=set(world.containers),
                 adoption=adopted, orphans=sorted(f"{c['name']} (service {name})" for name, c in world.containers.items()
                                                  if adopted.declared and name not in adopted.declared),
                 base_changed=(applied_sha, base_sha) if applied_sha and base_sha and applied_sha != base_sha else None,
@@ -186,9 +188,13 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
         lines.append(f"  file {change.name}: {'changes' if change.changed else 'unchanged'}")
         if change.changed:
             lines.extend("    " + line for line in change.diff(key).splitlines())
-    lines.append("  recreate: " + (", ".join(plan.recreate) + " (these containers restart"
+    restart = [name for name in plan.recreate if name in plan.existing]
+    create = [name for name in plan.recreate if name not in plan.existing]
+    lines.append("  recreate: " + (", ".join(restart) + " (these containers restart"
                                    + (f"; requests in flight get up to {grace_s} s to finish)" if grace_s else ")")
-                                   if plan.recreate else "nothing (no container restarts)"))
+                                   if restart else "nothing (no container restarts)"))
+    if create:
+        lines.append("  create: " + ", ".join(create) + " (no container yet)")
     if plan.left_running:
         lines.append("  left running (decommissioned separately): " + ", ".join(plan.left_running))
     lines += adoption.lines(plan)

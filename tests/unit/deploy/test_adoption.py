@@ -153,3 +153,17 @@ def test_their_dotenv_keeps_every_other_line_and_its_mode(tmp_path):
     (tmp_path / "fresh").mkdir()
     point_compose_file(tmp_path / "fresh")
     assert (tmp_path / "fresh" / ".env").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_service_with_no_container_is_said_to_be_created_not_restarted():
+    wanted = render(SETTINGS, SETTINGS.stage(2))
+    world = planning.World(files=wanted, state={"stage": 2}, containers={}, local_container=None, base=OPERATOR_BASE,
+                           dotenv=OPERATOR_DOTENV)
+    fresh = planning.describe(planning.make(SETTINGS, world, SETTINGS.stage(2), wanted), "")
+    assert "recreate: nothing (no container restarts)" in fresh
+    assert "create: asr, llm-service, local-llm, tts, vad (no container yet)" in fresh
+    running = planning.World(files=wanted, state={"stage": 2}, containers={"vad": {
+        "name": "xiaozhi-vad-1", "fingerprint": "old", "state": "running", "env": {}}}, local_container=None,
+        base=OPERATOR_BASE, dotenv=OPERATOR_DOTENV)
+    mixed = planning.describe(planning.make(SETTINGS, running, SETTINGS.stage(2), wanted), "")
+    assert "recreate: vad (these containers restart)" in mixed and "create: asr, llm-service, local-llm, tts (" in mixed
