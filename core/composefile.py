@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's when built with it: health reads these
     """SafeLoader that reads a tagged node (Compose's `!reset`, `!override`) as its plain value."""
 
 
