@@ -28,6 +28,7 @@ STACK = (StackService("vad", "vad", "VAD_MAX_CONCURRENT"),
          StackService("tts", "tts", "TTS_MAX_CONCURRENT"),
          StackService("llm-service", "llm", "LLM_MAX_CONCURRENT", reads_weights=True))
 BY_NAME = {s.name: s for s in STACK}
+WEIGHTS_SERVICE = next(s.name for s in STACK if s.reads_weights)  # the one that splits the traffic
 
 
 def parse_weights(text: str) -> dict[str, int]:

@@ -11,13 +11,11 @@ import yaml
 from adapters import compose
 from core import composefile, envfile
 from core.config import Settings
-from core.services import LOCAL_LLM_SERVICE, STACK
+from core.services import LOCAL_LLM_SERVICE, WEIGHTS_SERVICE
 
 DOTENV = ".env"                 # the project's: Compose reads COMPOSE_FILE (and the operator's variables) there
 COMPOSE_FILE = "COMPOSE_FILE"
 ENV_FILE = envfile.ENV_FILE
-WEIGHTS_ROLE = next(s.name for s in STACK if s.reads_weights)
-LOCAL_SERVICE = LOCAL_LLM_SERVICE
 
 
 @dataclass
@@ -49,16 +47,16 @@ def check(settings: Settings, world, wanted: dict[str, str]) -> Adoption:
     if missing:
         problems.append(f"{where} does not declare {', '.join(missing)}: name your service in config "
                         f"(migrate.services.ROLE.compose_service, migrate.local_llm.compose_service)")
-    local = theirs.get(names[LOCAL_SERVICE])
+    local = theirs.get(names[LOCAL_LLM_SERVICE])
     if local is not None:
-        container = local.get("container_name") or f"{settings.project}-{names[LOCAL_SERVICE]}-1"
+        container = local.get("container_name") or f"{settings.project}-{names[LOCAL_LLM_SERVICE]}-1"
         if container != settings.local_llm.container:
             problems.append(f"the local LLM's container is {container} in {where}, but migrate.local_llm.container "
                             f"says {settings.local_llm.container}: make them agree")
     owned = set(envfile.parse(wanted.get(ENV_FILE) or ""))
-    clash = sorted(owned & set(composefile.environment(theirs.get(names[WEIGHTS_ROLE]) or {})))
+    clash = sorted(owned & set(composefile.environment(theirs.get(names[WEIGHTS_SERVICE]) or {})))
     if clash:
-        problems.append(f"{names[WEIGHTS_ROLE]}'s `environment` in {where} sets {', '.join(clash)}, which the stage's "
+        problems.append(f"{names[WEIGHTS_SERVICE]}'s `environment` in {where} sets {', '.join(clash)}, which the stage's "
                         f"{ENV_FILE} owns (Compose lets `environment` win over an env file): remove them there")
     listed = envfile.parse(world.dotenv or "").get(COMPOSE_FILE)
     ours = set(compose.compose_file_value(settings.deploy_dir).split(":")) | set(compose.FILES)

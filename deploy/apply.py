@@ -12,7 +12,7 @@ from pathlib import Path
 
 from checks import judge
 from checks import gates as gating
-from deploy import backup, merged, plan as planning
+from deploy import adoption, backup, merged, plan as planning
 from deploy.render import SECRET_FILES, render
 from adapters import compose
 from core import envfile, state
@@ -115,10 +115,9 @@ def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, forc
     # Re-applying the stage (a drift repair) keeps when it began: the stage-3 gate counts the
     # health records since then. ``applied`` says when its files were last put in place.
     same = plan.recorded == target.number and old_state.get("since")
-    base = merged.record_applied_base(settings)
     state.write(d, stage=target.number, since=old_state["since"] if same else time.time(), applied=time.time(),
                 previous=old_state.get("previous") if same else plan.recorded,
-                base_sha256=planning.base_digest(base) if base is not None else None)
+                base_sha256=merged.record_applied_base(settings))
     state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok"})
     again = planning.make(settings, planning.observe(settings, client), target, wanted, allow_skip=True)
     if again.changed_files or again.recreate:
@@ -133,11 +132,11 @@ def point_compose_file(deploy_dir: Path) -> None:
     that the operator's own `docker compose ps/logs/up` merges the same two files. Only that line
     is written; the rest of their .env and its mode and owner are kept. A symlinked .env is
     left alone (nothing is written through a symlink); the plan says what line to add."""
-    path = Path(deploy_dir) / planning.DOTENV
+    path = Path(deploy_dir) / adoption.DOTENV
     if path.is_symlink():  # never written through: the plan told them which line to add
         return
     text = read_text(path)
-    new = envfile.set_variable(text or "", planning.COMPOSE_FILE, compose.compose_file_value(deploy_dir))
+    new = envfile.set_variable(text or "", adoption.COMPOSE_FILE, compose.compose_file_value(deploy_dir))
     if new != text:
         atomic_write(path, new)   # an existing file keeps its mode and owner
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import yaml
 
 from adapters import compose
+from deploy.plan import base_digest
 from core import envfile
 from core.config import Settings
-from core.files import read_text
+from core.files import atomic_write, read_text
 from core.secrets import redact
 
 APPLIED_BASE = Path("backups") / "base-applied.docker-compose.yml"   # the base file as last applied
@@ -100,10 +101,11 @@ def _masked(before: dict, after: dict, key: str) -> tuple[str, str]:
 
 
 def record_applied_base(settings: Settings) -> str | None:
-    """Keep the base file as applied (the next plan diffs an operator's change against it); its text."""
+    """Keep the base file as applied (the next plan diffs an operator's change against it); the
+    digest the state records for it (None: no base file)."""
     text = read_text(settings.deploy_dir / compose.BASE_FILE)
-    if text is not None:
-        from core.files import atomic_write
-        (settings.deploy_dir / APPLIED_BASE).parent.mkdir(mode=0o700, exist_ok=True)
-        atomic_write(settings.deploy_dir / APPLIED_BASE, text, 0o600)
-    return text
+    if text is None:
+        return None
+    (settings.deploy_dir / APPLIED_BASE).parent.mkdir(mode=0o700, exist_ok=True)
+    atomic_write(settings.deploy_dir / APPLIED_BASE, text, 0o600)
+    return base_digest(text)

@@ -18,8 +18,6 @@ from core.secrets import mask_env_lines, redact
 from core.services import LOCAL_LLM_SERVICE
 
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
-DOTENV, COMPOSE_FILE = adoption.DOTENV, adoption.COMPOSE_FILE
-LOCAL_SERVICE = LOCAL_LLM_SERVICE
 
 
 @dataclass
@@ -96,8 +94,9 @@ def read_files(settings: Settings) -> dict[str, str | None]:
 
 def read_world_files(settings: Settings) -> dict:
     """Every file a plan reads: the stage's, the operator's base file and the project's .env."""
+    dotenv = settings.deploy_dir / adoption.DOTENV
     return {"files": read_files(settings), "base": read_text(settings.deploy_dir / compose.BASE_FILE),
-            "dotenv": read_text(settings.deploy_dir / DOTENV), "dotenv_link": (settings.deploy_dir / DOTENV).is_symlink()}
+            "dotenv": read_text(dotenv), "dotenv_link": dotenv.is_symlink()}
 
 
 def observe(settings: Settings, client) -> World:
@@ -141,7 +140,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
                       if name not in world.containers or world.containers[name]["fingerprint"] != fp
                       or world.containers[name]["state"] != "running"
                       or _env_differs(world.containers[name], wanted_env.get(name, {})))
-    local = settings.compose_names[LOCAL_SERVICE]
+    local = settings.compose_names[LOCAL_LLM_SERVICE]
     left = [name for name in world.containers if name not in wanted_prints and name == local
             and world.containers[name]["state"] == "running"]
     adopted = adoption.check(settings, world, wanted)
@@ -153,7 +152,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
                 adoption=adopted, orphans=sorted(f"{c['name']} (service {name})" for name, c in world.containers.items()
                                                  if adopted.declared and name not in adopted.declared),
                 base_changed=(applied_sha, base_sha) if applied_sha and base_sha and applied_sha != base_sha else None,
-                compose_file_ok=envfile.parse(world.dotenv or "").get(COMPOSE_FILE)
+                compose_file_ok=envfile.parse(world.dotenv or "").get(adoption.COMPOSE_FILE)
                 == compose.compose_file_value(settings.deploy_dir), dotenv_link=world.dotenv_link,
                 compose_file=compose.compose_file_value(settings.deploy_dir))
     if recorded is not None and plan.forward_steps > 1 and not (force or allow_skip):

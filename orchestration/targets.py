@@ -102,14 +102,13 @@ class ComposeEnv:
         """The local provider's weight in the running llm-service (None: no llm-service runs)."""
         from checks.stack import drift_env
         from core.errors import MigrationError
-        from core.services import STACK, WEIGHTS_VARIABLE, parse_weights
+        from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
         from decommission.run import Routed
-        WEIGHTS_ROLE = next(s.name for s in STACK if s.reads_weights)
-        service = self.settings.compose_names[WEIGHTS_ROLE]
+        service = self.settings.compose_names[WEIGHTS_SERVICE]
         label = {"label": [f"com.docker.compose.project={self.settings.project}",
                            f"com.docker.compose.service={service}"]}
         for c in self.client.containers.list(filters=label):
-            text = drift_env(c.attrs, WEIGHTS_ROLE).get(WEIGHTS_VARIABLE)
+            text = drift_env(c.attrs, WEIGHTS_SERVICE).get(WEIGHTS_VARIABLE)
             if text is None:
                 continue
             try:

@@ -128,14 +128,11 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
         from core import state
         from deploy.apply import point_compose_file
         from deploy.merged import record_applied_base
-        from deploy.plan import base_digest
         first = min(settings.stages)
-        base = base_file(settings)
-        write_files(settings.deploy_dir, {compose.BASE_FILE: base})
+        write_files(settings.deploy_dir, {compose.BASE_FILE: base_file(settings)})
         write_files(settings.deploy_dir, render(settings, settings.stage(first)), SECRET_FILES)
         point_compose_file(settings.deploy_dir)
-        record_applied_base(settings)
-        state.write(settings.deploy_dir, stage=first, since=time.time(), base_sha256=base_digest(base))
+        state.write(settings.deploy_dir, stage=first, since=time.time(), base_sha256=record_applied_base(settings))
         state.audit(settings.deploy_dir, "sandbox-up", to=first, result="ok")
         out(f"wrote the sandbox's base {compose.BASE_FILE} and rendered stage {first} into {settings.deploy_dir}")
     base = compose.argv(settings.project, settings.deploy_dir)
