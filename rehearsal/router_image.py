@@ -45,11 +45,14 @@ def download(out=print) -> Path:
     return WHEELS
 
 
+def up_to_date(client) -> bool:
+    """Whether the router image exists and was built from sandbox/router/ as it is now."""
+    return docker_api.image_exists(client, TAG) and (client.images.get(TAG).labels or {}).get(LABEL) == sources_digest()
+
+
 def build(base_image: str, *, out=print, rebuild: bool = False) -> str:
     client = docker_api.client()
-    wanted = sources_digest()
-    if docker_api.image_exists(client, TAG) and (client.images.get(TAG).labels or {}).get(LABEL) == wanted \
-            and not rebuild:
+    if up_to_date(client) and not rebuild:
         out(f"image {TAG} is up to date with sandbox/router/")
         return TAG
     if not docker_api.image_exists(client, base_image):
@@ -65,7 +68,7 @@ def build(base_image: str, *, out=print, rebuild: bool = False) -> str:
         shutil.copy2(ROUTER_DIR / "requirements.txt", ctx / "wheels" / "requirements.txt")
         shutil.copy2(ROUTER_DIR / "Dockerfile", ctx / "Dockerfile")
         compose.run(["docker", "build", "-q", "--network", "none", "--build-arg", f"BASE_IMAGE={base_image}",
-                     "--label", f"{LABEL}={wanted}", "-t", TAG, str(ctx)], timeout=1800)
+                     "--label", f"{LABEL}={sources_digest()}", "-t", TAG, str(ctx)], timeout=1800)
     out(f"built {TAG} from {base_image}")
     return TAG
 

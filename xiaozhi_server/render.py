@@ -44,7 +44,7 @@ def render(config_text: str, stage: Stage, server: ServerSettings, spec: router.
            key: str, master_key: str, retargeted: tuple[str, ...] = ()) -> tuple[dict[str, str | None], stages.Edited]:
     """{file: text, or None when the stage has no such file} and the config file's edit (its
     changes in words, the references it moved)."""
-    split = stage.number == 2   # the stage numbers mean what stages.py says, for this target too
+    split = stage.number == stages.SPLIT
     entries = stages.Entries(local=server.local_entry, api={**api, "api_key": key},
                              router_url=server.router_url, router_key=master_key)
     edited = stages.render(config_text, stage.number, entries, retargeted)

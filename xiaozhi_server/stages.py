@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from xiaozhi_server import router, server_config as sc
 
+VALIDATE, SPLIT, CUTOVER = 1, 2, 3   # the stage numbers, as this target reads them (above)
 API_ENTRY = sc.OWNED_PREFIX + "ApiLLM"
 ROUTER_ENTRY = sc.OWNED_PREFIX + "RouterLLM"
 
@@ -48,13 +49,13 @@ def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...]
         sc.select_llm(data, entries.local)
     for name in (API_ENTRY, ROUTER_ENTRY):
         sc.remove_entry(data, name)
-    if number >= 1:
+    if number >= VALIDATE:
         sc.put_entry(data, API_ENTRY, entries.api)
-    if number == 2:
+    if number == SPLIT:
         sc.put_entry(data, ROUTER_ENTRY, {"type": "openai", "base_url": entries.router_url,
                                           "model_name": router.GROUP, "api_key": entries.router_key})
         sc.select_llm(data, ROUTER_ENTRY)
-    if number >= 3:
+    if number >= CUTOVER:
         sc.select_llm(data, API_ENTRY)
         moved = sc.retarget(data, entries.local, API_ENTRY)
     after = _summary(data)

@@ -47,9 +47,7 @@ def compose_file(config_path, ports) -> str:
 
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory, docker_client):
-    labels = docker_client.images.get(router_image.TAG).labels if any(
-        router_image.TAG in i.tags for i in docker_client.images.list("xiaozhi-litellm")) else {}
-    if (labels or {}).get(router_image.LABEL) != router_image.sources_digest():
+    if not router_image.up_to_date(docker_client):
         pytest.fail(f"image {router_image.TAG} is missing or older than sandbox/router/; "
                     "run `invoke -f sandbox.yaml sandbox.build`")
     folder = tmp_path_factory.mktemp("router")
