@@ -9,6 +9,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Loopback ports for a test's own servers: the benchmarks' helpers, one copy (a server that never
+# comes up ends a benchmark with SystemExit, and fails a test the same way).
+from benchmarks.common import free_port, wait_listening  # noqa: E402,F401
+
 # No test may reach a public host: anything that reads the production URL gets loopback.
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 for variable in ("QWEN_API_KEY", "DASHSCOPE_API_KEY"):
@@ -38,25 +42,6 @@ def sandbox_data() -> dict:
             return {**base, **{k: merge(base.get(k), v) for k, v in over.items()}}
         return over
     return merge(yaml.safe_load((ROOT / "invoke.yaml").read_text()), yaml.safe_load((ROOT / "sandbox.yaml").read_text()))
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now, for a test's own server or container."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, seconds: float = 10.0) -> None:
-    """Until something accepts on 127.0.0.1:port; a test fails when nothing does."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {seconds:g} s")
 
 
 @pytest.fixture
