@@ -60,3 +60,32 @@ class Engine:
 
     async def inspect(self, name: str) -> dict | None:
         return await self._get(f"/containers/{quote(name)}/json")
+
+    async def logs(self, name: str, since: float, until: float) -> str | None:
+        """stdout and stderr of a container between two times (Unix seconds); None: no such container."""
+        path = f"/containers/{quote(name)}/logs"
+        try:
+            async with http.failures("asking the Docker engine", self.base if not self.uds else ""):
+                r = await self._client.get(self.base + path, params={"stdout": "1", "stderr": "1",
+                                                                     "since": f"{since:.3f}", "until": f"{until:.3f}"})
+        except http.HTTPError as exc:
+            raise DockerError("the Docker engine is not reachable", where=self.uds or self.base,
+                              detail=str(exc)[:200], hint="start dockerd and check `docker info`") from None
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise DockerError(f"engine answered {r.status_code}", where=path, detail=r.text[:200])
+        return demux(r.content)
+
+
+def demux(raw: bytes) -> str:
+    """The text of a log stream: without a TTY the engine frames each chunk with an 8-byte header
+    (stream, 0, 0, 0, big-endian length); with one it sends the bytes as they are."""
+    if len(raw) < 8 or raw[0] not in (0, 1, 2) or raw[1:4] != b"\0\0\0":
+        return raw.decode("utf-8", "replace")
+    out, i = [], 0
+    while i + 8 <= len(raw):
+        size = int.from_bytes(raw[i + 4:i + 8], "big")
+        out.append(raw[i + 8:i + 8 + size])
+        i += 8 + size
+    return b"".join(out).decode("utf-8", "replace")

@@ -37,6 +37,34 @@ def api(settings: Settings, **_) -> GateResult:
     return GateResult("api", True, f"a tiny completion answered, first token {generation.first_token_s * 1000:.0f} ms")
 
 
+# What xiaozhi-esp32-server sends the API beyond a plain chat: its `openai` provider turns Qwen3's
+# thinking off (or the reply starts late), and its default intent mode (function_call) sends tools.
+SERVER_CALLS = {
+    "enable_thinking false": {"enable_thinking": False},
+    "tools": {"tools": [{"type": "function", "function": {
+        "name": "get_weather", "description": "the weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]},
+}
+
+
+def server_calls(settings: Settings, **_) -> GateResult:
+    """The calls xiaozhi-esp32-server will make, each a streamed one-token completion; names the failed."""
+    if not settings.api_key:
+        return GateResult("server-calls", False, settings.key_source)
+    a = settings.api
+
+    async def all_calls():
+        return await asyncio.gather(*(probes.api_call(a.probe_url, a.model, settings.api_key, a.timeout, extra,
+                                                      a.ca_file) for extra in SERVER_CALLS.values()))
+    results = dict(zip(SERVER_CALLS, http.run(all_calls())))
+    failed = {name: g for name, g in results.items() if g.first_token_s is None}
+    if failed:
+        return GateResult("server-calls", False, "; ".join(
+            f"the completion with {name} failed: {g.error} {g.detail}".strip() for name, g in failed.items()))
+    return GateResult("server-calls", True, ", ".join(
+        f"with {name}: first token {g.first_token_s * 1000:.0f} ms" for name, g in results.items()))
+
+
 async def _validate(settings: Settings, n: int) -> list[Generation | None]:
     a = settings.api
     limit = asyncio.Semaphore(4)  # a sample, not a load test: stay far below the RPM quota
@@ -84,7 +112,8 @@ def health_history(settings: Settings, recorded: int | None, since: float | None
     return GateResult("history", True, f"no CRITICAL in the last {k} health records at stage {recorded}")
 
 
-GATES = {"key": key, "api": api, "validation": validation, "history": health_history}  # config.GATE_NAMES
+GATES = {"key": key, "api": api, "server-calls": server_calls, "validation": validation,
+         "history": health_history}  # config.GATE_NAMES
 
 
 def for_move(settings: Settings, target: Stage, forward: bool) -> list[str]:

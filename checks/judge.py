@@ -104,14 +104,19 @@ def containers(stage: Stage, facts: Stack, local_name: str) -> list[Result]:
         info = facts.services.get(service)
         results.append(Result(f"container.{service}", Status.OK if _running(info) else Status.CRITICAL,
                               "running, healthy", info.words if info else "absent"))
+    return results + local_container(stage, facts, local_name)
+
+
+def local_container(stage: Stage, facts: Stack, local_name: str) -> list[Result]:
+    """The local LLM's container: serving at stages that keep it, gone at the others."""
+    if facts.engine != "ok":
+        return []
     local = facts.local_container
     if stage.local_llm:
-        results.append(Result(f"container.{local_name}", Status.OK if _running(local) else Status.CRITICAL,
-                              "running, healthy", local.words if local else "absent"))
-    else:
-        results.append(Result(f"container.{local_name}", Status.WARNING if local else Status.OK, "removed",
-                              f"left over ({local.state}): run `invoke decommission`" if local else "removed"))
-    return results
+        return [Result(f"container.{local_name}", Status.OK if _running(local) else Status.CRITICAL,
+                       "running, healthy", local.words if local else "absent")]
+    return [Result(f"container.{local_name}", Status.WARNING if local else Status.OK, "removed",
+                   f"left over ({local.state}): run `invoke decommission`" if local else "removed")]
 
 
 def orphans(facts: Stack) -> list[Result]:

@@ -139,8 +139,17 @@ def _api_message(response) -> str:
     return f"{error.get('code', '')} {error.get('message', '')}".strip()[:200]
 
 
-async def _api_first_token(client, url: str, model: str, headers: dict) -> Generation:
-    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 1}
+async def api_call(url: str, model: str, key: str, timeout: float, extra: dict,
+                   ca_file: str | None = None) -> Generation:
+    """One streamed one-token completion with ``extra`` in its body (the fields a client of the
+    API sends beyond the basics: ``enable_thinking``, ``tools``): its first token, or its error."""
+    async with http.client_for(url, timeout, ca_file) as client:
+        return await _api_first_token(client, url, model, {"Authorization": f"Bearer {key}"}, extra)
+
+
+async def _api_first_token(client, url: str, model: str, headers: dict, extra: dict | None = None) -> Generation:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 1,
+            **(extra or {})}
     timing, start = http.Timing(), time.perf_counter()
     try:
         async with http.failures(f"a completion from {urlparse(url).netloc}", url), \

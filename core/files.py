@@ -70,6 +70,7 @@ def write_files(directory: Path, files: dict[str, str], private=()) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)   # a name may hold a folder: data/...
         atomic_write(directory / name, text, 0o600 if name in private else None)
 
 

@@ -23,7 +23,7 @@ from core.errors import ConfigError
 KEY_PLACEHOLDER = "<redacted: set QWEN_API_KEY or DASHSCOPE_API_KEY>"
 KEY_VARIABLES = ("QWEN_API_KEY", "DASHSCOPE_API_KEY")
 _known: set[str] = set()
-_SECRET_LINE = re.compile(r"^(\s*(?:export\s+)?[A-Za-z0-9_]*API_KEY\s*=)(.*)$", re.M)
+_SECRET_LINE = re.compile(r"^(\s*(?:export\s+)?[A-Za-z0-9_]*(?:API_KEY|MASTER_KEY)\s*=)(.*)$", re.M)
 
 
 def register(secret: str) -> None:
@@ -57,6 +57,17 @@ def mask_env_lines(text: str, compare_to: str | None = None) -> str:
         differs = name in theirs and theirs[name] != value
         return name + ("<redacted: a different key>" if differs else "<redacted>")
     return _SECRET_LINE.sub(mask, text)
+
+
+_SECRET_YAML = re.compile(r"^(\s*(?:- )?[A-Za-z0-9_-]*(?:key|secret|token|password)[A-Za-z0-9_-]*\s*:[ \t]*)"
+                          r"(?!os\.environ/)([^\s#{}\[\]|>][^#\n]*?)?([ \t]+#.*)?$", re.M | re.I)
+
+
+def mask_yaml_secrets(text: str) -> str:
+    """Every scalar under a YAML key that names a secret (``api_key``, ``access_token``,
+    ``secret_key``, ``password`` ...) masked, whatever it holds: the user's file carries keys of
+    theirs that no run of the toolkit knows."""
+    return _SECRET_YAML.sub(lambda m: m.group(1) + ("<redacted>" if m.group(2) else "") + (m.group(3) or ""), text)
 
 
 def check_key(value: str, source: str) -> str:

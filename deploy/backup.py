@@ -15,15 +15,17 @@ from core.state import STATE
 NAMES = (*FILES, STATE)
 
 
-def save(deploy_dir: Path, keep: int, label: str = "") -> Path:
+def save(deploy_dir: Path, keep: int, label: str = "", names: tuple[str, ...] = NAMES) -> Path:
+    """Copy ``names`` (paths relative to the deploy directory) that exist into a new backup."""
     root = Path(deploy_dir) / "backups"
     root.mkdir(mode=0o700, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f".{time.time_ns() % 10 ** 9:09d}"
     target = root / (f"{stamp}-{label}" if label else stamp)
     target.mkdir(mode=0o700)
-    for name in NAMES:
+    for name in names:
         source = Path(deploy_dir) / name
         if source.exists():
+            (target / name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     prune(root, keep)
     return target
@@ -34,14 +36,14 @@ def prune(root: Path, keep: int) -> None:
         shutil.rmtree(old)
 
 
-def restore(saved: Path, deploy_dir: Path) -> None:
+def restore(saved: Path, deploy_dir: Path, names: tuple[str, ...] = FILES) -> None:
     """Put back the files the backup holds; remove deployed files it did not have. A file that
     cannot be written (the disk is full: that may be why we are here) is renamed back from the
     backup instead, which needs no space; the backup then lacks it, the deployment has it."""
-    for name in FILES:
+    for name in names:
         copy, live = saved / name, Path(deploy_dir) / name
         if copy.exists():
-            if read_text(live) == copy.read_text():
+            if read_text(live) == copy.read_text() and live.stat().st_mode == copy.stat().st_mode:
                 continue
             try:
                 atomic_write(live, copy.read_text(), copy.stat().st_mode & 0o7777)

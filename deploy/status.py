@@ -22,8 +22,8 @@ def report(settings: Settings) -> str:
         number = min(settings.stages)
     else:
         since, applied = recorded.get("since"), recorded.get("applied")
-        lines.append(f"stage: {number} ({settings.stage(number).name}) since {_when(since)}"
-                     + (f", last applied {_when(applied)}" if applied and applied != since else ""))
+        lines.append(f"stage: {number} ({settings.stage(number).name}) since {when(since)}"
+                     + (f", last applied {when(applied)}" if applied and applied != since else ""))
     stage = settings.stage(number)
     lines.append(f"weights: {stage.weights}; local LLM {'in compose' if stage.local_llm else 'out of compose'}")
     if recorded.get("pending"):
@@ -34,7 +34,7 @@ def report(settings: Settings) -> str:
     tail = state.audit_tail(settings.deploy_dir, 5)
     lines.append("last audit entries:" if tail else "audit log: empty")
     for entry in tail:
-        lines.append(f"  {entry['time']} {entry['who']} {_event(entry)}")
+        lines.append(f"  {entry['time']} {entry['who']} {event(entry)}")
     return "\n".join(lines)
 
 
@@ -65,11 +65,11 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
     return lines
 
 
-def _when(epoch) -> str:
+def when(epoch) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "?"
 
 
-def _event(entry: dict) -> str:
+def event(entry: dict) -> str:
     """An audit entry in words: stage moves with their real numbers, other events by their fields."""
     words = [entry["event"]]
     if "to" in entry:

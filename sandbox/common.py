@@ -32,6 +32,7 @@ class Knobs:
     reply_tokens: int = 12
     error_rate: float = 0.0          # probability that a request fails the emulated way
     hang: bool = False
+    tools_unsupported: bool = False  # a model that refuses a request carrying `tools` (400)
 
 
     def update(self, changes: dict) -> None:

@@ -110,6 +110,11 @@ class DashScopeHandler(Handler):
             return self.fail("model", f"The model `{model}` does not exist or you do not have access to it.")
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             return self.fail("input", "messages must be a non-empty list")
+        problem = _tools_problem(body.get("tools"), self.server.knobs.tools_unsupported)
+        if problem:
+            return self.fail("input", problem)
+        if "enable_thinking" in body and not isinstance(body["enable_thinking"], bool):
+            return self.fail("input", "enable_thinking must be a boolean")
         if self.server.should_fail():
             return self.fail("internal")
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -192,6 +197,19 @@ class DashScopeHandler(Handler):
     def _frame(self, n: int, obj: dict) -> None:
         data = json.dumps(obj, ensure_ascii=False)
         self.write_chunk(f"id:{n}\nevent:result\n:HTTP_STATUS/200\ndata:{data}\n\n".encode())
+
+
+def _tools_problem(tools, unsupported: bool) -> str:
+    """Why a request's ``tools`` would be refused ('' when it is fine or absent)."""
+    if tools is None:
+        return ""
+    if unsupported:
+        return "The model does not support tools."
+    if not isinstance(tools, list) or not all(
+            isinstance(t, dict) and t.get("type") == "function" and isinstance(t.get("function"), dict)
+            and t["function"].get("name") for t in tools):
+        return "tools must be a list of {type: function, function: {name, ...}}"
+    return ""
 
 
 def main(argv=None) -> int:

@@ -86,4 +86,4 @@ def test_cron_install_says_when_the_metrics_directory_is_missing(monkeypatch, tm
     ({"event": "decommission-container-stopped", "name": "xiaozhi-local-llm"}, "decommission-container-stopped xiaozhi-local-llm"),
 ])
 def test_audit_lines_in_words(entry, words):
-    assert status._event(entry) == words and "None" not in status._event(entry)
+    assert status.event(entry) == words and "None" not in status.event(entry)
