@@ -122,6 +122,25 @@ class Decommission:
 
 
 @dataclass(frozen=True)
+class XiaozhiServer:
+    """``migrate.xiaozhi_server``: the upstream xiaozhi-esp32-server (target ``xiaozhi-server``),
+    whose folder (its docker-compose.yml and data/.config.yaml) is ``deploy_dir``."""
+    container: str = "xiaozhi-esp32-server"
+    http_url: str = "http://127.0.0.1:8000"               # port 8000 as this toolkit reaches it
+    ota_url: str = "http://127.0.0.1:8003/xiaozhi/ota/"   # port 8003's OTA route, likewise
+    local_entry: str = "OllamaLLM"                         # their entry for the local model: never written
+    router_service: str = "xiaozhi-router"                 # the router's Compose service (and host name)
+    router_image: str = "xiaozhi-litellm:1.108.7"
+    router_port: int = 4000
+    restart_timeout: int = 120     # seconds for a restarted server to log its LLM and answer
+
+    @property
+    def router_url(self) -> str:
+        """The router as the server reaches it, on the project's network."""
+        return f"http://{self.router_service}:{self.router_port}/v1"
+
+
+@dataclass(frozen=True)
 class Settings:
     deploy_dir: Path
     project: str
@@ -138,6 +157,7 @@ class Settings:
     api_key: str = field(repr=False, default="")
     key_source: str = "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"  # where the key came from, or why none
     target: str = "compose-env"  # the kind of stack migrated: TARGET_NAMES
+    xiaozhi_server: XiaozhiServer = XiaozhiServer()
 
     @property
     def compose_names(self) -> dict[str, str]:
@@ -169,13 +189,14 @@ class Settings:
 SERVICE_KEYS = ("compose_service", "image", "command", "port", "publish", "healthcheck", "environment")
 KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, never ignored
     "migrate": ("target", "deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api",
-                "stages", "health", "gates", "decommission", "sandbox"),
+                "stages", "health", "gates", "decommission", "sandbox", "xiaozhi_server"),
     "service": SERVICE_KEYS,
     "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
                                  "store_mount", "store_path", "store_host_path"),
     "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key", "ca_file"),
     "stage": ("stage", "name", "weights", "local_llm", "requires_key", "limits"),
     "decommission": ("drain_timeout", "stop_timeout", "quarantine_dir"),
+    "xiaozhi_server": tuple(XiaozhiServer.__dataclass_fields__),
 }
 
 
@@ -325,7 +346,7 @@ def _health(data: Mapping, where: str) -> Health:
     return health
 
 
-GATE_NAMES = ("key", "api", "validation", "history")
+GATE_NAMES = ("key", "api", "server-calls", "validation", "history")
 
 
 def _gates_by_stage(data, where: str, stages) -> dict[int, tuple[str, ...]]:
@@ -380,7 +401,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-TARGET_NAMES = ("compose-env",)  # implemented in orchestration/targets.py
+TARGET_NAMES = ("compose-env", "xiaozhi-server")  # implemented in orchestration/targets.py
 
 
 def _target(data: Mapping, where: str) -> str:
@@ -388,8 +409,33 @@ def _target(data: Mapping, where: str) -> str:
     if name not in TARGET_NAMES:
         raise ConfigError(f"unknown target {name!r}", where=f"{where}.target",
                           hint="one of: " + ", ".join(TARGET_NAMES) + " (compose-env: the compose stack whose "
-                               "llm-service reads LLM_PROVIDER_WEIGHTS)")
+                               "llm-service reads LLM_PROVIDER_WEIGHTS; xiaozhi-server: the upstream "
+                               "xiaozhi-esp32-server, its LLM picked in data/.config.yaml)")
     return name
+
+
+def _xiaozhi_server(data, where: str) -> XiaozhiServer:
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a mapping", where=where, hint="e.g. {container: xiaozhi-esp32-server}")
+    _known(data, KNOWN["xiaozhi_server"], where)
+    values: dict[str, Any] = {}
+    for name in ("container", "router_service"):
+        if name in data:
+            values[name] = _str(data, name, where, _SERVICE_NAME, "letters, digits, '.', '_' and '-'")
+    if "local_entry" in data:
+        values["local_entry"] = _str(data, "local_entry", where, _SERVICE_NAME,
+                                     "the name of your local model's entry under LLM: in data/.config.yaml")
+    for name in ("http_url", "ota_url"):
+        if name in data:
+            values[name] = _url(data, name, where) + ("/" if name == "ota_url" else "")
+    if "router_image" in data:
+        values["router_image"] = _str(data, "router_image", where, re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_./:@-]*$"),
+                                      "an image reference, e.g. xiaozhi-litellm:1.108.7")
+    if "router_port" in data:
+        values["router_port"] = _int(data, "router_port", where, 1, 65535)
+    if "restart_timeout" in data:
+        values["restart_timeout"] = _int(data, "restart_timeout", where, 5, 3600)
+    return XiaozhiServer(**values)
 
 
 def _ca_file(data: Mapping, where: str) -> str | None:
@@ -469,4 +515,5 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
                     decommission=_decommission(root.get("decommission") or {}, f"{where}.decommission"),
                     gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
                                                    f"{where}.gates.by_stage", stages),
-                    api_key=key.key, key_source=key.source, target=_target(root, where))
+                    api_key=key.key, key_source=key.source, target=_target(root, where),
+                    xiaozhi_server=_xiaozhi_server(root.get("xiaozhi_server") or {}, f"{where}.xiaozhi_server"))

@@ -2,8 +2,9 @@
 files, observes the world, plans and gates, applies (verifying, rolling back by itself), runs
 its own health checks, and says what its decommission needs. The move (move.py) sees only this.
 
-One target today: ``compose-env``, the seed's compose stack whose llm-service reads
-LLM_PROVIDER_WEIGHTS (``migrate.target``, the default)."""
+Two targets (``migrate.target``): ``compose-env`` (the default), the seed's compose stack whose
+llm-service reads LLM_PROVIDER_WEIGHTS; and ``xiaozhi-server``, the upstream xiaozhi-esp32-server,
+whose one LLM is picked in data/.config.yaml, with a LiteLLM router in front for the split."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -134,7 +135,60 @@ class ComposeEnv:
         return found.bytes if found is not None and found.manifest is not None and not qdir else 0
 
 
-TARGETS: dict[str, Callable[..., Target]] = {ComposeEnv.name: ComposeEnv}  # config.TARGET_NAMES
+class XiaozhiServerTarget(ComposeEnv):
+    """The upstream server: its data/.config.yaml edited round-trip per stage, the router added
+    in a Compose override at the split stage, the server restarted and verified from its log.
+    The local model's store and container are found as for the compose stack (inherited)."""
+    name = "xiaozhi-server"
+
+    def render(self, stage: Stage) -> dict[str, str]:
+        from xiaozhi_server import plan
+        made = plan.make(self.settings, self.observe(), stage, allow_skip=True)
+        return {change.name: change.new for change in made.files if change.new is not None}
+
+    def observe(self):
+        from xiaozhi_server import plan
+        return plan.observe(self.settings, self.client)
+
+    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+        from xiaozhi_server import apply
+        return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
+
+    def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
+        from xiaozhi_server import apply, health
+        apply.apply_plan(self.settings, stage, outcome, self.client, force, out, health.EXTRA)
+
+    def health(self, stage: Stage, **options):
+        from checks import run
+        from xiaozhi_server import health
+        return run.start(self.settings, stage, extra=health.EXTRA, **options)
+
+    def routed(self):
+        """What the server's config sends the local model: through the router, the weight its
+        deployed config gives it (running or not: it routes so once it runs); else all or nothing."""
+        from core.errors import MigrationError
+        from core.files import read_text
+        from decommission.run import Routed
+        from xiaozhi_server import render, router, server_config, stages
+        d = self.settings.deploy_dir
+        selected = server_config.selected_llm(server_config.load(read_text(d / render.CONFIG_FILE) or ""))
+        if selected == stages.ROUTER_ENTRY:
+            try:
+                weights = router.weights_of(read_text(d / render.ROUTER_CONFIG) or "")
+            except ValueError as exc:
+                raise MigrationError(str(exc), where=str(d / render.ROUTER_CONFIG),
+                                     hint="the router's config cannot be read: check it with `invoke status`") from None
+            return Routed(f"router {self.settings.xiaozhi_server.router_service}", weights.get("local", 0))
+        return Routed(f"{render.CONFIG_FILE} (selects {selected})",
+                      100 if selected == self.settings.xiaozhi_server.local_entry else 0)
+
+    def status(self) -> str:
+        from xiaozhi_server import status
+        return status.report(self.settings, self.client)
+
+
+TARGETS: dict[str, Callable[..., Target]] = {ComposeEnv.name: ComposeEnv,  # config.TARGET_NAMES
+                                             XiaozhiServerTarget.name: XiaozhiServerTarget}
 
 
 def load(settings: Settings, client=None) -> Target:

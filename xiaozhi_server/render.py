@@ -6,12 +6,11 @@ and the router's files are gone."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
+from adapters.compose import OFF_PROFILE
 from core import envfile
-from core.config import Stage
-from core.errors import ConfigError
+from core.config import Settings, Stage, XiaozhiServer
 from xiaozhi_server import router, stages
 
 CONFIG_FILE = "data/.config.yaml"
@@ -19,36 +18,55 @@ OVERRIDE_FILE = "docker-compose.migrate.yml"
 ROUTER_CONFIG = "litellm.yaml"
 ROUTER_ENV = "router.env"
 SECRET_FILES = {CONFIG_FILE, ROUTER_ENV}       # hold the key (their config file already held theirs)
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def router_spec(settings: Settings) -> router.RouterSpec:
+    """The two deployments as the router reaches them (the stack's URLs, not the probes')."""
+    ll, api = settings.local_llm, settings.api
+    return router.RouterSpec(local=router.Backend(ll.model, ll.url, ll.timeout),
+                             api=router.Backend(api.model, api.base_url, api.timeout))
+
+
+def for_stage(settings: Settings, stage: Stage, config_text: str, master_key: str, *, key: str,
+              retargeted: tuple[str, ...] = (), local: LocalService | None = None
+              ) -> tuple[dict[str, str | None], stages.Edited]:
+    """The stage's files from settings: the API entry speaks to ``api.base_url`` with ``key``."""
+    api = {"type": "openai", "base_url": settings.api.base_url, "model_name": settings.api.model}
+    return render(config_text, stage, settings.xiaozhi_server, router_spec(settings), api, key, master_key,
+                  retargeted, local)
 
 
 @dataclass(frozen=True)
-class ServerSettings:
-    local_entry: str = "OllamaLLM"                # their entry for the local model: never written
-    router_service: str = "xiaozhi-router"        # the router's Compose service (and host name)
-    router_image: str = "xiaozhi-litellm:1.108.7"
-    router_port: int = router.PORT
-
-    def __post_init__(self):
-        for name in ("local_entry", "router_service"):
-            if not _NAME.match(getattr(self, name)):
-                raise ConfigError(f"invalid name {getattr(self, name)!r}", where=f"migrate.xiaozhi_server.{name}",
-                                  hint="letters, digits, '.', '_' and '-'")
-
-    @property
-    def router_url(self) -> str:
-        return f"http://{self.router_service}:{self.router_port}/v1"
+class LocalService:
+    """The local model's service in their docker-compose.yml, and the services that depend on it:
+    at the cut-over it leaves the model (a profile never activated) and their depends_on stops
+    binding, so that their own `docker compose up` does not bring it back."""
+    name: str
+    dependents: tuple[str, ...] = ()
 
 
-def render(config_text: str, stage: Stage, server: ServerSettings, spec: router.RouterSpec, api: dict,
-           key: str, master_key: str, retargeted: tuple[str, ...] = ()) -> tuple[dict[str, str | None], stages.Edited]:
+def local_service(base_services: dict[str, dict], container: str, name: str) -> LocalService | None:
+    """Their service running ``container`` (or named ``name``); None when the model runs elsewhere."""
+    found = next((n for n, block in base_services.items() if block.get("container_name") == container),
+                 name if name in base_services else None)
+    if found is None:
+        return None
+    def needs(block: dict) -> bool:
+        depends = block.get("depends_on") or {}
+        return found in (depends if isinstance(depends, (list, dict)) else ())
+    return LocalService(found, tuple(sorted(n for n, block in base_services.items() if needs(block))))
+
+
+def render(config_text: str, stage: Stage, server: XiaozhiServer, spec: router.RouterSpec, api: dict,
+           key: str, master_key: str, retargeted: tuple[str, ...] = (), local: LocalService | None = None
+           ) -> tuple[dict[str, str | None], stages.Edited]:
     """{file: text, or None when the stage has no such file} and the config file's edit (its
     changes in words, the references it moved)."""
     split = stage.number == stages.SPLIT
     entries = stages.Entries(local=server.local_entry, api={**api, "api_key": key},
                              router_url=server.router_url, router_key=master_key)
     edited = stages.render(config_text, stage.number, entries, retargeted)
-    files: dict[str, str | None] = {CONFIG_FILE: edited.text, OVERRIDE_FILE: override(stage, server, split),
+    files: dict[str, str | None] = {CONFIG_FILE: edited.text, OVERRIDE_FILE: override(stage, server, split, local),
                                     ROUTER_CONFIG: None, ROUTER_ENV: None}
     if split:
         files[ROUTER_CONFIG] = router.render(spec, {"local": stage.local_weight, "qwen": stage.qwen_weight})
@@ -57,17 +75,26 @@ def render(config_text: str, stage: Stage, server: ServerSettings, spec: router.
     return files, edited
 
 
-def override(stage: Stage, server: ServerSettings, split: bool) -> str:
+def override(stage: Stage, server: XiaozhiServer, split: bool, local: LocalService | None = None) -> str:
     head = (f"# Rendered by the migration toolkit for stage {stage.number} ({stage.name}); do not edit by hand.\n"
             "# Compose merges it over your docker-compose.yml, which the toolkit never writes.\n")
-    if not split:
+    services: dict[str, dict] = {}
+    if split:
+        port = server.router_port
+        health = ["CMD", "python3", "-c", f"import urllib.request as u; u.urlopen('http://127.0.0.1:{port}"
+                                          "/health/readiness', timeout=3)"]
+        services[server.router_service] = {
+            "image": server.router_image, "command": ["--config", "/etc/litellm/config.yaml", "--port", str(port)],
+            "env_file": [ROUTER_ENV], "volumes": [f"./{ROUTER_CONFIG}:/etc/litellm/config.yaml:ro"],
+            "healthcheck": {"test": health, "interval": "5s", "timeout": "3s", "retries": 24},
+            "restart": "unless-stopped"}
+    if local is not None and not stage.local_llm:
+        # Out of the model: a profile never activated; the container is left to the decommission.
+        services[local.name] = {"profiles": [OFF_PROFILE]}
+        for name in local.dependents:
+            services[name] = {"depends_on": {local.name: {"required": False}}}
+    if not services:
         return head + "services: {}\n"
-    port = server.router_port
-    health = ["CMD", "python3", "-c", f"import urllib.request as u; u.urlopen('http://127.0.0.1:{port}"
-                                      "/health/readiness', timeout=3)"]
-    service = {"image": server.router_image, "command": ["--config", "/etc/litellm/config.yaml", "--port", str(port)],
-               "env_file": [ROUTER_ENV], "volumes": [f"./{ROUTER_CONFIG}:/etc/litellm/config.yaml:ro"],
-               "healthcheck": {"test": health, "interval": "5s", "timeout": "3s", "retries": 24},
-               "restart": "unless-stopped"}
     # JSON is YAML: every value quoted the one way, whatever it holds.
-    return head + "services:\n  " + json.dumps(server.router_service) + ": " + json.dumps(service, ensure_ascii=False) + "\n"
+    return head + "services:\n" + "".join(f"  {json.dumps(name)}: {json.dumps(block, ensure_ascii=False)}\n"
+                                           for name, block in services.items())

@@ -15,6 +15,7 @@ FALLBACK = "xiaozhi-api"         # the API alone, when the local model fails
 KEY_VARIABLE = "DASHSCOPE_API_KEY"
 MASTER_KEY_VARIABLE = "LITELLM_MASTER_KEY"
 PORT = 4000
+LOCAL_PREFIX = "ollama_chat/"    # LiteLLM's provider for the local model (the template's)
 
 
 @dataclass(frozen=True)
@@ -40,4 +41,27 @@ def render(spec: RouterSpec, weights: dict[str, int]) -> str:
                           hint="give the local model or the API a weight above 0")
     return environment(TEMPLATES).get_template("litellm.yaml.j2").render(
         group=GROUP, fallback=FALLBACK, local=spec.local, api=spec.api, local_weight=local, api_weight=api,
-        num_retries=spec.num_retries, key_variable=KEY_VARIABLE, master_key_variable=MASTER_KEY_VARIABLE)
+        num_retries=spec.num_retries, local_prefix=LOCAL_PREFIX, key_variable=KEY_VARIABLE, master_key_variable=MASTER_KEY_VARIABLE)
+
+
+def weights_of(text: str) -> dict[str, int]:
+    """The weights a deployed config gives the group ({'local': 30, 'qwen': 70}, the seed's names);
+    raises ValueError when the text is not such a config."""
+    import yaml
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not YAML: {str(exc).splitlines()[0]}") from None
+    found: dict[str, int] = {}
+    for item in (data.get("model_list") if isinstance(data, dict) else None) or []:
+        params = (item or {}).get("litellm_params") or {} if isinstance(item, dict) else {}
+        if item.get("model_name") != GROUP or not isinstance(params, dict):
+            continue
+        name = "local" if str(params.get("model", "")).startswith(LOCAL_PREFIX) else "qwen"
+        weight = params.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            raise ValueError(f"weight {weight!r} of {params.get('model')} is not a whole number")
+        found[name] = found.get(name, 0) + weight
+    if not found:
+        raise ValueError(f"no deployment of the group {GROUP}")
+    return found

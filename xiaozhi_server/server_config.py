@@ -57,7 +57,17 @@ def select_llm(data, entry: str) -> None:
     """``selected_module.LLM: entry``; the section is created (at the end) when the file has none."""
     if data.get("selected_module") is None:
         data["selected_module"] = _yaml().load("{}\n")
-    data["selected_module"]["LLM"] = entry
+    set_scalar(data["selected_module"], "LLM", entry)
+
+
+def set_scalar(node, key: str, value: str) -> None:
+    """``node[key] = value``, keeping the gap before a comment at the end of its line: ruamel keeps
+    the comment's column, so a longer value and back would leave it further right than it was."""
+    old = node.get(key)
+    node[key] = value
+    token = (getattr(node, "ca", None) and node.ca.items.get(key) or [None] * 3)[2]
+    if token is not None and isinstance(old, str) and token.column is not None:
+        token.column = max(token.column - len(old) + len(value), 0)
 
 
 def put_entry(data, name: str, fields: dict[str, Any]) -> None:
@@ -80,7 +90,7 @@ def retarget(data, old: str, new: str) -> list[str]:
     for section, module, key in REFERENCES:
         node = (data.get(section) or {}).get(module)
         if hasattr(node, "get") and node.get(key) == old:
-            node[key] = new
+            set_scalar(node, key, new)
             changed.append(f"{section}.{module}.{key}")
     return changed
 

@@ -64,6 +64,11 @@ def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...]
     return Edited(sc.dump(data), changes, moved)
 
 
+def selected_for(number: int, local: str) -> str:
+    """The entry ``selected_module.LLM`` names at a stage."""
+    return ROUTER_ENTRY if number == SPLIT else API_ENTRY if number >= CUTOVER else local
+
+
 def _summary(data) -> dict[str, str]:
     """The keys the toolkit owns, as the plan names them (values of its entries: their type)."""
     out = {"selected_module.LLM": sc.selected_llm(data) or ""}
@@ -82,4 +87,4 @@ def _set_reference(data, dotted: str, value: str) -> None:
     section, module, key = dotted.split(".")
     node = (data.get(section) or {}).get(module)
     if hasattr(node, "get") and key in node:
-        node[key] = value
+        sc.set_scalar(node, key, value)

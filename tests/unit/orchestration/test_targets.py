@@ -27,7 +27,7 @@ def test_compose_env_is_the_default_and_renders_the_stage_files():
     assert target.needs_local_model(settings.stage(3))[1] == []  # stage 3 sends the local model nothing
 
 
-@pytest.mark.parametrize("name", ["xiaozhi-server", "Compose-Env", "", "../x", 3])
+@pytest.mark.parametrize("name", ["xiaozhi_server", "Compose-Env", "", "../x", 3])
 def test_an_unknown_target_is_refused_naming_the_key(name):
     data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
     data["migrate"]["target"] = name

@@ -19,7 +19,7 @@ KEY, MASTER = "sk-real-0123456789", "sk-master-$weird#1"
 
 
 def files(n):
-    return r.render(RICH, SETTINGS.stage(n), r.ServerSettings(), SPEC, API, KEY, MASTER)[0]
+    return r.render(RICH, SETTINGS.stage(n), config.XiaozhiServer(), SPEC, API, KEY, MASTER)[0]
 
 
 @pytest.mark.parametrize("n, selected", [(0, "OllamaLLM"), (1, "OllamaLLM"), (2, stages.ROUTER_ENTRY),
@@ -47,8 +47,21 @@ def test_the_key_is_only_in_the_secret_files():
                 assert KEY not in text and MASTER not in text, (n, name)
 
 
-@pytest.mark.parametrize("field, value", [("local_entry", "Ollama LLM"), ("router_service", "../x")])
-def test_hostile_names_are_refused(field, value):
+@pytest.mark.parametrize("field, value", [("local_entry", "Ollama LLM"), ("router_service", "../x"),
+                                          ("container", "a\nb"), ("router_port", 0), ("ota_url", "ftp://x"),
+                                          ("router_image", "img; rm -rf /"), ("restart_timeout", "soon")])
+def test_hostile_settings_are_refused(field, value):
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data["migrate"]["xiaozhi_server"] = {field: value}
     with pytest.raises(ConfigError) as err:
-        r.ServerSettings(**{field: value})
+        config.load(data, env={})
     assert err.value.where == f"migrate.xiaozhi_server.{field}"
+
+
+def test_the_stage_files_come_from_settings():
+    """The API entry speaks to api.base_url; the router reaches the stack's URLs, not the probes'."""
+    out, _ = r.for_stage(SETTINGS, SETTINGS.stage(2), RICH, MASTER, key=KEY)
+    api = sc.load(out[r.CONFIG_FILE])["LLM"][stages.API_ENTRY]
+    assert (api["base_url"], api["model_name"], api["api_key"]) == (SETTINGS.api.base_url, SETTINGS.api.model, KEY)
+    assert router.weights_of(out[r.ROUTER_CONFIG]) == {"local": 30, "qwen": 70}
+    assert SETTINGS.local_llm.url in out[r.ROUTER_CONFIG] and SETTINGS.local_llm.probe_url not in out[r.ROUTER_CONFIG]

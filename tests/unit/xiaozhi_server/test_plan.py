@@ -1,0 +1,136 @@
+"""The xiaozhi-server target's plan, from a world built by hand (no engine): what it writes,
+restarts, creates and removes at each move, what it refuses in their folder, and that its text
+never shows a secret (the toolkit's or the user's own)."""
+import dataclasses
+
+import pytest
+import yaml
+
+from core import config
+from core.secrets import mask_yaml_secrets
+from xiaozhi_server import plan as p, render as r, stages
+
+from ...conftest import ROOT
+from .test_server_config import RICH
+
+DATA = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+DATA["migrate"]["target"] = "xiaozhi-server"
+KEY = "sk-prod-abcdef123456"
+BASE = """services:
+  xiaozhi-esp32-server:
+    image: ghcr.nju.edu.cn/xinnan-tech/xiaozhi-esp32-server:server_latest
+    container_name: xiaozhi-esp32-server
+    depends_on: [ollama]
+    volumes: [./data:/opt/xiaozhi-esp32-server/data]
+  ollama:
+    image: ollama/ollama
+    container_name: xiaozhi-local-llm
+"""
+
+
+def settings(tmp_path, **server):
+    data = yaml.safe_load(yaml.safe_dump(DATA))
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    data["migrate"]["xiaozhi_server"] = server
+    return config.load(data, env={"QWEN_API_KEY": KEY})   # production-like: the key only in the shell
+
+
+def world(config_text=RICH, base=BASE, state=None, server=("running", 2e9), router=None, mode=0o644, **files):
+    deployed = {name: None for name in p.FILES}
+    deployed.update({r.CONFIG_FILE: config_text, **files})
+    return p.ServerWorld(files=deployed, state=state, base=base, dotenv=None, dotenv_link=False, config_link=False,
+                         config_mode=mode, config_mtime=1e9,
+                         server={"state": server[0], "started": server[1]} if server else None, router=router,
+                         local_state="running", master_key="sk-master-0123456789")
+
+
+def test_adopting_at_stage_0_writes_only_the_empty_override(tmp_path):
+    s = settings(tmp_path)
+    plan = p.make(s, world(), s.stage(0))
+    assert [c.name for c in plan.changed_files] == [r.OVERRIDE_FILE]
+    assert not plan.restart and not plan.router and not plan.config_mode
+
+
+@pytest.mark.parametrize("recorded, n, restart, router, mode", [
+    (0, 1, True, "", (0o644, 0o600)),       # the API entry added: restarted to prove the server reads the file
+    (1, 2, True, "create", (0o644, 0o600)),
+    (2, 3, True, "remove", (0o644, 0o600)),
+])
+def test_each_forward_move(tmp_path, recorded, n, restart, router, mode):
+    s = settings(tmp_path)
+    before = world(state={"stage": recorded}, router={"state": "running", "health": "healthy", "name": "x"}
+                   if recorded == 2 else None)
+    plan = p.make(s, before, s.stage(n))
+    assert bool(plan.restart) is restart and plan.router == router and plan.config_mode == mode
+    assert plan.changes and not plan.refusals
+
+
+def test_a_config_changed_by_hand_and_never_restarted_is_a_restart(tmp_path):
+    s = settings(tmp_path)
+    wanted = p.make(s, world(state={"stage": 0}), s.stage(0))
+    converged = world(state={"stage": 0}, server=("running", 5e8), **{c.name: c.new for c in wanted.files})
+    plan = p.make(s, converged, s.stage(0))
+    assert "has not taken effect" in plan.restart and not plan.nothing_to_do
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"base": None}, "no docker-compose.yml"),
+    ({"base": "services: [a, b]\n"}, "not YAML Compose can read"),
+    ({"base": BASE.replace("container_name: xiaozhi-esp32-server", "container_name: other")}, "runs the container"),
+    ({"base": BASE + "  xiaozhi-router:\n    image: x\n"}, "already has a service xiaozhi-router"),
+    ({"config_text": None}, "does not start without it"),
+    ({"config_text": RICH.replace("LLM: OllamaLLM    # the local one", "LLM: AliLLM")}, "not the local entry"),
+])
+def test_a_folder_that_cannot_be_adopted_is_refused(tmp_path, change, problem):
+    s = settings(tmp_path)
+    plan = p.make(s, world(**change), s.stage(0))
+    assert any(problem in line for line in plan.adoption.problems), plan.adoption.problems
+    assert not plan.files
+
+
+def test_a_symlinked_config_file_is_refused(tmp_path):
+    s = settings(tmp_path)
+    plan = p.make(s, dataclasses.replace(world(), config_link=True), s.stage(0))
+    assert any("symlink" in line for line in plan.adoption.problems)
+
+
+def test_skipping_a_stage_is_refused_without_force(tmp_path):
+    s = settings(tmp_path)
+    assert p.make(s, world(state={"stage": 0}), s.stage(2)).refusals
+    assert not p.make(s, world(state={"stage": 0}), s.stage(2), force=True).refusals
+
+
+def test_the_plan_never_shows_a_secret(tmp_path):
+    s = settings(tmp_path)
+    plan = p.make(s, world(state={"stage": 1}), s.stage(2))
+    text = p.describe(plan, KEY, s)
+    for secret in (KEY, "sk-master-0123456789", "my-own-secret", "你的key", "abc"):
+        assert secret not in text.replace("abcdef", ""), secret
+    assert "os.environ/DASHSCOPE_API_KEY" in text   # a reference, not a secret: shown
+
+
+def test_the_cutover_takes_their_local_service_out_of_the_model(tmp_path):
+    s = settings(tmp_path)
+    plan = p.make(s, world(state={"stage": 2}), s.stage(3), allow_skip=True)
+    override = yaml.safe_load(next(c.new for c in plan.files if c.name == r.OVERRIDE_FILE))["services"]
+    assert override == {"ollama": {"profiles": ["xiaozhi-migrate-off"]},
+                        "xiaozhi-esp32-server": {"depends_on": {"ollama": {"required": False}}}}
+    assert stages.selected_for(3, "OllamaLLM") == stages.API_ENTRY
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("    api_key: sk-1  # mine\n", "    api_key: <redacted>  # mine\n"),
+    ("  auth_key: 'x'\n", "  auth_key: <redacted>\n"),
+    ("  access_token: abc\n", "  access_token: <redacted>\n"),
+    ("  api_key: os.environ/DASHSCOPE_API_KEY\n", "  api_key: os.environ/DASHSCOPE_API_KEY\n"),
+    ("  api_key:\n    nested: 1\n", "  api_key:\n    nested: 1\n"),
+    ("  model_name: qwen\n", "  model_name: qwen\n"),
+])
+def test_yaml_secrets_are_masked_whatever_their_value(text, masked):
+    assert mask_yaml_secrets(text) == masked
+
+
+@pytest.mark.parametrize("started, expected", [
+    ("2026-11-27T15:40:01.123456789Z", 1795794001.123456789), ("0001-01-01T00:00:00Z", None), (None, None)])
+def test_docker_times(started, expected):
+    assert p.epoch(started) == (pytest.approx(expected) if expected else None)

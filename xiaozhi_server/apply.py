@@ -1,0 +1,198 @@
+"""Applying a stage to the upstream server: plan and gate, back up, write, bring the router up
+(split stage), restart the server (it reads its config only at start), verify from its log and
+its ports, and on failure put the backup back byte for byte and restart it again. The router
+leaves after the server no longer names it. The lock, the questions and the decommission after
+the cut-over are orchestration's (move.py); every step goes to the audit log."""
+from __future__ import annotations
+
+import os
+import time
+
+from adapters import compose
+from checks import gates as gating
+from core import state
+from core.config import Settings, Stage
+from core.errors import GateFailed, MigrationError, Refused, VerifyFailed
+from core.files import atomic_write
+from deploy import backup
+from deploy.apply import Outcome, point_compose_file
+from xiaozhi_server import plan as planning, render as rendering, stages
+
+
+def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
+                  dry_run: bool) -> Outcome:
+    world = planning.observe(settings, client)
+    plan = planning.make(settings, world, target, force=force, allow_skip=backward_ok)
+    out(planning.describe(plan, settings.api_key, settings))
+    outcome = Outcome(plan)
+    if plan.adoption.problems:
+        raise Refused(f"the server in {settings.deploy_dir} cannot be migrated as it is", where=str(settings.deploy_dir),
+                      detail="\n".join(plan.adoption.problems), hint="fix what is listed; nothing was changed")
+    if plan.nothing_to_do:
+        out(f"already at stage {target.number}, nothing to do")
+        return outcome
+    if plan.refusals and not force:
+        raise Refused("; ".join(plan.refusals), where=f"stage {plan.recorded} -> {target.number}",
+                      hint="move one stage at a time, or pass --force (the audit log records it)")
+    forward = plan.recorded is None or target.number > plan.recorded
+    names = gating.for_move(settings, target, forward)
+    if forward and target.number == stages.VALIDATE and "server-calls" not in names:
+        names.append("server-calls")   # the calls the server will make, whatever the config lists
+    outcome.gates = gating.run(settings, names, plan.recorded, (world.state or {}).get("since"))
+    for g in outcome.gates:
+        out(f"  gate {g.name}: {'passed' if g.passed else 'FAILED'}: {g.detail}")
+    failed = [g for g in outcome.gates if not g.passed]
+    if failed and not force:
+        raise GateFailed(f"gate {', '.join(g.name for g in failed)} failed", where=f"stage {target.number}",
+                         detail="\n".join(g.detail for g in failed),
+                         hint="fix what the gate reports, or pass --force to override (audited)")
+    if failed:
+        out(f"  --force: proceeding past failed gate(s) {', '.join(g.name for g in failed)}")
+    return outcome
+
+
+def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out, extra) -> None:
+    """``extra``: the target's health probes, run as part of the verification."""
+    plan, d = outcome.plan, settings.deploy_dir
+    old_state = state.read(d) or {}
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        saved = backup.save(d, settings.gates.keep_backups, label=f"to-{target.number}",
+                            names=(*planning.FILES, state.STATE))
+        state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name}})
+        state.audit(d, "apply-start", **{"from": plan.recorded, "to": target.number, "forced": force,
+                                         "failed_gates": [g.name for g in outcome.gates if not g.passed],
+                                         "backup": saved.name, "restart": plan.restart, "router": plan.router})
+    except OSError as exc:
+        raise MigrationError(f"cannot prepare the change: {exc.strerror or exc}", where=str(d),
+                             hint="free space in the server's filesystem (`df -h`), then run again; nothing was "
+                                  "changed") from None
+    try:
+        write(settings, plan)
+        point_compose_file(d)
+        away = converge(settings, client, target.number == stages.SPLIT, plan.restart, out, plan.local)
+        problems = verify(settings, target, client, extra)
+    except MigrationError as exc:
+        problems, away = [exc.message], None
+    except OSError as exc:
+        problems, away = [f"writing the stage's files failed: {exc.strerror or exc}"], None
+    if problems:
+        _roll_back(settings, client, saved, old_state, plan, target, problems, out)
+    same = plan.recorded == target.number and old_state.get("since")
+    theirs = old_state.get("config_mode") or (plan.config_mode[0] if plan.config_mode and target.uses_api else None)
+    state.write(d, stage=target.number, since=old_state["since"] if same else time.time(), applied=time.time(),
+                previous=old_state.get("previous") if same else plan.recorded, retargeted=plan.retargeted,
+                config_mode=theirs if target.uses_api else None)
+    state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok",
+                                 "server_away_s": away})
+    again = planning.make(settings, planning.observe(settings, client), target, allow_skip=True)
+    if again.changed_files or again.restart or again.router:
+        raise MigrationError("applied, but the stage is still not converged",
+                             detail=planning.describe(again, settings.api_key, settings),
+                             hint="run the same command again; if it persists, look at `docker compose ps`")
+    out(f"stage {target.number} ({target.name}) applied and verified"
+        + (f"; the server was away {away:.1f} s (devices reconnect by themselves)" if away is not None else ""))
+
+
+def write(settings: Settings, plan: planning.ServerPlan) -> None:
+    """The stage's files; their config file keeps its owner and (tightened when it gets the key) its mode."""
+    d = settings.deploy_dir
+    for change in plan.changed_files:
+        path = d / change.name
+        if change.new is None:
+            if path.exists():
+                os.unlink(path)
+            continue
+        mode = (plan.config_mode[1] if plan.config_mode and change.name == rendering.CONFIG_FILE else
+                0o600 if change.name == rendering.ROUTER_ENV else None)
+        atomic_write(path, change.new, mode)
+
+
+def converge(settings: Settings, client, split: bool, restart: str, out, local: str = "") -> float | None:
+    """The containers to the files: the local model's service (a way back from the cut-over) and
+    the router (split) up before the server restarts onto them; the router removed only once the
+    server no longer names it. Only these services: theirs are never recreated by a move. Returns
+    how long the server was away."""
+    xs = settings.xiaozhi_server
+    up = [name for name in (local, xs.router_service if split else "") if name]
+    if up:
+        t = settings.gates.wait_timeout
+        compose.run(compose.argv(settings.project, settings.deploy_dir) + [
+            "up", "-d", "--wait", "--wait-timeout", str(t), "--no-deps", *up], timeout=t + 60)
+    away = restart_server(settings, client, out) if restart else None
+    if not split:
+        label = [f"com.docker.compose.project={settings.project}", f"com.docker.compose.service={xs.router_service}"]
+        for container in client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True)
+            out(f"removed the router's container {container.name}")
+    return away
+
+
+def restart_server(settings: Settings, client, out) -> float:
+    """`docker restart` the server, then wait until it answers on 8000 again: the seconds between."""
+    import httpx
+
+    from adapters import docker_api
+    xs = settings.xiaozhi_server
+    container = docker_api.container_or_none(client, xs.container)
+    if container is None:
+        raise MigrationError(f"the server's container {xs.container} does not exist", where="docker ps -a",
+                             hint="start the server (`docker compose up -d`) and run again")
+    out(f"restarting {xs.container} (its websocket clients reconnect by themselves)")
+    start = time.time()
+    container.restart(timeout=10)
+    deadline = start + xs.restart_timeout
+    while time.time() < deadline:
+        try:
+            if "Server is running" in httpx.get(xs.http_url, timeout=2).text:
+                return time.time() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise MigrationError(f"{xs.container} did not answer on {xs.http_url} within {xs.restart_timeout} s of its "
+                         "restart", where=xs.container, hint=f"read `docker logs {xs.container}`")
+
+
+def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
+    """The server initialised the stage's entry and answers; the router is healthy (split); the
+    target's health checks find nothing CRITICAL."""
+    from checks.model import Status
+    from checks.run import run
+    xs = settings.xiaozhi_server
+    deadline = time.time() + xs.restart_timeout
+    while True:
+        report = run(settings, target, extra=extra)
+        critical = [f"health {r.name}: {r.actual}" for r in report.results if r.status is Status.CRITICAL]
+        waiting = [r for r in report.results if r.name in ("server.llm", "router") and r.status is not Status.OK]
+        if (not critical and not waiting) or time.time() > deadline:
+            return critical + [f"health {r.name}: {r.actual}" for r in waiting if r.status is not Status.CRITICAL]
+        time.sleep(1)
+
+
+def _roll_back(settings, client, saved, old_state, plan, target, problems, out) -> None:
+    d, failures = settings.deploy_dir, []
+    out("the change failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
+    try:
+        backup.restore(saved, d, planning.FILES)
+    except OSError as exc:
+        failures.append(f"restoring the files failed: {exc.strerror or exc}; copy them back from {saved} by hand")
+    if not failures:
+        try:
+            before = settings.stages.get(old_state.get("stage"))
+            local = plan.local if before is not None and before.local_llm else ""
+            converge(settings, client, old_state.get("stage") == stages.SPLIT, "rolling back", out, local)
+        except MigrationError as exc:
+            failures.append(f"re-applying the backup failed too: {exc.message}")
+    try:
+        state.write(d, **{k: v for k, v in old_state.items() if k != "pending"})
+        state.audit(d, "rolled-back", **{"from": plan.recorded, "to": target.number, "result": "failed",
+                                         "problems": problems, "rollback_failures": failures,
+                                         "restored": not failures})
+    except OSError as exc:
+        failures.append(f"the state file and audit log could not be written: {exc.strerror or exc}")
+    for failure in failures:
+        out(failure)
+    raise VerifyFailed(f"stage {target.number} failed and was rolled back"
+                       + ("" if not failures else " only in part: " + "; ".join(failures)),
+                       where=str(d), detail="\n".join(problems),
+                       hint="read the problems above; `invoke status` shows where things stand")

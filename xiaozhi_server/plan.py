@@ -1,0 +1,277 @@
+"""Planning a stage move of the upstream server. ``observe`` reads the world (the server's folder,
+the state, the server's and the router's containers); ``make`` is pure: (settings, world, stage)
+-> ServerPlan, what applying would write, restart, create and remove; ``describe`` shows it with
+every secret masked (the user's own keys included: their file holds keys no run of ours knows)."""
+from __future__ import annotations
+
+import datetime
+import difflib
+import os
+import secrets as random
+import stat
+from dataclasses import dataclass, field
+
+from adapters import compose
+from core import composefile, envfile, state
+from core.config import Settings, Stage
+from core.errors import MigrationError
+from core.files import read_text
+from core.services import LOCAL_LLM_SERVICE
+from core.secrets import mask_env_lines, mask_yaml_secrets, redact, register
+from deploy import adoption
+from xiaozhi_server import render as rendering, router, server_config, stages
+
+FILES = (rendering.CONFIG_FILE, rendering.OVERRIDE_FILE, rendering.ROUTER_CONFIG, rendering.ROUTER_ENV)
+
+
+@dataclass
+class ServerWorld:
+    files: dict[str, str | None]     # FILES as deployed (None: absent)
+    state: dict | None
+    base: str | None                 # their docker-compose.yml (never written)
+    dotenv: str | None
+    dotenv_link: bool
+    config_link: bool                # data/.config.yaml is a symlink: never written through
+    config_mode: int | None          # its permission bits
+    config_mtime: float | None
+    server: dict | None              # {"state", "started"} of the server's container
+    router: dict | None              # {"state", "health", "name"} of the router's container
+    local_state: str | None = None   # the local model's container: running, exited, ... (None: absent)
+    master_key: str = field(default="", repr=False)
+
+
+@dataclass
+class Change:
+    name: str
+    old: str | None
+    new: str | None                  # None: the stage has no such file (removed)
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    def diff(self, key: str) -> str:
+        def masked(text: str | None) -> list[str]:
+            return redact(mask_yaml_secrets(mask_env_lines(text or "")), key).splitlines(keepends=True)
+        lines = "".join(difflib.unified_diff(masked(self.old), masked(self.new), f"deployed/{self.name}",
+                                             f"stage/{self.name}"))
+        return lines or "(only masked values differ: a key)\n"
+
+
+@dataclass
+class ServerPlan:
+    target: Stage
+    recorded: int | None
+    files: list[Change]
+    changes: list[str]               # the config file's owned keys, before -> after, in words
+    retargeted: list[str]            # references the stage moves off the local entry (kept in the state)
+    restart: str                     # why the server restarts ('' : it does not)
+    router: str                      # "create", "recreate", "remove" or ''
+    adoption: adoption.Adoption
+    local: str = ""                  # the local model's service in their file, to start (a way back from 3)
+    config_mode: tuple[int, int] | None = None   # their file's mode, now -> then (tightened while it holds the key)
+    pending: dict | None = None
+    refusals: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    compose_file_ok: bool = True
+    dotenv_link: bool = False
+    compose_file: str = ""
+    base_changed: None = None        # adoption.lines reads these two (the compose target's)
+    orphans: list[str] = field(default_factory=list)
+
+    @property
+    def changed_files(self) -> list[Change]:
+        return [f for f in self.files if f.changed]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return (not self.changed_files and not self.restart and not self.router and not self.local
+                and not self.pending
+                and self.recorded == self.target.number and (self.compose_file_ok or self.dotenv_link))
+
+
+def observe(settings: Settings, client) -> ServerWorld:
+    d, xs = settings.deploy_dir, settings.xiaozhi_server
+    files = {name: read_text(d / name) for name in FILES}
+    config = d / rendering.CONFIG_FILE
+    info = config.lstat() if os.path.lexists(config) else None
+    server = router_c = local_state = None
+    if client is not None:
+        from adapters import docker_api
+        c = docker_api.container_or_none(client, xs.container)
+        if c is not None:
+            server = {"state": c.attrs["State"]["Status"], "started": epoch(c.attrs["State"].get("StartedAt"))}
+        local_c = docker_api.container_or_none(client, settings.local_llm.container)
+        local_state = local_c.attrs["State"]["Status"] if local_c is not None else None
+        label = [f"com.docker.compose.project={settings.project}", f"com.docker.compose.service={xs.router_service}"]
+        for r in client.containers.list(all=True, filters={"label": label}):
+            router_c = {"state": r.attrs["State"]["Status"], "name": r.name,
+                        "health": (r.attrs["State"].get("Health") or {}).get("Status")}
+    dotenv = d / adoption.DOTENV
+    world = ServerWorld(files=files, state=state.read(d), base=read_text(d / compose.BASE_FILE),
+                        dotenv=read_text(dotenv), dotenv_link=dotenv.is_symlink(),
+                        config_link=bool(info and stat.S_ISLNK(info.st_mode)),
+                        config_mode=stat.S_IMODE(info.st_mode) if info else None,
+                        config_mtime=info.st_mtime if info else None, server=server, router=router_c,
+                        local_state=local_state)
+    world.master_key = master_key(files)
+    register(world.master_key)
+    return world
+
+
+def master_key(files: dict[str, str | None]) -> str:
+    """What the server sends the router: the deployed one (router.env, else the router entry in
+    their config file), or a new random one. Never configured: nobody else needs it."""
+    deployed = envfile.parse(files.get(rendering.ROUTER_ENV) or "").get(router.MASTER_KEY_VARIABLE)
+    if not deployed and files.get(rendering.CONFIG_FILE):
+        try:
+            entry = ((server_config.load(files[rendering.CONFIG_FILE]).get("LLM") or {})
+                     .get(stages.ROUTER_ENTRY) or {})
+            deployed = str(entry.get("api_key") or "")
+        except MigrationError:
+            deployed = ""
+    return deployed or "sk-xiaozhi-router-" + random.token_hex(16)
+
+
+def epoch(text: str | None) -> float | None:
+    """Docker's RFC 3339 time (nanoseconds, Z) as Unix seconds; None for none or the zero time."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, rest = text.rstrip("Z").partition(".")
+    value = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc).timestamp()
+    return value + (float("0." + rest[:9]) if rest and rest[:9].isdigit() else 0.0)
+
+
+def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = False,
+         allow_skip: bool = False) -> ServerPlan:
+    xs, d = settings.xiaozhi_server, settings.deploy_dir
+    recorded = (world.state or {}).get("stage")
+    problems = _adoption(settings, world)
+    text = world.files.get(rendering.CONFIG_FILE)
+    if problems or text is None:
+        return ServerPlan(target, recorded, [], [], [], "", "", adoption.Adoption(problems, [], set()))
+    local = rendering.local_service(composefile.services(world.base), settings.local_llm.container,
+                                    settings.compose_names[LOCAL_LLM_SERVICE])
+    wanted, edited = rendering.for_stage(settings, target, text, world.master_key, key=settings.api_key,
+                                         retargeted=tuple((world.state or {}).get("retargeted") or ()), local=local)
+    files = [Change(name, world.files.get(name), wanted[name]) for name in FILES]
+    config_changed = wanted[rendering.CONFIG_FILE] != text
+    server = world.server
+    restart = ("its config file changes" if config_changed else
+               "it is not running" if not server or server["state"] != "running" else
+               "it started before its config file was last written (a change that has not taken effect)"
+               if server.get("started") and world.config_mtime and server["started"] < world.config_mtime else "")
+    split = target.number == stages.SPLIT
+    router_files = any(c.changed for c in files if c.name != rendering.CONFIG_FILE)
+    running = world.router is not None and world.router["state"] == "running"
+    router_action = ("create" if split and world.router is None else
+                     "recreate" if split and (router_files or not running) else
+                     "remove" if not split and world.router is not None else "")
+    mode = world.config_mode
+    local_down = world.local_state != "running"
+    plan = ServerPlan(target, recorded, files, edited.changes, edited.retargeted, restart, router_action,
+                      adoption.Adoption([], [], set()), pending=(world.state or {}).get("pending"),
+                      config_mode=_mode(mode, (world.state or {}).get("config_mode"), target, config_changed),
+                      compose_file_ok=envfile.parse(world.dotenv or "").get(adoption.COMPOSE_FILE)
+                      == compose.compose_file_value(d), dotenv_link=world.dotenv_link,
+                      compose_file=compose.compose_file_value(d))
+    if local is not None and target.local_llm and local_down:
+        plan.local = local.name
+    plan.notes += _notes(settings, text)
+    steps = target.number - (recorded if recorded is not None else target.number)
+    if steps > 1 and not (force or allow_skip):
+        plan.refusals.append(f"stage {recorded} -> {target.number} skips "
+                             f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: "
+                             "move one stage at a time, or pass --force")
+    if recorded is None and target.number > min(settings.stages) and not (force or allow_skip):
+        plan.refusals.append(f"no state file in {d}: start from stage {min(settings.stages)} (it adopts the "
+                             "server as found), or pass --force")
+    return plan
+
+
+def _mode(now: int | None, theirs: int | None, target: Stage, changed: bool) -> tuple[int, int] | None:
+    """Their config file's mode (now, then): tightened to the owner when it gets the API key; put
+    back to theirs (kept in the state) when a way back takes the key out again."""
+    if now is None or not changed:
+        return None
+    if target.uses_api:
+        return (now, now & 0o700) if now & 0o077 else None
+    return (now, theirs) if theirs is not None and theirs != now else None
+
+
+def _adoption(settings: Settings, world: ServerWorld) -> list[str]:
+    """Why the server's folder cannot be migrated as it is (nothing is written then)."""
+    xs, d = settings.xiaozhi_server, settings.deploy_dir
+    config = d / rendering.CONFIG_FILE
+    if world.base is None:
+        return [f"no {compose.BASE_FILE} in {d}: set migrate.deploy_dir to the server's folder (it holds "
+                f"{compose.BASE_FILE} and {rendering.CONFIG_FILE})"]
+    try:
+        theirs = composefile.services(world.base)
+    except Exception as exc:  # yaml.YAMLError, and what a hostile file makes the loader raise
+        return [f"{compose.BASE_FILE} is not YAML Compose can read: {str(exc).splitlines()[0]}"]
+    problems = []
+    if not any(block.get("container_name") == xs.container for block in theirs.values()):
+        problems.append(f"no service of {compose.BASE_FILE} runs the container {xs.container}: set "
+                        "migrate.xiaozhi_server.container to its container_name")
+    if xs.router_service in theirs:
+        problems.append(f"{compose.BASE_FILE} already has a service {xs.router_service}: set "
+                        "migrate.xiaozhi_server.router_service to another name")
+    if world.files.get(rendering.CONFIG_FILE) is None:
+        problems.append(f"{config} is missing: the server does not start without it (create it as the "
+                        "upstream README says, then run again)")
+    elif world.config_link:
+        problems.append(f"{config} is a symlink, and the toolkit never writes through one: replace it with the "
+                        f"file it points at ({os.path.realpath(config)})")
+    else:
+        data = server_config.load(world.files[rendering.CONFIG_FILE], str(config))  # refuses manager-api
+        selected = server_config.selected_llm(data)
+        if world.state is None and selected not in (xs.local_entry, None):
+            problems.append(f"selected_module.LLM is {selected}, not the local entry {xs.local_entry}: set "
+                            "migrate.xiaozhi_server.local_entry to the entry of your local model")
+    if ":" in os.path.abspath(d):
+        problems.append(f"{d} has a ':' in its path, which COMPOSE_FILE cannot hold: move it")
+    return problems
+
+
+def _notes(settings: Settings, text: str) -> list[str]:
+    """What an operator should know about their file (never changed by the toolkit)."""
+    entry = (server_config.load(text).get("LLM") or {}).get(settings.xiaozhi_server.local_entry) or {}
+    url = str(entry.get("base_url") or entry.get("url") or "") if hasattr(entry, "get") else ""
+    if "localhost" in url or "127.0.0.1" in url:
+        return [f"LLM.{settings.xiaozhi_server.local_entry}.base_url is {url}: inside the server's container that "
+                "is the container itself; the router reaches the model at " + settings.local_llm.url]
+    return []
+
+
+def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
+    t, xs = plan.target, settings.xiaozhi_server
+    lines = [f"stage {plan.recorded if plan.recorded is not None else '?'} -> {t.number} ({t.name}): "
+             f"{rendering.CONFIG_FILE} selects {stages.selected_for(t.number, xs.local_entry)}"
+             + (f", the router weighs local {t.local_weight} / API {t.qwen_weight}" if t.number == stages.SPLIT else "")]
+    if plan.pending:
+        lines.append(f"  an earlier run to stage {plan.pending.get('to')} stopped at {plan.pending.get('started')}: "
+                     "converging from what is on disk and running now")
+    for words in plan.changes:
+        lines.append(f"  {words}")
+    for change in plan.files:
+        if change.old is None and change.new is None:
+            continue
+        verb = ("unchanged" if not change.changed else "removed" if change.new is None else
+                "created" if change.old is None else "changes")
+        lines.append(f"  file {change.name}: {verb}")
+        if change.changed and change.new is not None:
+            lines.extend("    " + line for line in change.diff(key).splitlines())
+    if plan.config_mode:
+        lines.append(f"  {rendering.CONFIG_FILE}: mode {plan.config_mode[0]:04o} -> {plan.config_mode[1]:04o} "
+                     + ("(it will hold the API key; stage 0 puts yours back)" if t.uses_api else "(yours again)"))
+    lines.append(f"  {xs.container}: " + (f"RESTARTS ({plan.restart}); every device's websocket drops and "
+                                          "reconnects by itself" if plan.restart else "keeps running (no restart)"))
+    if plan.local:
+        lines.append(f"  local model's service {plan.local}: started (its container is not running)")
+    if plan.router:
+        lines.append(f"  router {xs.router_service}: {plan.router}")
+    lines += adoption.lines(plan)
+    lines += [f"  note: {n}" for n in plan.notes]
+    lines += [f"  refused: {r}" for r in plan.refusals]
+    return "\n".join(lines)
