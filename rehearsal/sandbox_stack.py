@@ -124,6 +124,9 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
         raise DockerError(f"container {settings.local_llm.container} already exists, owned by "
                           f"{owner or 'no Compose project'}", where="docker ps -a",
                           hint=f"take that stack down first (its project: {owner}) or remove the container")
+    if settings.target == "xiaozhi-server":
+        from rehearsal import sandbox_server
+        return sandbox_server.up(settings, sb, out=out, wait_timeout=wait_timeout)
     if not (settings.deploy_dir / compose.BASE_FILE).exists():
         from core import state
         from deploy.apply import point_compose_file
@@ -157,7 +160,7 @@ def base_file(settings: Settings) -> str:
 def status(settings: Settings) -> str:
     if not (settings.deploy_dir / compose.BASE_FILE).exists():
         return f"no sandbox deployed in {settings.deploy_dir}"
-    return compose.run(compose.argv(settings.project, settings.deploy_dir) + ["ps", "--all"]).stdout
+    return compose.run(["docker", "compose", "--project-name", settings.project, "ps", "--all"]).stdout
 
 
 def down(settings: Settings, *, out=print) -> None:

@@ -1,0 +1,52 @@
+"""The xiaozhi-server sandbox on the host: the upstream server's folder as an operator has it
+before the migration (their docker-compose.yml and data/.config.yaml, the local model selected),
+brought up and healthy. Nothing of the toolkit's is written: `invoke phase --stage 0` adopts it."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from adapters import compose, docker_api
+from core.config import Settings
+from core.errors import DockerError
+from core.files import write_files
+from core.services import LOCAL_LLM_SERVICE
+from rehearsal import router_image
+from rehearsal.sandbox_stack import ROOT, SandboxSettings
+
+CONFIG_FILE = "data/.config.yaml"   # the server's (xiaozhi_server.render names it for the toolkit)
+
+
+def files(settings: Settings, sb: SandboxSettings) -> dict[str, str]:
+    """Their docker-compose.yml and data/.config.yaml, as the sandbox starts them."""
+    from deploy.render import environment
+    xs = settings.xiaozhi_server
+    env = environment(ROOT / "rehearsal" / "templates")
+    base = env.get_template("sandbox-xiaozhi-compose.yml.j2").render(
+        project=settings.project, image=sb.image, server=xs, bind=settings.bind,
+        http_port=urlparse(xs.http_url).port or 80, ota_port=urlparse(xs.ota_url).port or 80,
+        local_service=settings.compose_names[LOCAL_LLM_SERVICE], local_llm=settings.local_llm,
+        extra_services=settings.extra_services)
+    config = env.get_template("sandbox-xiaozhi-config.yaml.j2").render(
+        local_entry=xs.local_entry, model=settings.local_llm.model, local_url=settings.local_llm.url)
+    return {compose.BASE_FILE: base, CONFIG_FILE: config}
+
+
+def up(settings: Settings, sb: SandboxSettings, *, out=print, wait_timeout: int = 180) -> None:
+    client = docker_api.client()
+    if not router_image.up_to_date(client):
+        raise DockerError(f"the router's image {router_image.TAG} is missing or older than sandbox/router/",
+                          where="docker images", hint="run `invoke -f sandbox-xiaozhi.yaml sandbox.build`")
+    d = settings.deploy_dir
+    missing = {name: text for name, text in files(settings, sb).items() if not (d / name).exists()}
+    if missing:  # an existing file is the operator's by now: never overwritten
+        write_files(d, missing)
+        out(f"wrote the sandbox server's {' and '.join(missing)} into {d}; `invoke phase --stage 0` adopts them")
+    argv = compose.argv(settings.project, d)
+    if not (d / compose.OVERRIDE_FILE).exists():  # not adopted yet: their file alone
+        argv = argv[:argv.index("--file", argv.index("--file") + 1)]
+    local = settings.compose_names[LOCAL_LLM_SERVICE]
+    done = compose.run(argv + ["run", "--rm", "--no-deps", "-T", local, "python3", "-m", "sandbox.store",
+                               settings.local_llm.store_path, "--size-gb", str(sb.store_size_gb), "--if-empty"])
+    out(done.stdout.strip())
+    compose.run(argv + ["up", "-d", "--wait", "--wait-timeout", str(wait_timeout)], timeout=wait_timeout + 60)
+    out(compose.run(argv + ["ps", "--all"]).stdout)
