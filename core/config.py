@@ -506,7 +506,8 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     configured = ad.get("key")
     if configured is not None and not isinstance(configured, str):
         raise ConfigError("invalid value", where=f"{aw}.key", hint="a string (the sandbox's key only)")
-    key = secrets.find_key(configured or "", env, deploy_dir if deployed_key else None)
+    target = _target(root, where)
+    key = secrets.find_key(configured or "", env, deploy_dir if deployed_key else None, secrets.KEY_PLACES[target])
     return Settings(deploy_dir=deploy_dir, project=_str(root, "project", where, _NAME),
                     bind=_bind(root, where), services=services, extra_services=extra_services,
                     local_llm=local, api=api, stages=dict(sorted(stages.items())),
@@ -515,5 +516,5 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
                     decommission=_decommission(root.get("decommission") or {}, f"{where}.decommission"),
                     gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
                                                    f"{where}.gates.by_stage", stages),
-                    api_key=key.key, key_source=key.source, target=_target(root, where),
+                    api_key=key.key, key_source=key.source, target=target,
                     xiaozhi_server=_xiaozhi_server(root.get("xiaozhi_server") or {}, f"{where}.xiaozhi_server"))

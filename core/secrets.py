@@ -15,9 +15,10 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from core import envfile
+from core.services import SERVER_API_ENTRY, SERVER_CONFIG_FILE
 from core.errors import ConfigError
 
 KEY_PLACEHOLDER = "<redacted: set QWEN_API_KEY or DASHSCOPE_API_KEY>"
@@ -87,9 +88,35 @@ class Found:
     source: str      # where it came from, or why none was taken
 
 
-def deployed_key(deploy_dir: Path) -> Found:
-    """The key in the deployed env file, if that file is private to its owner."""
-    path = Path(deploy_dir) / envfile.ENV_FILE
+@dataclass(frozen=True)
+class KeyPlace:
+    """Where a target's deployment keeps the key: a file in the deploy directory, and how to read it."""
+    file: str
+    read: Callable[[str], str]
+
+
+def _from_env_file(text: str) -> str:
+    return envfile.parse(text).get("QWEN_API_KEY", "")
+
+
+def _from_server_config(text: str) -> str:
+    import yaml
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return ""
+    entry = ((data or {}).get("LLM") or {}).get(SERVER_API_ENTRY) if isinstance(data, dict) else None
+    value = entry.get("api_key") if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+KEY_PLACES = {"compose-env": KeyPlace(envfile.ENV_FILE, _from_env_file),
+              "xiaozhi-server": KeyPlace(SERVER_CONFIG_FILE, _from_server_config)}   # config.TARGET_NAMES
+
+
+def deployed_key(deploy_dir: Path, place: KeyPlace = KEY_PLACES["compose-env"]) -> Found:
+    """The key in the deployed file that holds it, if that file is private to its owner."""
+    path = Path(deploy_dir) / place.file
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
@@ -104,14 +131,15 @@ def deployed_key(deploy_dir: Path) -> Found:
             return Found("", f"no key taken from {path}: it is readable by group/others or owned by another "
                              f"user (mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it")
         with io.open(fd, closefd=False, encoding="utf-8", errors="replace") as fh:
-            text = fh.read(1 << 16)
+            text = fh.read(1 << 20)
     finally:
         os.close(fd)
-    key = envfile.parse(text).get("QWEN_API_KEY", "")
+    key = place.read(text)
     return Found(check_key(key, str(path)), f"deployed {path}") if key else Found("", f"no key in {path}")
 
 
-def find_key(configured: str, env: Mapping[str, str], deploy_dir: Path | None) -> Found:
+def find_key(configured: str, env: Mapping[str, str], deploy_dir: Path | None,
+             place: KeyPlace = KEY_PLACES["compose-env"]) -> Found:
     if configured.strip():
         found = Found(check_key(configured, "migrate.api.key"), "migrate.api.key (sandbox only)")
     else:
@@ -119,7 +147,7 @@ def find_key(configured: str, env: Mapping[str, str], deploy_dir: Path | None) -
         if name:
             found = Found(check_key(env[name], name), name)
         elif deploy_dir is not None:
-            found = deployed_key(deploy_dir)
+            found = deployed_key(deploy_dir, place)
         else:
             found = Found("", "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY")
     register(found.key)

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from adapters.compose import OFF_PROFILE
 from core import envfile
+from core.services import SERVER_CONFIG_FILE
 from core.config import Settings, Stage, XiaozhiServer
 from xiaozhi_server import router, stages
 
-CONFIG_FILE = "data/.config.yaml"
+CONFIG_FILE = SERVER_CONFIG_FILE
 OVERRIDE_FILE = "docker-compose.migrate.yml"
 ROUTER_CONFIG = "litellm.yaml"
 ROUTER_ENV = "router.env"

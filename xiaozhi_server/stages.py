@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.services import SERVER_API_ENTRY
 from xiaozhi_server import router, server_config as sc
 
 VALIDATE, SPLIT, CUTOVER = 1, 2, 3   # the stage numbers, as this target reads them (above)
-API_ENTRY = sc.OWNED_PREFIX + "ApiLLM"
+API_ENTRY = SERVER_API_ENTRY           # cron finds the deployed key there (core.secrets)
 ROUTER_ENTRY = sc.OWNED_PREFIX + "RouterLLM"
 
 

@@ -134,3 +134,23 @@ def test_yaml_secrets_are_masked_whatever_their_value(text, masked):
     ("2026-11-27T15:40:01.123456789Z", 1795794001.123456789), ("0001-01-01T00:00:00Z", None), (None, None)])
 def test_docker_times(started, expected):
     assert p.epoch(started) == (pytest.approx(expected) if expected else None)
+
+
+@pytest.mark.parametrize("mode, entry, found", [
+    (0o600, {"type": "openai", "api_key": "sk-deployed-777777"}, "sk-deployed-777777"),
+    (0o644, {"type": "openai", "api_key": "sk-deployed-777777"}, ""),    # readable by others: never taken
+    (0o600, None, ""),
+    (0o600, {"api_key": ["not", "a", "string"]}, ""),
+])
+def test_cron_without_a_key_reads_the_deployed_one_from_their_config(tmp_path, mode, entry, found):
+    data = yaml.safe_load(yaml.safe_dump(DATA))
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    (tmp_path / "data").mkdir()
+    text = RICH   # the API entry under LLM:, as the stage writes it
+    if entry is not None:
+        text = RICH.replace("\nLLM:\n", "\nLLM:\n  " + stages.API_ENTRY + ": " + yaml.safe_dump(entry, default_flow_style=True))
+    path = tmp_path / r.CONFIG_FILE
+    path.write_text(text)
+    path.chmod(mode)
+    s = config.load(data, env={})   # cron: no key in the environment, none in any config file
+    assert s.api_key == found, s.key_source
