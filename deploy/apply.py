@@ -29,9 +29,10 @@ class Outcome:
     deletes_bytes: int = 0     # model bytes the decommission that follows will delete for good
 
 
-def preflight(settings: Settings, target: Stage, dry_run: bool) -> None:
-    """Refuse, before any change, what cannot work."""
-    if target.uses_api and not settings.api_key:
+def preflight(settings: Settings, target: Stage, dry_run: bool, uses_api: bool | None = None) -> None:
+    """Refuse, before any change, what cannot work. ``uses_api``: the stage needs the key (as the
+    target reads the stage; by default its weights say)."""
+    if (target.uses_api if uses_api is None else uses_api) and not settings.api_key:
         # Rendering without a key would blank the deployed one while the API still gets traffic.
         raise ConfigError(f"stage {target.number} sends traffic to the API and no key was found "
                           f"({settings.key_source})", where="QWEN_API_KEY / DASHSCOPE_API_KEY",

@@ -14,9 +14,9 @@ from orchestration import targets
 def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool = False, force: bool = False,
           confirm=None, out=print, backward_ok: bool = False) -> Outcome:
     stage = settings.stage(number)
-    preflight(settings, stage, dry_run)
-    compose.require_v2()
     target = targets.load(settings)
+    preflight(settings, stage, dry_run, target.uses_api(stage))
+    compose.require_v2()
     _require_local_model(settings, target, stage)
     if dry_run:
         return _prepare(settings, target, stage, force, backward_ok, out, dry_run=True)

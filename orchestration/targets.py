@@ -20,6 +20,9 @@ class Target(Protocol):
     def render(self, stage: Stage) -> dict[str, str]:
         """The stage's files, by name, as they would be written."""
 
+    def uses_api(self, stage: Stage) -> bool:
+        """Whether the stage needs the API key (its files hold it, or its traffic reaches the API)."""
+
     def observe(self):
         """The world as it is: deployed files, state, containers."""
 
@@ -68,6 +71,9 @@ class ComposeEnv:
     def render(self, stage: Stage) -> dict[str, str]:
         from deploy.render import render
         return render(self.settings, stage)
+
+    def uses_api(self, stage: Stage) -> bool:
+        return stage.uses_api
 
     def observe(self):
         from deploy import plan
@@ -140,6 +146,12 @@ class XiaozhiServerTarget(ComposeEnv):
     in a Compose override at the split stage, the server restarted and verified from its log.
     The local model's store and container are found as for the compose stack (inherited)."""
     name = "xiaozhi-server"
+
+    def uses_api(self, stage: Stage) -> bool:
+        """From the validate stage on, the server's config file holds the API entry; before it the
+        server names only its local entry, whatever the stage's weights say."""
+        from xiaozhi_server import stages
+        return stages.holds_key(stage.number)
 
     def render(self, stage: Stage) -> dict[str, str]:
         from xiaozhi_server import plan

@@ -35,7 +35,7 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
         raise Refused("; ".join(plan.refusals), where=f"stage {plan.recorded} -> {target.number}",
                       hint="move one stage at a time, or pass --force (the audit log records it)")
     forward = plan.recorded is None or target.number > plan.recorded
-    names = gating.for_move(settings, target, forward)
+    names = gating.for_move(settings, target, forward) if forward else (["key"] if stages.holds_key(target.number) else [])
     if forward and target.number == stages.VALIDATE and "server-calls" not in names:
         names.append("server-calls")   # the calls the server will make, whatever the config lists
     outcome.gates = gating.run(settings, names, plan.recorded, (world.state or {}).get("since"))
@@ -79,10 +79,11 @@ def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, forc
     if problems:
         _roll_back(settings, client, saved, old_state, plan, target, problems, out)
     same = plan.recorded == target.number and old_state.get("since")
-    theirs = old_state.get("config_mode") or (plan.config_mode[0] if plan.config_mode and target.uses_api else None)
+    holds = stages.holds_key(target.number)
+    theirs = old_state.get("config_mode") or (plan.config_mode[0] if plan.config_mode and holds else None)
     state.write(d, stage=target.number, since=old_state["since"] if same else time.time(), applied=time.time(),
                 previous=old_state.get("previous") if same else plan.recorded, retargeted=plan.retargeted,
-                config_mode=theirs if target.uses_api else None)
+                config_mode=theirs if holds else None)
     state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok",
                                  "server_away_s": away})
     again = planning.make(settings, planning.observe(settings, client), target, allow_skip=True)

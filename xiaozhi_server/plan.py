@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import hashlib
+import hmac
 import os
-import secrets as random
 import stat
 from dataclasses import dataclass, field
 
@@ -114,14 +115,18 @@ def observe(settings: Settings, client) -> ServerWorld:
                         config_mode=stat.S_IMODE(info.st_mode) if info else None,
                         config_mtime=info.st_mtime if info else None, server=server, router=router_c,
                         local_state=local_state)
-    world.master_key = master_key(files)
+    world.master_key = master_key(files, settings.api_key)
     register(world.master_key)
     return world
 
 
-def master_key(files: dict[str, str | None]) -> str:
-    """What the server sends the router: the deployed one (router.env, else the router entry in
-    their config file), or a new random one. Never configured: nobody else needs it."""
+def master_key(files: dict[str, str | None], api_key: str) -> str:
+    """What the server sends the router. Derived from the API key (HMAC, so that it reveals
+    nothing of it): the same at every move with the same key, so that a way back writes the very
+    bytes it found. Without a key (cron, status), the deployed one."""
+    if api_key:
+        return "sk-xiaozhi-router-" + hmac.new(api_key.encode(), b"xiaozhi-router-master-key",
+                                               hashlib.sha256).hexdigest()[:32]
     deployed = envfile.parse(files.get(rendering.ROUTER_ENV) or "").get(router.MASTER_KEY_VARIABLE)
     if not deployed and files.get(rendering.CONFIG_FILE):
         try:
@@ -130,7 +135,7 @@ def master_key(files: dict[str, str | None]) -> str:
             deployed = str(entry.get("api_key") or "")
         except MigrationError:
             deployed = ""
-    return deployed or "sk-xiaozhi-router-" + random.token_hex(16)
+    return deployed or ""
 
 
 def epoch(text: str | None) -> float | None:
@@ -194,7 +199,7 @@ def _mode(now: int | None, theirs: int | None, target: Stage, changed: bool) -> 
     back to theirs (kept in the state) when a way back takes the key out again."""
     if now is None or not changed:
         return None
-    if target.uses_api:
+    if stages.holds_key(target.number):
         return (now, now & 0o700) if now & 0o077 else None
     return (now, theirs) if theirs is not None and theirs != now else None
 
@@ -264,7 +269,7 @@ def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
             lines.extend("    " + line for line in change.diff(key).splitlines())
     if plan.config_mode:
         lines.append(f"  {rendering.CONFIG_FILE}: mode {plan.config_mode[0]:04o} -> {plan.config_mode[1]:04o} "
-                     + ("(it will hold the API key; stage 0 puts yours back)" if t.uses_api else "(yours again)"))
+                     + ("(it will hold the API key; stage 0 puts yours back)" if stages.holds_key(t.number) else "(yours again)"))
     lines.append(f"  {xs.container}: " + (f"RESTARTS ({plan.restart}); every device's websocket drops and "
                                           "reconnects by itself" if plan.restart else "keeps running (no restart)"))
     if plan.local:

@@ -65,6 +65,11 @@ def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...]
     return Edited(sc.dump(data), changes, moved)
 
 
+def holds_key(number: int) -> bool:
+    """The stage's config file holds the API entry (and its key)."""
+    return number >= VALIDATE
+
+
 def selected_for(number: int, local: str) -> str:
     """The entry ``selected_module.LLM`` names at a stage."""
     return ROUTER_ENTRY if number == SPLIT else API_ENTRY if number >= CUTOVER else local

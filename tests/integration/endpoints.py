@@ -13,6 +13,10 @@ LOCAL = f"http://127.0.0.1:{LOCAL_PORT}"               # the local LLM (Ollama e
 API = f"http://127.0.0.1:{API_PORT}"                   # the DashScope emulator
 API_BASE = API + "/compatible-mode/v1"
 LLM = f"http://127.0.0.1:{LLM_PORT}"                   # llm-service
+# The emulated xiaozhi-esp32-server's 8000 takes llm-service's port (the two sandboxes never run
+# at once: they share xiaozhi-local-llm); its OTA port 8003 comes from XZTEST_OTA_PORT.
+SERVER = LLM
+OTA_PORT = int(os.environ.get("XZTEST_OTA_PORT", "18003"))
 
 
 def project() -> str:
@@ -26,5 +30,8 @@ def apply(data: dict, deploy_dir: str) -> dict:
     m["local_llm"].update(publish=LOCAL_PORT, probe_url=LOCAL)
     m["extra_services"]["dashscope"]["publish"] = API_PORT
     m["api"]["probe_url"] = API_BASE
-    m["services"]["llm-service"]["publish"] = LLM_PORT
+    if "services" in m:
+        m["services"]["llm-service"]["publish"] = LLM_PORT
+    if m.get("target") == "xiaozhi-server":
+        m["xiaozhi_server"].update(http_url=SERVER, ota_url=f"http://127.0.0.1:{OTA_PORT}/xiaozhi/ota/")
     return data

@@ -154,3 +154,9 @@ def test_cron_without_a_key_reads_the_deployed_one_from_their_config(tmp_path, m
     path.chmod(mode)
     s = config.load(data, env={})   # cron: no key in the environment, none in any config file
     assert s.api_key == found, s.key_source
+
+
+def test_the_router_master_key_is_stable_and_reveals_nothing_of_the_api_key():
+    first, again = p.master_key({}, KEY), p.master_key({r.ROUTER_ENV: "LITELLM_MASTER_KEY=old\n"}, KEY)
+    assert first == again and KEY not in first and first != p.master_key({}, KEY + "x")
+    assert p.master_key({r.ROUTER_ENV: "LITELLM_MASTER_KEY=sk-deployed\n"}, "") == "sk-deployed"   # cron: no key

@@ -1,0 +1,201 @@
+"""The xiaozhi-server target on the real engine: the emulated upstream server, the Ollama and
+DashScope emulators and the real LiteLLM proxy, driven through `invoke` as an operator would,
+with a production-like config (no key in any file: the key only in the shell's environment)."""
+import concurrent.futures
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from rehearsal import router_image
+from xiaozhi_server import server_config as sc, stages
+
+from . import endpoints
+from .conftest import ROOT, config_variant, invoke, project_resources
+
+KEY = yaml.safe_load((ROOT / "sandbox-xiaozhi.yaml").read_text())["migrate"]["api"]["key"]
+ENV = {"QWEN_API_KEY": KEY}
+CONFIG = "data/.config.yaml"
+CHAT = "POST /compatible-mode/v1/chat/completions"
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory, docker_client):
+    if not router_image.up_to_date(docker_client):
+        pytest.fail(f"image {router_image.TAG} is missing or older than sandbox/router/; "
+                    "run `invoke -f sandbox.yaml sandbox.build`")
+    data = endpoints.apply(yaml.safe_load((ROOT / "sandbox-xiaozhi.yaml").read_text()),
+                           str(tmp_path_factory.mktemp("server") / "xiaozhi-server"))
+    del data["migrate"]["api"]["key"]            # production-like: the key only in the environment
+    path = tmp_path_factory.mktemp("cfg") / "sandbox-xiaozhi-test.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    try:
+        invoke(path, "sandbox.up", env=ENV)
+        yield path
+    finally:
+        invoke(path, "sandbox.down", check=False)
+        leftovers = project_resources(docker_client, data["migrate"]["project"])
+        assert not any(leftovers.values()), f"sandbox.down left {leftovers}"
+
+
+def folder(cfg) -> Path:
+    return Path(yaml.safe_load(cfg.read_text())["migrate"]["deploy_dir"])
+
+
+def theirs(cfg) -> tuple[bytes, int]:
+    path = folder(cfg) / CONFIG
+    return path.read_bytes(), stat.S_IMODE(path.stat().st_mode)
+
+
+def recorded(cfg):
+    from core import state
+    return state.current_stage(folder(cfg))
+
+
+def model_whole(cfg, docker_client):
+    """The local model back in its store after a decommission (as a pull would put it back)."""
+    from sandbox.store import Store, build
+    project = yaml.safe_load(cfg.read_text())["migrate"]["project"]
+    store = Path(docker_client.volumes.get(f"{project}_ollama").attrs["Mountpoint"]) / "models"
+    if Store(store).find("qwen2:7b") is None:
+        build(store, size_gb=0.1)
+
+
+def at(cfg, docker_client, n: int) -> None:
+    """The server at stage ``n`` whatever an earlier test left (each test passes alone)."""
+    if n < 3:
+        model_whole(cfg, docker_client)
+    current = recorded(cfg)
+    if current is not None and current > n:
+        invoke(cfg, "rollback", "--to", str(n), "--yes", env=ENV)
+    for step in range(0 if current is None else current + 1, n + 1):
+        invoke(cfg, "phase", "--stage", str(step), "--yes", "--force", env=ENV)
+    assert recorded(cfg) == n
+
+
+def chat() -> dict:
+    r = httpx.post(endpoints.SERVER + "/_sandbox/chat", json={"text": "你好"}, timeout=60)
+    return {"status": r.status_code, **r.json()}
+
+
+def chats(n: int) -> list[dict]:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda _: chat(), range(n)))
+
+
+def api_count() -> int:
+    return httpx.get(endpoints.API + "/_sandbox/stats").json()["requests"].get(CHAT, 0)
+
+
+def counts() -> tuple[int, int]:
+    return httpx.get(endpoints.LOCAL + "/_sandbox/stats").json()["requests"].get("POST /api/chat", 0), api_count()
+
+
+def test_sandbox_up_leaves_the_server_as_found_and_stage_0_adopts_it(cfg, docker_client):
+    if recorded(cfg) is None:
+        d = folder(cfg)
+        assert not (d / "docker-compose.migrate.yml").exists() and not (d / "state.json").exists()
+        before = theirs(cfg)
+        out = invoke(cfg, "phase", "--stage", "0", "--yes", env=ENV).stdout
+        assert theirs(cfg) == before, "adopting wrote their config file"
+        assert "RESTARTS" not in out and "stage 0 (baseline) applied and verified" in out
+    at(cfg, docker_client, 0)
+    assert chat()["entry"] == "OllamaLLM"
+
+
+def test_the_walk_keeps_their_file_and_every_way_back_restores_it_byte_for_byte(cfg, docker_client):
+    at(cfg, docker_client, 0)
+    seen = {0: theirs(cfg)}
+    comments = [line for line in seen[0][0].decode().splitlines() if "#" in line]
+    for n in (1, 2):
+        out = invoke(cfg, "phase", "--stage", str(n), "--yes", env=ENV).stdout
+        assert "applied and verified; the server was away" in out, out
+        assert n != 1 or "gate server-calls: passed" in out, out
+        print(f"stage {n}: " + out.strip().splitlines()[-1])
+        seen[n] = theirs(cfg)
+        assert chat()["entry"] == stages.selected_for(n, "OllamaLLM")
+        text = seen[n][0].decode()
+        assert all(c.split("#")[1] in text for c in comments), "a comment of theirs was lost"
+        assert seen[n][1] == 0o600, "the file that holds the key is private"
+    for _ in range(12):   # the gate to the cut-over: a dozen health records at stage 2, none CRITICAL
+        done = invoke(cfg, "health", "--json", check=False, env=ENV)
+        assert done.returncode == 0, done.stdout
+    out = invoke(cfg, "phase", "--stage", "3", "--yes", env=ENV).stdout
+    assert "gate history: passed" in out and "decommissioned:" in out, out
+    data = sc.load((folder(cfg) / CONFIG).read_text())
+    assert sc.selected_llm(data) == stages.API_ENTRY and data["Intent"]["intent_llm"]["llm"] == stages.API_ENTRY
+    assert chat()["entry"] == stages.API_ENTRY
+    assert invoke(cfg, "health", check=False, env={}).returncode == 0, "cron (no key anywhere) is healthy at 3"
+    model_whole(cfg, docker_client)
+    for n in (2, 1, 0):
+        invoke(cfg, "rollback", "--to", str(n), "--yes", env=ENV)
+        assert theirs(cfg) == seen[n], f"the way back to {n} did not restore their file byte for byte"
+        assert chat()["entry"] == stages.selected_for(n, "OllamaLLM")
+
+
+def test_1000_chats_at_the_split_reach_the_api_70_in_100(cfg, docker_client):
+    at(cfg, docker_client, 2)
+    before = counts()
+    replies = chats(1000)
+    local, api = (a - b for a, b in zip(counts(), before))
+    failed = [r for r in replies if r["status"] != 200]
+    print(f"split over 1000 chats through the server and the router: local {local}, API {api} "
+          f"({api / 10:.1f}% API); failures {len(failed)}")
+    assert not failed, failed[:3]
+    assert local + api == 1000 and abs(api - 700) <= 40, (local, api)
+
+
+def test_with_the_local_model_stopped_no_chat_fails(cfg, docker_client):
+    at(cfg, docker_client, 2)
+    container = docker_client.containers.get("xiaozhi-local-llm")
+    container.stop(timeout=2)
+    try:
+        before = api_count()
+        replies = chats(100)
+        served = api_count() - before
+        print(f"local model stopped: {sum(r['status'] == 200 for r in replies)}/100 answered, API served {served}")
+        assert all(r["status"] == 200 for r in replies), [r for r in replies if r["status"] != 200][:3]
+        assert served == 100
+    finally:
+        container.start()
+
+
+def test_a_failed_verification_rolls_back_byte_for_byte(cfg, docker_client, tmp_path):
+    at(cfg, docker_client, 1)
+    before, state_before = theirs(cfg), (folder(cfg) / "state.json").read_text()
+    broken = config_variant(cfg, tmp_path, **{"xiaozhi_server.router_image": "xiaozhi-litellm:0.0.0-missing"})
+    done = invoke(broken, "phase", "--stage", "2", "--yes", check=False, env=ENV)
+    assert done.returncode != 0 and "rolled back" in done.stdout + done.stderr, done.stdout + done.stderr
+    assert theirs(cfg) == before
+    assert recorded(cfg) == 1 and not (folder(cfg) / "litellm.yaml").exists()
+    assert chat()["entry"] == "OllamaLLM"
+    assert '"pending"' not in (folder(cfg) / "state.json").read_text() and state_before
+
+
+def files_and_times(cfg) -> dict:
+    """Every file in the server's folder (the lock aside, taken by every run) and when it was written."""
+    return {p.name: p.stat().st_mtime_ns for p in folder(cfg).iterdir() if p.is_file() and p.name != ".migrate.lock"}
+
+
+@pytest.mark.parametrize("hostile, words", [
+    ("manager-api:\n  url: http://127.0.0.1:8002/xiaozhi/config/\n", "full deployment is not supported yet"),
+    ("LLM: [not, a, mapping\n", "not YAML the server can read"),
+])
+def test_a_file_it_cannot_migrate_is_refused_and_nothing_is_touched(cfg, docker_client, hostile, words):
+    at(cfg, docker_client, 0)
+    path = folder(cfg) / CONFIG
+    original = path.read_bytes()
+    path.write_bytes(original + hostile.encode())
+    try:
+        changed = files_and_times(cfg)
+        done = invoke(cfg, "phase", "--stage", "1", "--yes", check=False, env=ENV)
+        assert done.returncode != 0 and words in done.stdout + done.stderr, done.stdout + done.stderr
+        assert path.read_bytes() == original + hostile.encode()
+        assert files_and_times(cfg) == changed
+        assert recorded(cfg) == 0
+    finally:
+        path.write_bytes(original)
