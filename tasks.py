@@ -145,14 +145,16 @@ def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
 
 
 @task(help={"keep": "leave the demo stack up afterwards (take it down with `invoke demo --down`)",
-            "requests": "chats sent through llm-service per stage to observe the split (default 200)",
-            "down": "only take down a demo stack left by --keep"})
+            "requests": "chats sent through the stack per stage to observe the split (default 200)",
+            "down": "only take down a demo stack left by --keep",
+            "target": "compose-env or xiaozhi-server: which sandbox to migrate (default: the -f config's, "
+                      "else compose-env)"})
 @converted
-def demo(c, keep=False, requests=200, down=False):
+def demo(c, keep=False, requests=200, down=False, target=None):
     """Run the whole migration on the sandbox (stages 1-3, health, decommission)."""
     from rehearsal import demo as walkthrough
     from rehearsal import sandbox_stack
-    config, settings = walkthrough.settings(c.config)
+    config, settings = walkthrough.settings(c.config, target)
     if down or settings.deploy_dir.exists():
         sandbox_stack.down(settings)  # the demo's own project and folder, never the user's sandbox
         if down:

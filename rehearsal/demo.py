@@ -16,7 +16,8 @@ from core import state
 from core.config import Settings
 from core.errors import VerifyFailed
 
-LOCAL_ROUTE, API_ROUTE = "POST /api/chat", "POST /compatible-mode/v1/chat/completions"
+# Ollama's own chat (llm-service, the router) and its OpenAI-compatible one (the server's `ollama` provider)
+LOCAL_ROUTES, API_ROUTE = ("POST /api/chat", "POST /v1/chat/completions"), "POST /compatible-mode/v1/chat/completions"
 
 
 def _counts(url: str) -> dict:
@@ -26,38 +27,55 @@ def _counts(url: str) -> dict:
         return {}
 
 
+def front(settings: Settings) -> tuple[str, str, dict, str]:
+    """Where a chat enters the sandbox: (root URL, route, body, in words)."""
+    if settings.target == "xiaozhi-server":   # the emulated server's sandbox-only route
+        return settings.xiaozhi_server.http_url, "/_sandbox/chat", {"text": "你好"}, "the server"
+    return f"http://127.0.0.1:{settings.services['llm-service'].publish}", "/chat", {"prompt": "你好"}, "llm-service"
+
+
 def observed_split(settings: Settings, n: int) -> dict:
-    """Send n chats through llm-service; count what each emulator received."""
+    """Send n chats through the stack's front; count what each emulator received."""
     local_url, api_root = settings.local_llm.probe_url, settings.api.probe_url.split("/compatible-mode")[0]
     before = _counts(local_url), _counts(api_root)
-    port = settings.services["llm-service"].publish
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, trust_env=False) as http:
-        errors = sum(http.post("/chat", json={"prompt": "你好"}).status_code != 200 for _ in range(n))
+    root, route, body, _ = front(settings)
+    with httpx.Client(base_url=root, timeout=60, trust_env=False) as http:
+        errors = sum(http.post(route, json=body).status_code != 200 for _ in range(n))
     after = _counts(local_url), _counts(api_root)
-    local = after[0].get(LOCAL_ROUTE, 0) - before[0].get(LOCAL_ROUTE, 0)
+    local = sum(after[0].get(route, 0) - before[0].get(route, 0) for route in LOCAL_ROUTES)
     api = after[1].get(API_ROUTE, 0) - before[1].get(API_ROUTE, 0)
     return {"local": local, "api": api, "errors": errors}
 
 
-def settings(given=None):
+SANDBOXES = {"compose-env": "sandbox.yaml", "xiaozhi-server": "sandbox-xiaozhi.yaml"}   # config.TARGET_NAMES
+
+
+def settings(given=None, target: str | None = None):
     """The sandbox config under the demo's own project and folder: the one given with -f when it
-    is a sandbox config (its ports, its project name + "-demo"), else sandbox.yaml over invoke.yaml
-    as project xiaozhi-demo. The demo never touches a real deployment or the user's sandbox."""
+    is a sandbox config of ``target`` (its ports, its project name + "-demo"), else the target's
+    sandbox file over invoke.yaml as project xiaozhi-demo. The demo never touches a real
+    deployment or the user's sandbox. ``target``: the -f config's, else compose-env."""
     import dataclasses
     from pathlib import Path
 
     from invoke.config import Config
 
     from core import config as cfg
+    from core.errors import ConfigError
     root = Path(__file__).resolve().parent.parent
-    if given is not None and isinstance((cfg.plain(given).get("migrate") or {}).get("sandbox"), dict):
+    data = (cfg.plain(given).get("migrate") or {}) if given is not None else {}
+    target = target or (data.get("target") if isinstance(data.get("sandbox"), dict) else None) or "compose-env"
+    if target not in SANDBOXES:
+        raise ConfigError(f"unknown target {target!r}", where="--target", hint="one of: " + ", ".join(SANDBOXES))
+    if isinstance(data.get("sandbox"), dict) and data.get("target", "compose-env") == target:
         config, project = given, f"{given.migrate.project}-demo"
     else:
-        config, project = Config(project_location=str(root), runtime_path=str(root / "sandbox.yaml")), "xiaozhi-demo"
+        config = Config(project_location=str(root), runtime_path=str(root / SANDBOXES[target]))
+        project = "xiaozhi-demo"
         config.load_project()
         config.load_runtime()
     config.migrate.project = project
-    config.migrate.deploy_dir = str(root / ".sandbox" / "demo")
+    config.migrate.deploy_dir = str(root / ".sandbox" / ("demo" if target == "compose-env" else f"demo-{target}"))
     loaded = cfg.load(config)
     # Three health runs are enough history for the stage-3 gate in a demo that lasts a minute.
     return config, dataclasses.replace(loaded, gates=dataclasses.replace(loaded.gates, history_records=3))
@@ -69,6 +87,9 @@ def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, 
     try:
         out("== building the sandbox images (if needed) and bringing the stack up at stage 0")
         sandbox_stack.up(config, settings, out=out)
+        if settings.target == "xiaozhi-server":   # their server as found: stage 0 adopts it
+            out("== invoke phase --stage 0 (adopts the server as found)")
+            move.phase(settings, 0, yes=True, out=out)
         _health(settings, report, out)
         for stage in (1, 2):
             out(f"== invoke phase --stage {stage}")
@@ -77,7 +98,7 @@ def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, 
                                                                for g in outcome.gates))
             _health(settings, report, out)
             split = observed_split(settings, requests)
-            report.append(f"  {requests} chats through llm-service reached local {split['local']} / API "
+            report.append(f"  {requests} chats through {front(settings)[3]} reached local {split['local']} / API "
                           f"{split['api']} ({split['api'] / max(requests, 1):.0%} API), {split['errors']} errors; "
                           f"configured {settings.stage(stage).weights}")
         for _ in range(settings.gates.history_records - 1):  # the stage-3 gate reads recent history
@@ -97,6 +118,11 @@ def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, 
         report.append(f"  {requests} chats reached local {split['local']} / API {split['api']}, "
                       f"{split['errors']} errors; configured {settings.stage(3).weights}")
         _health(settings, report, out)
+        away = [e.get("server_away_s") for e in state.audit_tail(settings.deploy_dir, 50)
+                if e["event"] == "applied" and e.get("server_away_s") is not None]
+        if away:
+            report.append(f"  the server restarted {len(away)} times; devices were offline "
+                          + ", ".join(f"{s:.1f}" for s in away) + " s (from the restart until 8000 answered again)")
     finally:
         if not keep:
             out("== tearing the sandbox down (--keep leaves it up)")
