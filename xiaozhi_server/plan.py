@@ -101,7 +101,8 @@ def observe(settings: Settings, client) -> ServerWorld:
         from adapters import docker_api
         c = docker_api.container_or_none(client, xs.container)
         if c is not None:
-            server = {"state": c.attrs["State"]["Status"], "started": epoch(c.attrs["State"].get("StartedAt"))}
+            server = {"state": c.attrs["State"]["Status"], "started": epoch(c.attrs["State"].get("StartedAt")),
+                      "project": (c.labels or {}).get("com.docker.compose.project")}
         local_c = docker_api.container_or_none(client, settings.local_llm.container)
         local_state = local_c.attrs["State"]["Status"] if local_c is not None else None
         label = [f"com.docker.compose.project={settings.project}", f"com.docker.compose.service={xs.router_service}"]
@@ -219,6 +220,10 @@ def _adoption(settings: Settings, world: ServerWorld) -> list[str]:
     if not any(block.get("container_name") == xs.container for block in theirs.values()):
         problems.append(f"no service of {compose.BASE_FILE} runs the container {xs.container}: set "
                         "migrate.xiaozhi_server.container to its container_name")
+    project = (world.server or {}).get("project")
+    if project and project != settings.project:
+        problems.append(f"{xs.container} runs in the Compose project {project}, not {settings.project}: set "
+                        f"migrate.project to {project} (the router and the local model must join its project)")
     if xs.router_service in theirs:
         problems.append(f"{compose.BASE_FILE} already has a service {xs.router_service}: set "
                         "migrate.xiaozhi_server.router_service to another name")

@@ -88,6 +88,14 @@ def test_a_folder_that_cannot_be_adopted_is_refused(tmp_path, change, problem):
     assert not plan.files
 
 
+def test_a_server_of_another_compose_project_is_refused(tmp_path):
+    s = settings(tmp_path)
+    found = world()
+    found.server["project"] = "xiaozhi-server"
+    plan = p.make(s, found, s.stage(0))
+    assert any("set migrate.project to xiaozhi-server" in line for line in plan.adoption.problems)
+
+
 def test_a_symlinked_config_file_is_refused(tmp_path):
     s = settings(tmp_path)
     plan = p.make(s, dataclasses.replace(world(), config_link=True), s.stage(0))
