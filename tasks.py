@@ -268,6 +268,16 @@ def cron_remove(c, dry_run=False):
     cron.remove(dry_run=dry_run)
 
 
+@task(help={"channel": "only this channel (its number in migrate.alerts.channels, from 1); default: all"})
+@converted
+def alerts_test(c, channel=None):
+    """Send a test message to each alert channel and print the platform's answer."""
+    from orchestration import alerting
+    failed = alerting.test(_settings(c), None if channel is None else _number(channel, "--channel"))
+    if failed:
+        raise Exit(f"{failed} channel(s) did not take the message", code=1)
+
+
 decom = Collection("decommission")
 decom.add_task(decommission, "run", default=True)
 decom.add_task(decommission_restore, "restore")
@@ -283,4 +293,7 @@ sandbox.add_task(sandbox_up, "up")
 sandbox.add_task(sandbox_down, "down")
 sandbox.add_task(sandbox_status, "status")
 
-ns = Collection(demo, phase, rollback, status, render, health, bench, decom, cron, sandbox)
+alerts = Collection("alerts")
+alerts.add_task(alerts_test, "test")
+
+ns = Collection(demo, phase, rollback, status, render, health, bench, decom, cron, alerts, sandbox)

@@ -28,9 +28,11 @@ def resolve_stage(settings: Settings, stage: int | None) -> int:
 
 
 def health(settings: Settings, *, stage: int | None = None, output: str = "table", prom: str | None = None,
-           light: bool = False, timeout: float | None = None, record: bool = True, probes=None) -> tuple[str, int]:
+           light: bool = False, timeout: float | None = None, record: bool = True, probes=None,
+           then=None) -> tuple[str, int]:
     """``probes(stage, **options)`` starts the target's own probes (orchestration passes the
-    target's); by default the compose stack's."""
+    target's); by default the compose stack's. ``then(report, previous record, this record)`` runs
+    once the verdict is recorded (the alerts); it cannot change the exit code."""
     if output not in ("table", "json", "nagios"):
         raise ConfigError(f"unknown output {output!r}", where="--output", hint="table, json or nagios")
     if timeout is not None and not 0.1 <= float(timeout) <= 600:
@@ -41,8 +43,11 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
     # Imported while the probes wait on the network: this is on the critical path otherwise.
     from checks import history, judge, report as fmt  # noqa: F401
     result: Report = wait()
+    previous = history.last(settings.history_path) if then else None
     if record:
         _record(settings, result)
+    if then:
+        then(result, previous, history.record(result))
     code = result.status
     if prom:
         try:

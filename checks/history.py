@@ -41,6 +41,26 @@ def read(path: Path, keep: int = 3) -> list[dict]:
     return [record for file in files for record in read_json_lines(file)]
 
 
+def last(path: Path) -> dict | None:
+    """The newest whole record (read from the end of the current file: the history may be large)."""
+    import json
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(fh.tell() - 65536, 0))
+            lines = fh.read().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "status" in record:
+            return record
+    return None
+
+
 def since(records: list[dict], start: float) -> list[dict]:
     return [r for r in records if r.get("time", 0) >= start]
 

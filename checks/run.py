@@ -81,7 +81,7 @@ def _host(*args) -> f.Host:
     return host.host(*args)
 
 
-def _process_age() -> float:
+def process_age() -> float:
     """Seconds since this process started (from /proc: importing psutil here would cost ~35 ms
     on the critical path): the run's bound counts from the operator's Enter."""
     try:
@@ -165,7 +165,7 @@ def start(settings: Settings, stage: Stage, *, light: bool = False, timeout: flo
     which may have been running for minutes)."""
     timeout = timeout or settings.health.timeout
     started, t0 = time.time(), time.perf_counter()
-    spent = _process_age() if from_process_start else 0.0
+    spent = process_age() if from_process_start else 0.0
     box: dict = {}
 
     def probe():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from core import secrets
+from core.alert_settings import Alerts, load as load_alerts
 from core import services as services_table
 from core.services import parse_weights
 from core.envfile import control_character
@@ -69,6 +70,16 @@ class Api:
     timeout: float
     concurrency: int
     ca_file: str | None = None  # PEM bundle trusted for probe_url instead of certifi's (a private endpoint)
+
+
+@dataclass(frozen=True)
+class Price:
+    """What the API charges for a model, per 1000 tokens, as of a date (prices change: the report
+    prints the date so that nobody mistakes an old table for today's price)."""
+    input_per_1k: float
+    output_per_1k: float
+    currency: str
+    as_of: str
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,8 @@ class Settings:
     key_source: str = "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"  # where the key came from, or why none
     target: str = "compose-env"  # the kind of stack migrated: TARGET_NAMES
     xiaozhi_server: XiaozhiServer = XiaozhiServer()
+    alerts: Alerts = Alerts()
+    api_prices: Mapping[str, Price] = field(default_factory=dict)   # model -> price, for the bench's cost section
 
     @property
     def compose_names(self) -> dict[str, str]:
@@ -189,11 +202,11 @@ class Settings:
 SERVICE_KEYS = ("compose_service", "image", "command", "port", "publish", "healthcheck", "environment")
 KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, never ignored
     "migrate": ("target", "deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api",
-                "stages", "health", "gates", "decommission", "sandbox", "xiaozhi_server"),
+                "stages", "health", "gates", "decommission", "sandbox", "xiaozhi_server", "alerts"),
     "service": SERVICE_KEYS,
     "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
                                  "store_mount", "store_path", "store_host_path"),
-    "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key", "ca_file"),
+    "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key", "ca_file", "prices"),
     "stage": ("stage", "name", "weights", "local_llm", "requires_key", "limits"),
     "decommission": ("drain_timeout", "stop_timeout", "quarantine_dir"),
     "xiaozhi_server": tuple(XiaozhiServer.__dataclass_fields__),
@@ -414,6 +427,21 @@ def _target(data: Mapping, where: str) -> str:
     return name
 
 
+def _prices(data, where: str) -> dict[str, Price]:
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a mapping of model: price", where=where,
+                          hint="e.g. {qwen-plus: {input_per_1k: 0.0008, output_per_1k: 0.002, currency: CNY, "
+                               "as_of: '2025-09-01'}}")
+    out = {}
+    for model, price in data.items():
+        w = f"{where}.{model}"
+        _known(price, tuple(Price.__dataclass_fields__), w)
+        out[str(model)] = Price(_num(price, "input_per_1k", w, 0, 1000), _num(price, "output_per_1k", w, 0, 1000),
+                                _str(price, "currency", w, re.compile(r"^[A-Z]{3}$"), "a currency code, e.g. CNY"),
+                                _str(price, "as_of", w, re.compile(r"^\d{4}-\d{2}-\d{2}$"), "a date, YYYY-MM-DD"))
+    return out
+
+
 def _xiaozhi_server(data, where: str) -> XiaozhiServer:
     if not isinstance(data, Mapping):
         raise ConfigError("expected a mapping", where=where, hint="e.g. {container: xiaozhi-esp32-server}")
@@ -517,4 +545,6 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
                     gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
                                                    f"{where}.gates.by_stage", stages),
                     api_key=key.key, key_source=key.source, target=target,
-                    xiaozhi_server=_xiaozhi_server(root.get("xiaozhi_server") or {}, f"{where}.xiaozhi_server"))
+                    xiaozhi_server=_xiaozhi_server(root.get("xiaozhi_server") or {}, f"{where}.xiaozhi_server"),
+                    alerts=load_alerts(root.get("alerts"), env, f"{where}.alerts"),
+                    api_prices=_prices(ad.get("prices") or {}, f"{aw}.prices"))

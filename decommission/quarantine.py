@@ -69,6 +69,20 @@ def repair_hint(settings: Settings, quarantine: str | None = None, container_exi
             f"`invoke decommission.restore --quarantine DIR`")
 
 
+def newest_copy(settings: Settings) -> tuple[Path, float] | None:
+    """The newest quarantined copy of the local model in the configured directory, and when it was
+    taken (Unix seconds); None when there is none (or its manifest cannot be read)."""
+    qdir = settings.decommission.quarantine_dir
+    if not qdir:
+        return None
+    try:
+        mine = [(b, collect.read_batch(b)) for b in collect.batches(Path(qdir))]
+    except (MigrationError, OSError):
+        return None
+    mine = [(b, data["time"]) for b, data in mine if data["model"] == settings.local_llm.model]
+    return mine[-1] if mine else None
+
+
 def restore(settings: Settings, quarantine: str | None, out=print, verify: bool = False) -> dict:
     """Put the newest quarantined copy of the model back, check that the model is whole (every
     blob its manifest names, with its size; the content's sha256 with ``verify``), and start the

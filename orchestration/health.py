@@ -1,5 +1,6 @@
 """`invoke health` for whichever target is configured: the target's own probes, then the shared
-judgement, history, formats and exit code (checks/command.py)."""
+judgement, history, formats and exit code (checks/command.py), then the alerts (alerting.py),
+within what is left of the run's time bound."""
 from __future__ import annotations
 
 from core.config import Settings
@@ -8,4 +9,13 @@ from core.config import Settings
 def health(settings: Settings, **options) -> tuple[str, int]:
     from checks import command
     from orchestration import targets
-    return command.health(settings, probes=targets.load(settings).health, **options)
+    then = None
+    if settings.alerts.channels:
+        bound = float(options.get("timeout") or settings.health.timeout)
+
+        def then(report, previous, record):
+            from checks.run import process_age
+            from orchestration import alerting
+            budget = min(settings.alerts.timeout, bound - process_age() - 0.1)
+            alerting.after_health(settings, report, previous, record, budget)
+    return command.health(settings, probes=targets.load(settings).health, then=then, **options)

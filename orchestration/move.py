@@ -6,7 +6,7 @@ from __future__ import annotations
 from adapters import compose
 from core import state
 from core.config import Settings, Stage
-from core.errors import MigrationError, Refused
+from core.errors import GateFailed, MigrationError, Refused, VerifyFailed
 from deploy.apply import Outcome, preflight
 from orchestration import targets
 
@@ -20,6 +20,27 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
     _require_local_model(settings, target, stage)
     if dry_run:
         return _prepare(settings, target, stage, force, backward_ok, out, dry_run=True)
+    try:
+        outcome = _move(settings, target, stage, yes, force, confirm, out, backward_ok)
+    except GateFailed as exc:
+        _alert(settings, "WARNING", stage, f"a gate refused the move to stage {stage.number}: {exc.message}",
+               [(line.split(":")[0], "WARNING", line) for line in exc.detail.splitlines()[:5]] if exc.detail else [])
+        raise
+    except VerifyFailed as exc:
+        _alert(settings, "CRITICAL", stage, f"stage {stage.number} failed its verification and was rolled back",
+               [("verify", "CRITICAL", line) for line in (exc.detail or exc.message).splitlines()[:5]])
+        raise
+    if outcome.applied:
+        _alert(settings, "OK", stage, f"stage {stage.number} ({stage.name}) applied and verified")
+    return outcome
+
+
+def _alert(settings: Settings, status: str, stage: Stage, changed: str, failing=()) -> None:
+    from orchestration import alerting
+    alerting.event(settings, "phase", status, stage.number, changed, failing)
+
+
+def _move(settings, target, stage, yes, force, confirm, out, backward_ok) -> Outcome:
     with state.lock(settings.deploy_dir):
         outcome = _prepare(settings, target, stage, force, backward_ok, out, dry_run=False)
         if outcome.plan.nothing_to_do:
@@ -81,8 +102,19 @@ def _prepare(settings, target, stage, force, backward_ok, out, dry_run) -> Outco
 def decommission(settings: Settings, target: targets.Target | None = None, **options) -> dict:
     """`invoke decommission`: the target says what the running stack still sends the local LLM."""
     from decommission import run
+    from orchestration import alerting
     target = target or targets.load(settings)
-    return run.decommission(settings, target.routed, client=target.client, **options)
+    stage = state.current_stage(settings.deploy_dir)
+    try:
+        done = run.decommission(settings, target.routed, client=target.client, **options)
+    except Refused as exc:
+        if not options.get("dry_run"):
+            alerting.event(settings, "decommission", "WARNING", stage, f"the decommission was refused: {exc.message}")
+        raise
+    if done and not options.get("dry_run") and done.get("bytes_freed") is not None:
+        alerting.event(settings, "decommission", "OK", stage,
+                       f"{settings.local_llm.container} decommissioned: {done['bytes_freed'] / 1e9:.2f} GB freed")
+    return done
 
 
 def _decommission(settings: Settings, target: targets.Target, stage: Stage, out) -> None:

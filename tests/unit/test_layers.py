@@ -15,7 +15,8 @@ MAY_IMPORT = {
     "decommission": {"core", "adapters", "checks"},
     "bench": {"core", "adapters"},
     "xiaozhi_server": {"core", "adapters", "checks", "deploy"},  # the second target, on deploy's machinery
-    "orchestration": {"core", "adapters", "checks", "deploy", "decommission", "xiaozhi_server"},
+    "alerts": {"core", "adapters"},  # signing, messages, when to send, the sender
+    "orchestration": {"core", "adapters", "checks", "deploy", "decommission", "xiaozhi_server", "alerts"},
     "rehearsal": {"core", "adapters", "checks", "deploy", "decommission", "orchestration", "xiaozhi_server"},
     "sandbox": {"core"},  # the emulators share the Ollama store's layout, nothing else
 }

@@ -86,7 +86,7 @@ def test_a_run_inside_a_long_running_process_keeps_its_whole_budget(monkeypatch,
     server = dashscope.DashScopeServer(("127.0.0.1", 0), Knobs(first_token_delay=0.5), "sk-test-123456", rpm=0)
     start_in_thread(server)
     try:
-        monkeypatch.setattr(run, "_process_age", lambda: 30.0)
+        monkeypatch.setattr(run, "process_age", lambda: 30.0)
         monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
         data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
         data["migrate"]["api"]["probe_url"] = f"http://127.0.0.1:{server.server_address[1]}/compatible-mode/v1"

@@ -1,0 +1,39 @@
+"""What a message says, in both languages and each platform's shape."""
+import json
+
+import pytest
+
+from alerts import message
+
+EVENT = message.Event("health", "CRITICAL", "host-1", 3, "OK -> CRITICAL",
+                      [("api.auth", "CRITICAL", "401: the key is refused")],
+                      ["invoke decommission.restore", "invoke rollback --to 2"])
+
+
+@pytest.mark.parametrize("language, words", [("zh", ["主机", "阶段", "下一步"]), ("en", ["host", "stage", "next"])])
+def test_a_message_names_host_stage_change_failing_and_next(language, words):
+    title, text = message.text(EVENT, language)
+    assert "CRITICAL" in title and "host-1" in title
+    for needle in words + ["OK -> CRITICAL", "api.auth", "401: the key is refused", "invoke rollback --to 2"]:
+        assert needle in text
+
+
+@pytest.mark.parametrize("kind, shape", [
+    ("dingtalk", lambda b: b["msgtype"] == "markdown" and b["markdown"]["title"]),
+    ("wecom", lambda b: b["msgtype"] == "markdown" and "content" in b["markdown"]),
+    ("feishu", lambda b: b["msg_type"] == "interactive" and b["timestamp"] == "100" and b["sign"]),
+    ("webhook", lambda b: b["failing"][0]["check"] == "api.auth" and b["next"]),
+])
+def test_each_platform_gets_its_own_shape(kind, shape):
+    assert shape(message.body(kind, EVENT, "zh", secret="s", now=100.0))
+
+
+def test_wecom_content_fits_its_limit():
+    long = message.Event("health", "CRITICAL", "h", 3, "x", [("c", "CRITICAL", "很长" * 3000)])
+    content = message.body("wecom", long, "zh")["markdown"]["content"]
+    assert len(content.encode()) <= message.WECOM_MAX_BYTES
+
+
+def test_a_body_never_carries_the_signing_secret():
+    for kind in ("dingtalk", "wecom", "feishu", "webhook"):
+        assert "very-secret-1234" not in json.dumps(message.body(kind, EVENT, "en", secret="very-secret-1234", now=1.0))
