@@ -106,8 +106,15 @@ def rollback(c, to=None, dry_run=False, yes=False):
 @converted
 def status(c):
     """Print the stage, its weights, file drift, container drift and the last audit entries."""
+    from bench import cost
+    from core import state
     from orchestration import targets
-    print(targets.load(_settings(c)).status())
+    settings = _settings(c)
+    print(targets.load(settings).status())
+    number = state.current_stage(settings.deploy_dir)
+    line = cost.projected(settings, settings.stage(number if number is not None else min(settings.stages)))
+    if line:
+        print(line)
 
 
 @task(help={"dry_run": "print every path and byte the run would remove; change nothing",
@@ -166,12 +173,21 @@ def demo(c, keep=False, requests=200, down=False, target=None):
 @task(help={"target": "local, api or both (default both)",
             "concurrency": "comma-separated levels (default 1,8,20,50)",
             "requests": "streamed requests per level and target (default 40)",
-            "out": "folder for the Markdown report, PNG chart and raw JSON (default reports/)"})
+            "out": "folder for the Markdown report, PNG chart and raw JSON (default reports/)",
+            "chats_per_day": "project the monthly API cost at this many chats a day (cost section)"})
 @converted
-def bench(c, target="both", concurrency="1,8,20,50", requests=40, out="reports"):
+def bench(c, target="both", concurrency="1,8,20,50", requests=40, out="reports", chats_per_day=None):
     """Measure first token, full reply, tokens/s, errors and resources: local model vs API."""
     from bench import command
-    command.bench(_settings(c), target=target, concurrency=concurrency, requests=int(requests), out_dir=out)
+    per_day = None
+    if chats_per_day is not None:
+        from core.errors import ConfigError
+        if not str(chats_per_day).isdigit() or int(chats_per_day) < 1:
+            raise ConfigError(f"invalid --chats-per-day {chats_per_day!r}", where="--chats-per-day",
+                              hint="a whole number of chats a day, at least 1")
+        per_day = int(chats_per_day)
+    command.bench(_settings(c), target=target, concurrency=concurrency, requests=int(requests), out_dir=out,
+                  chats_per_day=per_day)
 
 
 @task(help={"rebuild": "build the sandbox image even when it exists"})

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report
+from bench import cost, report
 from bench.load import Target, run_level
 from bench.sample import Sampler
 from core.config import Settings
@@ -65,7 +65,7 @@ def _local_pid(settings: Settings) -> int | None:
 
 
 def bench(settings: Settings, *, target="both", concurrency="1,8,20,50", requests=40, out_dir="reports",
-          out=print) -> Path:
+          chats_per_day: int | None = None, out=print) -> Path:
     levels_wanted, chosen = parse_levels(concurrency), targets(settings, target)
     if int(requests) < 1:
         raise ConfigError(f"invalid --requests {requests!r}", where="--requests", hint="at least 1")
@@ -84,12 +84,19 @@ def bench(settings: Settings, *, target="both", concurrency="1,8,20,50", request
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     png = report.chart(levels, folder / f"bench-{stamp}.png")
+    tokens = cost.measured([s for lv in levels if lv.target == "api" for s in lv.samples])
+    model = settings.api.model
     context = {"host": socket.gethostname(), "requests": requests, "chart": png.name,
-               "urls": {t.name: t.url for t in chosen}}
+               "urls": {t.name: t.url for t in chosen},
+               "cost": cost.section(tokens, model, settings.api_prices.get(model), settings.stages, chats_per_day)}
     md = folder / f"bench-{stamp}.md"
     atomic_write(md, report.markdown(levels, context))
     raw = [{"target": lv.target, "concurrency": lv.concurrency, "wall_s": lv.wall_s, "resources": lv.resources,
             "samples": [s.__dict__ for s in lv.samples]} for lv in levels]
     atomic_write(folder / f"bench-{stamp}.json", json.dumps(raw))
+    if tokens is not None and settings.deploy_dir.is_dir():   # `invoke status` projects the stage's cost from it
+        atomic_write(settings.deploy_dir / cost.MEASURED, json.dumps(
+            {"time": time.time(), "model": model, "chats": tokens.chats, "prompt": tokens.prompt,
+             "completion": tokens.completion, "report": str(md.resolve())}) + "\n")
     out(f"report: {md}\nchart: {png}")
     return md

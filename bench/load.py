@@ -25,6 +25,8 @@ class Sample:
     total_s: float | None = None
     tokens: int = 0
     error: str = ""
+    prompt_tokens: int | None = None      # the API's own count (its `usage`), for the cost section
+    completion_tokens: int | None = None
 
 
 @dataclass
@@ -66,20 +68,22 @@ class Target:
             return (self.url + "/api/generate",
                     {"model": self.model, "prompt": "你好，介绍一下你自己。", "stream": True}, {})
         return (self.url + "/chat/completions",
-                {"model": self.model, "stream": True, "messages": [{"role": "user", "content": "你好，介绍一下你自己。"}]},
+                {"model": self.model, "stream": True, "stream_options": {"include_usage": True},
+                 "messages": [{"role": "user", "content": "你好，介绍一下你自己。"}]},
                 {"Authorization": f"Bearer {self.key}"})
 
 
 async def one(client: httpx.AsyncClient, target: Target) -> Sample:
     url, body, headers = target.request()
     start = time.perf_counter()
-    first, tokens = None, 0
+    first, tokens, usage = None, 0, {}
     try:
         async with client.stream("POST", url, json=body, headers=headers) as response:
             if response.status_code != 200:
                 await response.aread()
                 return Sample(False, error=f"HTTP {response.status_code}")
             async for line in response.aiter_lines():
+                usage = usage or _usage(target.name, line)
                 token = _token(target.name, line)
                 if token is None:
                     continue
@@ -89,9 +93,21 @@ async def one(client: httpx.AsyncClient, target: Target) -> Sample:
                     first = time.perf_counter() - start
                 tokens += 1
         return Sample(first is not None, first, time.perf_counter() - start, tokens,
-                      "" if first is not None else "no token")
+                      "" if first is not None else "no token", usage.get("prompt_tokens"),
+                      usage.get("completion_tokens"))
     except httpx.HTTPError as exc:
         return Sample(False, error=type(exc).__name__)
+
+
+def _usage(kind: str, line: str) -> dict:
+    """The API's token counts, from the chunk `stream_options.include_usage` adds at the end."""
+    if kind != "api" or not line.startswith("data:") or '"usage"' not in line:
+        return {}
+    try:
+        usage = json.loads(line[5:].strip()).get("usage") or {}
+    except ValueError:
+        return {}
+    return {k: usage[k] for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)}
 
 
 def _token(kind: str, line: str):

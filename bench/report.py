@@ -60,6 +60,7 @@ def markdown(levels: list[Level], context: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(fn(worst[t]) for t in targets) + " |")
     lines += ["", "Resources are sampled every 0.25 s at the highest concurrency level. The seed's estimates were: "
               "local first token 200-400 ms, full reply 1-3 s; API first token 800-1500 ms, full reply 2-5 s.", ""]
+    lines += context.get("cost") or []
     if context.get("chart"):
         lines += [f"![latency against concurrency]({context['chart']})", ""]
     return "\n".join(lines)

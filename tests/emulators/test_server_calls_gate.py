@@ -44,3 +44,17 @@ def test_the_emulator_refuses_malformed_tools(dashscope_server, tools):
     r = httpx.post(dashscope_server.url + "/compatible-mode/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
                    json={"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "tools": tools})
     assert r.status_code == 400 and "tools" in r.json()["error"]["message"]
+
+
+def test_the_bench_records_the_apis_own_token_counts(dashscope_server):
+    import asyncio
+
+    import httpx
+
+    from bench.load import Target, one
+
+    async def go():
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await one(client, Target("api", dashscope_server.url + "/compatible-mode/v1", "qwen-plus", KEY))
+    sample = asyncio.run(go())
+    assert sample.ok and (sample.prompt_tokens, sample.completion_tokens) == (12, sample.tokens), sample
