@@ -23,7 +23,7 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
     try:
         outcome = _move(settings, target, stage, yes, force, confirm, out, backward_ok)
     except GateFailed as exc:
-        _alert(settings, "WARNING", stage, f"a gate refused the move to stage {stage.number}: {exc.message}",
+        _alert(settings, "WARNING", stage, f"a gate refused the move to stage {stage.number}: {exc.what}",
                [(line.split(":")[0], "WARNING", line) for line in exc.detail.splitlines()[:5]] if exc.detail else [])
         raise
     except VerifyFailed as exc:
@@ -109,7 +109,7 @@ def decommission(settings: Settings, target: targets.Target | None = None, **opt
         done = run.decommission(settings, target.routed, client=target.client, **options)
     except Refused as exc:
         if not options.get("dry_run"):
-            alerting.event(settings, "decommission", "WARNING", stage, f"the decommission was refused: {exc.message}")
+            alerting.event(settings, "decommission", "WARNING", stage, f"the decommission was refused: {exc.what}")
         raise
     if done and not options.get("dry_run") and done.get("bytes_freed") is not None:
         alerting.event(settings, "decommission", "OK", stage,
