@@ -36,17 +36,21 @@ class Engine:
     async def __aexit__(self, *exc) -> None:
         await self._client.aclose()
 
-    async def _get(self, path: str, **params):
+    async def _request(self, path: str, params: dict | None):
         try:
             async with http.failures("asking the Docker engine", self.base if not self.uds else ""):
                 r = await self._client.get(self.base + path, params=params or None)
         except http.HTTPError as exc:
             raise DockerError("the Docker engine is not reachable", where=self.uds or self.base,
                               detail=str(exc)[:200], hint="start dockerd and check `docker info`") from None
+        if r.status_code not in (200, 404):
+            raise DockerError(f"engine answered {r.status_code}", where=path, detail=r.text[:200])
+        return r
+
+    async def _get(self, path: str, **params):
+        r = await self._request(path, params)
         if r.status_code == 404:
             return None
-        if r.status_code != 200:
-            raise DockerError(f"engine answered {r.status_code}", where=path, detail=r.text[:200])
         try:
             return r.json()
         except ValueError:
@@ -63,18 +67,10 @@ class Engine:
 
     async def logs(self, name: str, since: float, until: float) -> str | None:
         """stdout and stderr of a container between two times (Unix seconds); None: no such container."""
-        path = f"/containers/{quote(name)}/logs"
-        try:
-            async with http.failures("asking the Docker engine", self.base if not self.uds else ""):
-                r = await self._client.get(self.base + path, params={"stdout": "1", "stderr": "1",
+        r = await self._request(f"/containers/{quote(name)}/logs", {"stdout": "1", "stderr": "1",
                                                                      "since": f"{since:.3f}", "until": f"{until:.3f}"})
-        except http.HTTPError as exc:
-            raise DockerError("the Docker engine is not reachable", where=self.uds or self.base,
-                              detail=str(exc)[:200], hint="start dockerd and check `docker info`") from None
         if r.status_code == 404:
             return None
-        if r.status_code != 200:
-            raise DockerError(f"engine answered {r.status_code}", where=path, detail=r.text[:200])
         return demux(r.content)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from checks import judge
 from checks import gates as gating
 from deploy import adoption, backup, merged, plan as planning
-from deploy.render import SECRET_FILES, render
+from deploy.render import FILES, SECRET_FILES, render
 from adapters import compose
 from core import envfile, state
 from core.config import Settings, Stage
@@ -64,25 +64,39 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
         raise Refused(f"{compose.BASE_FILE} in {settings.deploy_dir} cannot be adopted as it is",
                       where=str(settings.deploy_dir / compose.BASE_FILE), detail="\n".join(plan.adoption.problems),
                       hint="fix what is listed (in your file or in config); nothing was changed")
+    if settled(plan, target, force, out):
+        return outcome
+    forward = plan.recorded is None or target.number > plan.recorded
+    since = (world.state or {}).get("since")
+    outcome.gates = run_gates(settings, gating.for_move(settings, target, forward), plan.recorded, since, target,
+                              force, out)
+    return outcome
+
+
+def settled(plan, target: Stage, force: bool, out) -> bool:
+    """True when the stage is already in place (said so); raises Refused for a refusal not forced."""
     if plan.nothing_to_do:
         out(f"already at stage {target.number}, nothing to do")
-        return outcome
+        return True
     if plan.refusals and not force:
         raise Refused("; ".join(plan.refusals), where=f"stage {plan.recorded} -> {target.number}",
                       hint="move one stage at a time, or pass --force (the audit log records it)")
-    forward = plan.recorded is None or target.number > plan.recorded
-    since = (world.state or {}).get("since")
-    outcome.gates = gating.run(settings, gating.for_move(settings, target, forward), plan.recorded, since)
-    for g in outcome.gates:
+    return False
+
+
+def run_gates(settings: Settings, names: list[str], recorded, since, target: Stage, force: bool, out) -> list:
+    """The gates' results, each shown; raises GateFailed when one failed (unless forced)."""
+    results = gating.run(settings, names, recorded, since)
+    for g in results:
         out(f"  gate {g.name}: {'passed' if g.passed else 'FAILED'}: {g.detail}")
-    failed = [g for g in outcome.gates if not g.passed]
+    failed = [g for g in results if not g.passed]
     if failed and not force:
         raise GateFailed(f"gate {', '.join(g.name for g in failed)} failed", where=f"stage {target.number}",
                          detail="\n".join(g.detail for g in failed),
                          hint="fix what the gate reports, or pass --force to override (audited)")
     if failed:
         out(f"  --force: proceeding past failed gate(s) {', '.join(g.name for g in failed)}")
-    return outcome
+    return results
 
 
 def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:
@@ -174,22 +188,30 @@ def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) ->
 
 
 def _roll_back(settings, saved, old_state, plan, target, problems, out) -> None:
-    """Every step is attempted whatever the one before it did: a full disk must not stop the
-    containers from being put back. What did not work is said, never swallowed."""
-    d, failures = settings.deploy_dir, []
+    roll_back(settings.deploy_dir, saved, FILES, old_state, plan.recorded, target, problems, out,
+              reapply=lambda: _up(settings))
+
+
+def roll_back(d: Path, saved: Path, names, old_state: dict, recorded, target: Stage, problems: list[str], out,
+              reapply) -> None:
+    """Put the backup's ``names`` back, ``reapply()`` them to the containers, restore the state
+    and say so in the audit log, then raise VerifyFailed. Every step is attempted whatever the one
+    before it did: a full disk must not stop the containers from being put back. What did not work
+    is said, never swallowed."""
+    failures = []
     out("the change failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
     try:
-        backup.restore(saved, d)
+        backup.restore(saved, d, names)
     except OSError as exc:
         failures.append(f"restoring the files failed: {_os_problem(exc)}; copy them back from {saved} by hand")
     if not failures:
         try:
-            _up(settings)
+            reapply()
         except MigrationError as exc:
             failures.append(f"re-applying the backup failed too: {exc.message}")
     try:
         state.write(d, **{k: v for k, v in old_state.items() if k != "pending"})
-        state.audit(d, "rolled-back", **{"from": plan.recorded, "to": target.number, "result": "failed",
+        state.audit(d, "rolled-back", **{"from": recorded, "to": target.number, "result": "failed",
                                          "problems": problems, "rollback_failures": failures,
                                          "restored": not failures})
     except OSError as exc:

@@ -9,13 +9,12 @@ from core.config import Settings
 def health(settings: Settings, **options) -> tuple[str, int]:
     from checks import command
     from orchestration import targets
-    then = None
-    if settings.alerts.channels:
-        bound = float(options.get("timeout") or settings.health.timeout)
+    bound = float(options.get("timeout") or settings.health.timeout)
 
-        def then(report, previous, record):
-            from checks.run import process_age
-            from orchestration import alerting
-            budget = min(settings.alerts.timeout, bound - process_age() - 0.1)
-            alerting.after_health(settings, report, previous, record, budget)
-    return command.health(settings, probes=targets.load(settings).health, then=then, **options)
+    def alerts(report, previous, record):
+        from checks.run import process_age
+        from orchestration import alerting
+        budget = min(settings.alerts.timeout, bound - process_age() - 0.1)
+        alerting.after_health(settings, report, previous, record, budget)
+    return command.health(settings, probes=targets.load(settings).health,
+                          then=alerts if settings.alerts.channels else None, **options)

@@ -22,7 +22,6 @@ import argparse
 import base64
 import hashlib
 import hmac
-import json
 import sys
 import time
 from urllib.parse import parse_qs, urlsplit

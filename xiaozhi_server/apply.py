@@ -12,10 +12,10 @@ from adapters import compose
 from checks import gates as gating
 from core import state
 from core.config import Settings, Stage
-from core.errors import GateFailed, MigrationError, Refused, VerifyFailed
+from core.errors import MigrationError, Refused
 from core.files import atomic_write
 from deploy import backup
-from deploy.apply import Outcome, point_compose_file
+from deploy.apply import Outcome, point_compose_file, roll_back, run_gates, settled
 from xiaozhi_server import plan as planning, render as rendering, stages
 
 
@@ -28,26 +28,13 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
     if plan.adoption.problems:
         raise Refused(f"the server in {settings.deploy_dir} cannot be migrated as it is", where=str(settings.deploy_dir),
                       detail="\n".join(plan.adoption.problems), hint="fix what is listed; nothing was changed")
-    if plan.nothing_to_do:
-        out(f"already at stage {target.number}, nothing to do")
+    if settled(plan, target, force, out):
         return outcome
-    if plan.refusals and not force:
-        raise Refused("; ".join(plan.refusals), where=f"stage {plan.recorded} -> {target.number}",
-                      hint="move one stage at a time, or pass --force (the audit log records it)")
     forward = plan.recorded is None or target.number > plan.recorded
     names = gating.for_move(settings, target, forward) if forward else (["key"] if stages.holds_key(target.number) else [])
     if forward and target.number == stages.VALIDATE and "server-calls" not in names:
         names.append("server-calls")   # the calls the server will make, whatever the config lists
-    outcome.gates = gating.run(settings, names, plan.recorded, (world.state or {}).get("since"))
-    for g in outcome.gates:
-        out(f"  gate {g.name}: {'passed' if g.passed else 'FAILED'}: {g.detail}")
-    failed = [g for g in outcome.gates if not g.passed]
-    if failed and not force:
-        raise GateFailed(f"gate {', '.join(g.name for g in failed)} failed", where=f"stage {target.number}",
-                         detail="\n".join(g.detail for g in failed),
-                         hint="fix what the gate reports, or pass --force to override (audited)")
-    if failed:
-        out(f"  --force: proceeding past failed gate(s) {', '.join(g.name for g in failed)}")
+    outcome.gates = run_gates(settings, names, plan.recorded, (world.state or {}).get("since"), target, force, out)
     return outcome
 
 
@@ -171,29 +158,8 @@ def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
 
 
 def _roll_back(settings, client, saved, old_state, plan, target, problems, out) -> None:
-    d, failures = settings.deploy_dir, []
-    out("the change failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
-    try:
-        backup.restore(saved, d, planning.FILES)
-    except OSError as exc:
-        failures.append(f"restoring the files failed: {exc.strerror or exc}; copy them back from {saved} by hand")
-    if not failures:
-        try:
-            before = settings.stages.get(old_state.get("stage"))
-            local = plan.local if before is not None and before.local_llm else ""
-            converge(settings, client, old_state.get("stage") == stages.SPLIT, "rolling back", out, local)
-        except MigrationError as exc:
-            failures.append(f"re-applying the backup failed too: {exc.message}")
-    try:
-        state.write(d, **{k: v for k, v in old_state.items() if k != "pending"})
-        state.audit(d, "rolled-back", **{"from": plan.recorded, "to": target.number, "result": "failed",
-                                         "problems": problems, "rollback_failures": failures,
-                                         "restored": not failures})
-    except OSError as exc:
-        failures.append(f"the state file and audit log could not be written: {exc.strerror or exc}")
-    for failure in failures:
-        out(failure)
-    raise VerifyFailed(f"stage {target.number} failed and was rolled back"
-                       + ("" if not failures else " only in part: " + "; ".join(failures)),
-                       where=str(d), detail="\n".join(problems),
-                       hint="read the problems above; `invoke status` shows where things stand")
+    before = settings.stages.get(old_state.get("stage"))
+    local = plan.local if before is not None and before.local_llm else ""
+    roll_back(settings.deploy_dir, saved, planning.FILES, old_state, plan.recorded, target, problems, out,
+              reapply=lambda: converge(settings, client, old_state.get("stage") == stages.SPLIT, "rolling back",
+                                       out, local))

@@ -6,7 +6,6 @@ the split stage (its healthcheck asks /health/readiness) and gone at the others,
 files say what the stage says (the selected entry, the router's weights)."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from checks.model import Result, Status

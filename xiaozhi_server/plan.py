@@ -150,7 +150,7 @@ def epoch(text: str | None) -> float | None:
 
 def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = False,
          allow_skip: bool = False) -> ServerPlan:
-    xs, d = settings.xiaozhi_server, settings.deploy_dir
+    d = settings.deploy_dir
     recorded = (world.state or {}).get("stage")
     problems = _adoption(settings, world)
     text = world.files.get(rendering.CONFIG_FILE)
