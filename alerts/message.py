@@ -12,10 +12,11 @@ MARKS = {"OK": "✅", "WARNING": "⚠️", "CRITICAL": "❌", "UNKNOWN": "❔"}
 WORDS = {
     "zh": {"host": "主机", "stage": "阶段", "changed": "变化", "failing": "异常检查", "next": "下一步",
            "health": "健康检查", "phase": "阶段切换", "decommission": "本地模型下线", "test": "测试消息",
-           "none": "无"},
+           "none": "无", "test_text": "来自 `invoke alerts.test` 的测试消息：能看到这条，说明机器人可用"},
     "en": {"host": "host", "stage": "stage", "changed": "what changed", "failing": "failing checks",
            "next": "next", "health": "health", "phase": "stage move", "decommission": "decommission",
-           "test": "test message", "none": "none"},
+           "test": "test message", "none": "none",
+           "test_text": "a test message from `invoke alerts.test`: if you read this, the robot works"},
 }
 
 
@@ -35,7 +36,7 @@ def text(event: Event, language: str) -> tuple[str, str]:
     w = WORDS[language]
     title = f"{MARKS.get(event.status, '')} xiaozhi {w[event.source]}: {event.status} @ {event.host}"
     lines = [f"### {title}", f"- {w['host']}: {event.host}",
-             f"- {w['stage']}: {event.stage if event.stage is not None else '?'}", f"- {w['changed']}: {event.changed}"]
+             f"- {w['stage']}: {event.stage if event.stage is not None else '?'}", f"- {w['changed']}: {event.changed or w['test_text']}"]
     if event.failing:
         lines.append(f"- {w['failing']}:")
         lines += [f"  - {MARKS.get(status, '')} `{name}`: {actual}" for name, status, actual in event.failing]

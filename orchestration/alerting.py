@@ -116,8 +116,7 @@ def test(settings: Settings, number: int | None, out=print) -> int:
                           where="--channel" if settings.alerts.channels else "migrate.alerts.channels",
                           hint=("channels: " + ", ".join(c.name for c in settings.alerts.channels))
                           if settings.alerts.channels else "add one, e.g. {kind: dingtalk, url_file: /etc/xiaozhi/dingtalk.url}")
-    ev = _event(settings, "test", "OK", None, "a test message from `invoke alerts.test`: if you read this, the "
-                                              "robot works", [], recovered=True)
+    ev = _event(settings, "test", "OK", None, "", [], recovered=True)   # the words in the channel's language
     failed = 0
     for delivery in send.send(channels, ev, settings.alerts.timeout):
         out(f"{delivery.channel.name}: {'delivered' if delivery.ok else 'FAILED'}: {delivery.answer}")
