@@ -62,3 +62,37 @@ def test_alerts_test_reaches_every_platform_through_the_cli(robots, tmp_path):
     wrong = invoke(config, "alerts.test", "--channel", "1", check=False, env={**env, "XZ_DINGTALK_SECRET": "SECwrong"})
     assert wrong.returncode == 1 and "errcode 310000 sign not match" in wrong.stdout, wrong.stdout + wrong.stderr
     assert "SECwrong" not in wrong.stdout + wrong.stderr
+
+
+def test_a_hanging_channel_never_holds_the_cron_run_past_its_bound(tmp_path):
+    """Health against a dead stack (a problem to announce) with a robot that accepts and never
+    answers: the run still ends within its --timeout, with the exit code of its checks, and says on
+    stderr (and in alerts.jsonl) that the message was not delivered."""
+    import time
+
+    from sandbox.common import Knobs, start_in_thread
+    from sandbox.robots import RobotServer
+    hang = RobotServer(("127.0.0.1", 0), Knobs(hang=True))
+    start_in_thread(hang)
+    try:
+        data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+        dead = f"http://127.0.0.1:{free_port()}"
+        data["migrate"].update(deploy_dir=str(tmp_path), project="xztest-alerts-dead")
+        data["migrate"]["local_llm"]["probe_url"] = dead
+        data["migrate"]["api"].update(probe_url=dead + "/v1", key="sk-dead-0000-0000")
+        data["migrate"]["alerts"] = {"timeout": 30, "channels": [
+            {"kind": "webhook", "url": f"http://127.0.0.1:{hang.server_address[1]}/webhook/x"}]}
+        config = tmp_path / "dead.yaml"
+        config.write_text(yaml.safe_dump(data))
+        start = time.monotonic()
+        done = invoke(config, "health", "--timeout", "4", "--stage", "1", check=False)
+        elapsed = time.monotonic() - start
+        print(f"health with a hanging alert channel ended in {elapsed:.2f} s (bound 4 s), exit {done.returncode}")
+        assert elapsed < 4.5, elapsed
+        assert done.returncode == 2, done.stdout
+        assert "alert to #1 webhook not delivered" in done.stderr, done.stderr
+        log = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+        assert len(log) == 1 and not log[0]["ok"] and log[0]["reason"] == "changed"
+    finally:
+        hang.shutdown()
+        hang.server_close()
