@@ -143,7 +143,8 @@ def restart_server(settings: Settings, client, out) -> float:
 
 def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
     """The server initialised the stage's entry and answers; the router is healthy (split); the
-    target's health checks find nothing CRITICAL."""
+    target's health checks find nothing CRITICAL. A server still starting (a real one loads its
+    models) gets up to ``restart_timeout``; a failure in its log ends the wait at once."""
     from checks.model import Status
     from checks.run import run
     xs = settings.xiaozhi_server
@@ -152,7 +153,8 @@ def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
         report = run(settings, target, extra=extra)
         critical = [f"health {r.name}: {r.actual}" for r in report.results if r.status is Status.CRITICAL]
         waiting = [r for r in report.results if r.name in ("server.llm", "router") and r.status is not Status.OK]
-        if (not critical and not waiting) or time.time() > deadline:
+        failed = any(r.name == "server.llm" and r.status is Status.CRITICAL for r in report.results)
+        if (not critical and not waiting) or failed or time.time() > deadline:
             return critical + [f"health {r.name}: {r.actual}" for r in waiting if r.status is not Status.CRITICAL]
         time.sleep(1)
 
