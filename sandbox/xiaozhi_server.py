@@ -7,6 +7,8 @@ GET on 8000 with ``Server is running`` and the OTA route on 8003. ``POST /_sandb
 upstream route) runs one chat through the selected entry the way upstream's providers do:
 ``openai`` streams an OpenAI-compatible chat from ``base_url`` (adding ``enable_thinking: false``
 only for an aliyuncs.com host), ``ollama`` the same from ``base_url`` + ``/v1``.
+``SANDBOX_FAIL_ENTRY=NAME[,NAME]`` (sandbox only) makes the named entries fail to initialise, as a
+provider that cannot start does upstream: the failure is logged and the server exits.
 
 Reading YAML needs PyYAML (pure Python, carried into the image beside this package)."""
 from __future__ import annotations
@@ -152,6 +154,8 @@ def main(argv=None) -> int:
     try:
         config = load_config(Path(args.data))
         llm = select_llm(config)
+        if llm[0] in os.environ.get("SANDBOX_FAIL_ENTRY", "").split(","):   # sandbox only: a provider that fails
+            raise ConfigRefused(f"LLM {llm[0]}: the provider failed to initialise (SANDBOX_FAIL_ENTRY)")
     except (ConfigRefused, OSError) as exc:
         print(f"初始化组件失败: {exc}", flush=True)
         return 1

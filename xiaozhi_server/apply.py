@@ -17,6 +17,7 @@ from core.files import atomic_write
 from deploy import backup
 from deploy.apply import Outcome, point_compose_file, roll_back, run_gates, settled
 from xiaozhi_server import plan as planning, render as rendering, stages
+from xiaozhi_server.health import FAILED
 
 
 def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
@@ -135,7 +136,11 @@ def restart_server(settings: Settings, client, out) -> float:
             if "Server is running" in httpx.get(xs.http_url, timeout=2).text:
                 return time.time() - start
         except httpx.HTTPError:
-            pass
+            failed = [line for line in container.logs(since=int(start)).decode(errors="replace").splitlines()
+                      if FAILED in line]
+            if failed:  # it will not come up with this config: no need to wait for the bound
+                raise MigrationError(f"{xs.container} did not start: {failed[-1].strip()[:300]}", where=xs.container,
+                                     hint=f"read `docker logs {xs.container}`") from None
         time.sleep(0.2)
     raise MigrationError(f"{xs.container} did not answer on {xs.http_url} within {xs.restart_timeout} s of its "
                          "restart", where=xs.container, hint=f"read `docker logs {xs.container}`")

@@ -212,3 +212,31 @@ def test_a_file_it_cannot_migrate_is_refused_and_nothing_is_touched(cfg, docker_
         assert recorded(cfg) == 0
     finally:
         path.write_bytes(original)
+
+
+def test_a_server_that_cannot_start_on_the_new_config_is_rolled_back_at_once(cfg, docker_client):
+    """The server logs `初始化组件失败` on the split stage's entry (a provider that cannot start):
+    the move stops as soon as the log says so, not at the end of restart_timeout, and the
+    stage before comes back byte for byte with the server answering on it."""
+    import time
+    at(cfg, docker_client, 1)
+    base = folder(cfg) / "docker-compose.yml"
+    theirs_before, compose_before = theirs(cfg), base.read_text()
+    project = yaml.safe_load(cfg.read_text())["migrate"]["project"]
+    argv = ["docker", "compose", "--project-name", project, "--project-directory", str(folder(cfg))]
+    base.write_text(compose_before.replace("environment: {SANDBOX_BIND: 0.0.0.0}",
+                                           "environment: {SANDBOX_BIND: 0.0.0.0, SANDBOX_FAIL_ENTRY: MigrateRouterLLM}"))
+    try:
+        subprocess.run(argv + ["up", "-d", "--wait", "xiaozhi-esp32-server"], check=True, capture_output=True)
+        start = time.monotonic()
+        done = invoke(cfg, "phase", "--stage", "2", "--yes", check=False, env=ENV)
+        elapsed = time.monotonic() - start
+        out = done.stdout + done.stderr
+        print(f"a server that cannot start: rolled back in {elapsed:.1f} s")
+        assert done.returncode != 0 and "did not start" in out and "rolled back" in out, out
+        assert elapsed < 60, elapsed
+        assert theirs(cfg) == theirs_before and recorded(cfg) == 1
+        assert chat()["entry"] == "OllamaLLM"
+    finally:
+        base.write_text(compose_before)
+        subprocess.run(argv + ["up", "-d", "--wait", "xiaozhi-esp32-server"], capture_output=True)
