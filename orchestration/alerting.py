@@ -61,10 +61,9 @@ def _record(settings: Settings, delivery, event, reason: str, state, report_fail
 def after_health(settings: Settings, report, previous: dict | None, record: dict, budget: float) -> None:
     """The health command's alerts, within ``budget`` seconds."""
     from alerts import decide, send
-    channels = [c for c in settings.alerts.channels]
     log = read_json_lines(log_path(settings))
     now, due = time.time(), {}
-    for channel in channels:
+    for channel in settings.alerts.channels:
         mine = [e for e in log if e.get("channel") == channel.number and e.get("source") == "health"]
         d = decide.for_channel(previous, record, mine, now, settings.alerts.remind_after_s, channel.min_status)
         if d.reason:
@@ -92,7 +91,7 @@ def after_health(settings: Settings, report, previous: dict | None, record: dict
 
 
 def event(settings: Settings, source: str, status: str, stage: int | None, changed: str,
-          failing: list[tuple[str, str, str]] = (), out=None) -> list:
+          failing: list[tuple[str, str, str]] = ()) -> list:
     """A phase or decommission outcome, to every channel (min_status is for health)."""
     if not settings.alerts.channels:
         return []

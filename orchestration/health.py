@@ -1,6 +1,7 @@
 """`invoke health` for whichever target is configured: the target's own probes, then the shared
 judgement, history, formats and exit code (checks/command.py), then the alerts (alerting.py),
-within what is left of the run's time bound."""
+within what is left of the run's time bound. A run that is not recorded (--no-record) sends
+nothing: the next recorded run compares with the last record, and would say it again."""
 from __future__ import annotations
 
 from core.config import Settings
@@ -17,4 +18,5 @@ def health(settings: Settings, **options) -> tuple[str, int]:
         budget = min(settings.alerts.timeout, bound - process_age() - 0.1)
         alerting.after_health(settings, report, previous, record, budget)
     return command.health(settings, probes=targets.load(settings).health,
-                          then=alerts if settings.alerts.channels else None, **options)
+                          then=alerts if settings.alerts.channels and options.get("record", True) else None,
+                          **options)

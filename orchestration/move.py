@@ -31,7 +31,8 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
                [("verify", "CRITICAL", line) for line in (exc.detail or exc.message).splitlines()[:5]])
         raise
     if outcome.applied:
-        _alert(settings, "OK", stage, f"stage {stage.number} ({stage.name}) applied and verified")
+        _alert(settings, "OK", stage, (f"rolled back to stage {stage.number} ({stage.name}), verified" if backward_ok
+                                       else f"stage {stage.number} ({stage.name}) applied and verified"))
     return outcome
 
 
