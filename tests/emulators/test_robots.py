@@ -113,3 +113,12 @@ def test_health_sends_once_per_change_to_the_channels_that_want_it(robots, tmp_p
     text = next(m for m in robots.received if m["platform"] == "dingtalk")["body"]["markdown"]["text"]
     assert "OK -> CRITICAL" in text and "api.auth" in text
     assert not capsys.readouterr().err
+
+
+def test_a_health_run_that_is_not_recorded_sends_nothing(robots, tmp_path):
+    from orchestration import health
+    s = settings_for(robots.url, tmp_path)   # production defaults: nothing listens, the checks fail
+    health.health(s, record=False, timeout=1)
+    assert not (tmp_path / alerting.LOG).exists() and not robots.received
+    health.health(s, timeout=1)   # recorded: the alerts step runs (this long-lived test process has spent its bound)
+    assert (tmp_path / alerting.LOG).exists()
