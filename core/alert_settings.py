@@ -5,13 +5,11 @@ named as an environment variable (``url_env``) or a file (``url_file``: owner-on
 or this user; cron has no environment). Every one found is registered for masking."""
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from core.errors import ConfigError
-from core.secrets import register
+from core.secrets import read_private, register
 
 KINDS = ("dingtalk", "wecom", "feishu", "webhook")
 LANGUAGES = ("zh", "en")
@@ -120,18 +118,5 @@ def _secret(item, name: str, env: Mapping[str, str], where: str, required: bool)
 
 
 def _read_private(path: str) -> tuple[str, str]:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as exc:
-        return "", f"{path} cannot be read ({exc.strerror}; a symlink is never followed)"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return "", f"{path} is not a regular file"
-        if info.st_mode & 0o077 or info.st_uid not in (0, os.geteuid()):
-            return "", (f"{path} is readable by group/others or owned by another user "
-                        f"(mode {stat.S_IMODE(info.st_mode):04o}): chmod 600 it")
-        with os.fdopen(os.dup(fd), encoding="utf-8", errors="replace") as fh:
-            return fh.read(8192).strip(), ""
-    finally:
-        os.close(fd)
+    text, problem = read_private(path, 8192)
+    return (text or "").strip(), problem

@@ -114,26 +114,36 @@ KEY_PLACES = {"compose-env": KeyPlace(envfile.ENV_FILE, _from_env_file),
               "xiaozhi-server": KeyPlace(SERVER_CONFIG_FILE, _from_server_config)}   # config.TARGET_NAMES
 
 
-def deployed_key(deploy_dir: Path, place: KeyPlace = KEY_PLACES["compose-env"]) -> Found:
-    """The key in the deployed file that holds it, if that file is private to its owner."""
-    path = Path(deploy_dir) / place.file
+def read_private(path: Path | str, limit: int = 1 << 20) -> tuple[str | None, str]:
+    """(text, '') of a file only its owner may read, owned by root or this user; else (None, why).
+    A symlink is never followed: a secret is read where it was put, not where a link points."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        return Found("", f"no key: set QWEN_API_KEY (nothing deployed in {path} yet)")
+        return None, f"{path} does not exist"
     except OSError as exc:
-        return Found("", f"no key: {path} cannot be read ({exc.strerror}; a symlink is never followed)")
+        return None, f"{path} cannot be read ({exc.strerror}; a symlink is never followed)"
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            return Found("", f"no key: {path} is not a regular file")
+            return None, f"{path} is not a regular file"
         if info.st_mode & 0o077 or info.st_uid not in (0, os.geteuid()):
-            return Found("", f"no key taken from {path}: it is readable by group/others or owned by another "
-                             f"user (mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it")
+            return None, (f"{path} is readable by group/others or owned by another user "
+                          f"(mode {stat.S_IMODE(info.st_mode):04o}): chmod 600 it")
         with io.open(fd, closefd=False, encoding="utf-8", errors="replace") as fh:
-            text = fh.read(1 << 20)
+            return fh.read(limit), ""
     finally:
         os.close(fd)
+
+
+def deployed_key(deploy_dir: Path, place: KeyPlace = KEY_PLACES["compose-env"]) -> Found:
+    """The key in the deployed file that holds it, if that file is private to its owner."""
+    path = Path(deploy_dir) / place.file
+    if not path.exists() and not path.is_symlink():
+        return Found("", f"no key: set QWEN_API_KEY (nothing deployed in {path} yet)")
+    text, problem = read_private(path)
+    if text is None:
+        return Found("", f"no key taken: {problem}")
     key = place.read(text)
     return Found(check_key(key, str(path)), f"deployed {path}") if key else Found("", f"no key in {path}")
 
