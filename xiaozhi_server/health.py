@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from checks.model import Result, Status
 from checks.run import Extra
 from core.config import Settings, Stage
-from core.errors import DockerError
+from core.errors import DockerError, MigrationError
 from core.files import read_text
 from xiaozhi_server import render as rendering, router, stages
 
@@ -99,8 +99,8 @@ async def _files(settings: Settings) -> Files:
         facts.weights = router.weights_of(deployed) if deployed is not None else None
     except (OSError, ValueError) as exc:
         facts.error = str(exc)[:200]
-    except Exception as exc:  # a MigrationError from the loader: the file cannot be read as the server would
-        facts.error = getattr(exc, "message", str(exc))[:200]
+    except MigrationError as exc:  # the loader's: the file cannot be read as the server would
+        facts.error = exc.message[:200]
     return facts
 
 

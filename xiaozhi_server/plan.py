@@ -12,6 +12,8 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+import yaml
+
 from adapters import compose
 from core import composefile, envfile, state
 from core.config import Settings, Stage
@@ -214,7 +216,7 @@ def _adoption(settings: Settings, world: ServerWorld) -> list[str]:
                 f"{compose.BASE_FILE} and {rendering.CONFIG_FILE})"]
     try:
         theirs = composefile.services(world.base)
-    except Exception as exc:  # yaml.YAMLError, and what a hostile file makes the loader raise
+    except yaml.YAMLError as exc:
         return [f"{compose.BASE_FILE} is not YAML Compose can read: {str(exc).splitlines()[0]}"]
     problems = []
     if not any(block.get("container_name") == xs.container for block in theirs.values()):
