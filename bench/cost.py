@@ -28,6 +28,11 @@ def measured(samples) -> Tokens | None:
                   sum(s.completion_tokens for s in counted) / len(counted))
 
 
+def money(amount: float) -> str:
+    """Enough digits to tell small amounts apart (a thousand short chats may cost cents)."""
+    return f"{amount:.2f}" if amount >= 10 else f"{amount:.4f}"
+
+
 def per_chat(tokens: Tokens, price: Price) -> float:
     return tokens.prompt / 1000 * price.input_per_1k + tokens.completion / 1000 * price.output_per_1k
 
@@ -53,9 +58,9 @@ def section(tokens: Tokens | None, model: str, price: Price | None, stages: dict
     for stage in stages.values():
         share = stage.qwen_weight / (stage.qwen_weight + stage.local_weight)
         cost = one * 1000 * share
-        row = f"| {stage.number} {stage.name} | {share:.0%} | {cost:.2f} {price.currency} |"
+        row = f"| {stage.number} {stage.name} | {share:.0%} | {money(cost)} {price.currency} |"
         if chats_per_day:
-            row += f" {one * share * chats_per_day * 30:.2f} {price.currency} |"
+            row += f" {money(one * share * chats_per_day * 30)} {price.currency} |"
         lines.append(row)
     return lines + [""]
 
@@ -74,6 +79,6 @@ def projected(settings: Settings, stage: Stage, now: float | None = None) -> str
         return None
     share = stage.qwen_weight / (stage.qwen_weight + stage.local_weight)
     day = time.strftime("%Y-%m-%d", time.localtime(when))
-    return (f"projected API cost at stage {stage.number}: {per_chat(tokens, price) * 1000 * share:.2f} "
+    return (f"projected API cost at stage {stage.number}: {money(per_chat(tokens, price) * 1000 * share)} "
             f"{price.currency} per 1000 chats ({share:.0%} to the API; tokens measured by `invoke bench` on {day}, "
             f"price of {model} as of {price.as_of})")

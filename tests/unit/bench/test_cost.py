@@ -27,8 +27,8 @@ def test_the_section_prices_each_stage_and_prints_the_date():
     text = "\n".join(cost.section(cost.Tokens(2, 30.0, 200.0), "qwen-plus", PRICE, SETTINGS.stages, 1000))
     assert "as of 2025-09-01" in text
     one = 30 / 1000 * 0.001 + 200 / 1000 * 0.002              # 0.00043 CNY per chat
-    assert f"| 3 cutover | 100% | {one * 1000:.2f} CNY | {one * 1000 * 30:.2f} CNY |" in text
-    assert f"| 2 shift | 70% | {one * 1000 * 0.7:.2f} CNY |" in text
+    assert "| 3 cutover | 100% | 0.4300 CNY | 12.90 CNY |" in text        # 1000 chats; 30 days of 1000 a day
+    assert "| 2 shift | 70% | 0.3010 CNY |" in text and one == pytest.approx(0.00043)
 
 
 @pytest.mark.parametrize("tokens, price, says", [
@@ -56,6 +56,6 @@ def test_status_projects_only_from_a_recent_measurement_with_a_price(tmp_path):
     (tmp_path / cost.MEASURED).write_text(json.dumps({"time": time.time(), "model": "qwen-plus", "chats": 2,
                                                       "prompt": 30.0, "completion": 200.0, "report": "r.md"}))
     line = cost.projected(s, s.stage(3))
-    assert "0.43 CNY per 1000 chats" in line and "as of 2025-09-01" in line
+    assert "0.4300 CNY per 1000 chats" in line and "as of 2025-09-01" in line
     assert cost.projected(s, s.stage(3), now=time.time() + 31 * 86400) is None   # too old to project from
     assert cost.projected(dataclasses.replace(s, api_prices={}), s.stage(3)) is None
