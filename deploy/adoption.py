@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -26,6 +27,19 @@ class Adoption:
     theirs: list[str]                     # their services the migration does not touch
     declared: set[str]                    # every service of base + override (containers of others are orphans)
 
+
+
+def folder_problems(deploy_dir: Path, dotenv: str | None) -> list[str]:
+    """What in the folder stops COMPOSE_FILE in its .env from naming the two files (any target)."""
+    problems = []
+    listed = envfile.parse(dotenv or "").get(COMPOSE_FILE)
+    ours = set(compose.compose_file_value(deploy_dir).split(":")) | set(compose.FILES)
+    if listed and set(listed.split(":")) - ours:
+        problems.append(f"COMPOSE_FILE in {Path(deploy_dir) / DOTENV} names {listed}: more compose files than "
+                        f"{compose.BASE_FILE} are not supported yet (merge them into it, or remove that line)")
+    if ":" in os.path.abspath(deploy_dir):
+        problems.append(f"{deploy_dir} has a ':' in its path, which COMPOSE_FILE cannot hold: move it")
+    return problems
 
 
 def check(settings: Settings, world, wanted: dict[str, str]) -> Adoption:
@@ -58,13 +72,7 @@ def check(settings: Settings, world, wanted: dict[str, str]) -> Adoption:
     if clash:
         problems.append(f"{names[WEIGHTS_SERVICE]}'s `environment` in {where} sets {', '.join(clash)}, which the stage's "
                         f"{ENV_FILE} owns (Compose lets `environment` win over an env file): remove them there")
-    listed = envfile.parse(world.dotenv or "").get(COMPOSE_FILE)
-    ours = set(compose.compose_file_value(settings.deploy_dir).split(":")) | set(compose.FILES)
-    if listed and set(listed.split(":")) - ours:
-        problems.append(f"COMPOSE_FILE in {settings.deploy_dir / DOTENV} names {listed}: more compose files than "
-                        f"{compose.BASE_FILE} are not supported yet (merge them into it, or remove that line)")
-    if ":" in os.path.abspath(settings.deploy_dir):
-        problems.append(f"{settings.deploy_dir} has a ':' in its path, which COMPOSE_FILE cannot hold: move it")
+    problems += folder_problems(settings.deploy_dir, world.dotenv)
     return Adoption(problems, sorted(set(theirs) - set(names.values())),
                     composefile.declared(world.base, wanted.get(compose.OVERRIDE_FILE)))
 

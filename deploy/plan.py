@@ -82,10 +82,6 @@ class Plan:
         return (not self.changed_files and not self.recreate and self.recorded == self.target.number
                 and not self.pending and not self.base_changed and (self.compose_file_ok or self.dotenv_link))
 
-    @property
-    def forward_steps(self) -> int:
-        return self.target.number - (self.recorded if self.recorded is not None else self.target.number)
-
 
 def read_files(settings: Settings) -> dict[str, str | None]:
     """The deployed files, by name; None for one that is absent."""
@@ -155,15 +151,21 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
                 compose_file_ok=envfile.parse(world.dotenv or "").get(adoption.COMPOSE_FILE)
                 == compose.compose_file_value(settings.deploy_dir), dotenv_link=world.dotenv_link,
                 compose_file=compose.compose_file_value(settings.deploy_dir))
-    if recorded is not None and plan.forward_steps > 1 and not (force or allow_skip):
-        plan.refusals.append(f"stage {recorded} -> {target.number} skips "
-                             f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: "
-                             "move one stage at a time, or pass --force")
+    if not (force or allow_skip) and skipped(recorded, target):
+        plan.refusals.append(skipped(recorded, target))
     if recorded is None and target.number > min(settings.stages) and not (force or allow_skip):
         if not any(n >= target.number - 1 for n in plan.observed):
             plan.refusals.append(f"no state file and the running stack does not look like stage "
                                  f"{target.number - 1}: start from stage {min(settings.stages)}, or pass --force")
     return plan
+
+
+def skipped(recorded: int | None, target: Stage) -> str:
+    """The refusal of a forward move past a stage ('' when it moves one stage, or back)."""
+    if recorded is None or target.number - recorded <= 1:
+        return ""
+    return (f"stage {recorded} -> {target.number} skips "
+            f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: move one stage at a time, or pass --force")
 
 
 def base_digest(text: str) -> str:

@@ -92,8 +92,10 @@ def write(settings: Settings, plan: planning.ServerPlan) -> None:
             if path.exists():
                 os.unlink(path)
             continue
-        mode = (plan.config_mode[1] if plan.config_mode and change.name == rendering.CONFIG_FILE else
-                0o600 if change.name == rendering.ROUTER_ENV else None)
+        if change.name == rendering.CONFIG_FILE:   # theirs: its mode tightened (or given back), never forced
+            mode = plan.config_mode[1] if plan.config_mode else None
+        else:
+            mode = 0o600 if change.name in rendering.SECRET_FILES else None
         atomic_write(path, change.new, mode)
 
 

@@ -22,6 +22,7 @@ from core.files import read_text
 from core.services import LOCAL_LLM_SERVICE
 from core.secrets import mask_env_lines, mask_yaml_secrets, redact, register
 from deploy import adoption
+from deploy.plan import skipped
 from xiaozhi_server import render as rendering, router, server_config, stages
 
 FILES = (rendering.CONFIG_FILE, rendering.OVERRIDE_FILE, rendering.ROUTER_CONFIG, rendering.ROUTER_ENV)
@@ -152,16 +153,15 @@ def epoch(text: str | None) -> float | None:
 
 def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = False,
          allow_skip: bool = False) -> ServerPlan:
-    d = settings.deploy_dir
-    recorded = (world.state or {}).get("stage")
-    problems = _adoption(settings, world)
-    text = world.files.get(rendering.CONFIG_FILE)
-    if problems or text is None:
+    d, recorded_state = settings.deploy_dir, world.state or {}
+    recorded = recorded_state.get("stage")
+    problems, theirs, data = _adoption(settings, world)
+    if problems:
         return ServerPlan(target, recorded, [], [], [], "", "", adoption.Adoption(problems, [], set()))
-    local = rendering.local_service(composefile.services(world.base), settings.local_llm.container,
-                                    settings.compose_names[LOCAL_LLM_SERVICE])
+    text = world.files[rendering.CONFIG_FILE]
+    local = rendering.local_service(theirs, settings.local_llm.container, settings.compose_names[LOCAL_LLM_SERVICE])
     wanted, edited = rendering.for_stage(settings, target, text, world.master_key, key=settings.api_key,
-                                         retargeted=tuple((world.state or {}).get("retargeted") or ()), local=local)
+                                         retargeted=tuple(recorded_state.get("retargeted") or ()), local=local)
     files = [Change(name, world.files.get(name), wanted[name]) for name in FILES]
     config_changed = wanted[rendering.CONFIG_FILE] != text
     server = world.server
@@ -175,22 +175,17 @@ def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = Fa
     router_action = ("create" if split and world.router is None else
                      "recreate" if split and (router_files or not running) else
                      "remove" if not split and world.router is not None else "")
-    mode = world.config_mode
-    local_down = world.local_state != "running"
+    compose_file = compose.compose_file_value(d)
     plan = ServerPlan(target, recorded, files, edited.changes, edited.retargeted, restart, router_action,
-                      adoption.Adoption([], [], set()), pending=(world.state or {}).get("pending"),
-                      config_mode=_mode(mode, (world.state or {}).get("config_mode"), target, config_changed),
-                      compose_file_ok=envfile.parse(world.dotenv or "").get(adoption.COMPOSE_FILE)
-                      == compose.compose_file_value(d), dotenv_link=world.dotenv_link,
-                      compose_file=compose.compose_file_value(d))
-    if local is not None and target.local_llm and local_down:
-        plan.local = local.name
-    plan.notes += _notes(settings, text)
-    steps = target.number - (recorded if recorded is not None else target.number)
-    if steps > 1 and not (force or allow_skip):
-        plan.refusals.append(f"stage {recorded} -> {target.number} skips "
-                             f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: "
-                             "move one stage at a time, or pass --force")
+                      adoption.Adoption([], [], set()), pending=recorded_state.get("pending"),
+                      config_mode=_mode(world.config_mode, recorded_state.get("config_mode"), target, config_changed),
+                      compose_file_ok=envfile.parse(world.dotenv or "").get(adoption.COMPOSE_FILE) == compose_file,
+                      dotenv_link=world.dotenv_link, compose_file=compose_file,
+                      local=local.name if local is not None and target.local_llm and world.local_state != "running"
+                      else "",
+                      notes=_notes(settings, data))
+    if not (force or allow_skip) and skipped(recorded, target):
+        plan.refusals.append(skipped(recorded, target))
     if recorded is None and target.number > min(settings.stages) and not (force or allow_skip):
         plan.refusals.append(f"no state file in {d}: start from stage {min(settings.stages)} (it adopts the "
                              "server as found), or pass --force")
@@ -207,18 +202,19 @@ def _mode(now: int | None, theirs: int | None, target: Stage, changed: bool) -> 
     return (now, theirs) if theirs is not None and theirs != now else None
 
 
-def _adoption(settings: Settings, world: ServerWorld) -> list[str]:
-    """Why the server's folder cannot be migrated as it is (nothing is written then)."""
+def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, object]:
+    """Why the server's folder cannot be migrated as it is (nothing is written then); and, read
+    once for the plan, their compose file's services and their config file."""
     xs, d = settings.xiaozhi_server, settings.deploy_dir
     config = d / rendering.CONFIG_FILE
     if world.base is None:
         return [f"no {compose.BASE_FILE} in {d}: set migrate.deploy_dir to the server's folder (it holds "
-                f"{compose.BASE_FILE} and {rendering.CONFIG_FILE})"]
+                f"{compose.BASE_FILE} and {rendering.CONFIG_FILE})"], {}, None
     try:
         theirs = composefile.services(world.base)
     except yaml.YAMLError as exc:
-        return [f"{compose.BASE_FILE} is not YAML Compose can read: {str(exc).splitlines()[0]}"]
-    problems = []
+        return [f"{compose.BASE_FILE} is not YAML Compose can read: {str(exc).splitlines()[0]}"], {}, None
+    problems, data = [], None
     if not any(block.get("container_name") == xs.container for block in theirs.values()):
         problems.append(f"no service of {compose.BASE_FILE} runs the container {xs.container}: set "
                         "migrate.xiaozhi_server.container to its container_name")
@@ -241,14 +237,12 @@ def _adoption(settings: Settings, world: ServerWorld) -> list[str]:
         if world.state is None and selected not in (xs.local_entry, None):
             problems.append(f"selected_module.LLM is {selected}, not the local entry {xs.local_entry}: set "
                             "migrate.xiaozhi_server.local_entry to the entry of your local model")
-    if ":" in os.path.abspath(d):
-        problems.append(f"{d} has a ':' in its path, which COMPOSE_FILE cannot hold: move it")
-    return problems
+    return problems + adoption.folder_problems(d, world.dotenv), theirs, data
 
 
-def _notes(settings: Settings, text: str) -> list[str]:
+def _notes(settings: Settings, data) -> list[str]:
     """What an operator should know about their file (never changed by the toolkit)."""
-    entry = (server_config.load(text).get("LLM") or {}).get(settings.xiaozhi_server.local_entry) or {}
+    entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) or {}
     url = str(entry.get("base_url") or entry.get("url") or "") if hasattr(entry, "get") else ""
     if "localhost" in url or "127.0.0.1" in url:
         return [f"LLM.{settings.xiaozhi_server.local_entry}.base_url is {url}: inside the server's container that "

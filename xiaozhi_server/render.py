@@ -18,7 +18,7 @@ CONFIG_FILE = SERVER_CONFIG_FILE
 OVERRIDE_FILE = "docker-compose.migrate.yml"
 ROUTER_CONFIG = "litellm.yaml"
 ROUTER_ENV = "router.env"
-SECRET_FILES = {CONFIG_FILE, ROUTER_ENV}       # hold the key (their config file already held theirs)
+SECRET_FILES = {CONFIG_FILE, ROUTER_ENV}       # hold the key: 0600 (their config file: tightened, plan.py)
 
 
 def router_spec(settings: Settings) -> router.RouterSpec:

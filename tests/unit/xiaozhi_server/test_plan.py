@@ -96,6 +96,13 @@ def test_a_server_of_another_compose_project_is_refused(tmp_path):
     assert any("set migrate.project to xiaozhi-server" in line for line in plan.adoption.problems)
 
 
+def test_a_dotenv_naming_more_compose_files_is_refused_as_for_the_first_target(tmp_path):
+    s = settings(tmp_path)
+    found = dataclasses.replace(world(), dotenv="COMPOSE_FILE=docker-compose.yml:docker-compose.gpu.yml\n")
+    plan = p.make(s, found, s.stage(0))
+    assert any("more compose files than docker-compose.yml" in line for line in plan.adoption.problems)
+
+
 def test_a_symlinked_config_file_is_refused(tmp_path):
     s = settings(tmp_path)
     plan = p.make(s, dataclasses.replace(world(), config_link=True), s.stage(0))
