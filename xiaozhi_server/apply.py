@@ -132,13 +132,15 @@ def restart_server(settings: Settings, client, out) -> float:
     out(f"restarting {xs.container} (its websocket clients reconnect by themselves)")
     start = time.time()
     container.restart(timeout=10)
+    container.reload()
+    since = planning.log_begins(container.attrs["State"]) or start   # not the lines of the run before
     deadline = start + xs.restart_timeout
     while time.time() < deadline:
         try:
             if "Server is running" in httpx.get(xs.http_url, timeout=2).text:
                 return time.time() - start
         except httpx.HTTPError:
-            failed = [line for line in container.logs(since=int(start)).decode(errors="replace").splitlines()
+            failed = [line for line in container.logs(since=since).decode(errors="replace").splitlines()
                       if FAILED in line]
             if failed:  # it will not come up with this config: no need to wait for the bound
                 raise MigrationError(f"{xs.container} did not start: {failed[-1].strip()[:300]}", where=xs.container,

@@ -61,7 +61,7 @@ async def _get(url: str, timeout: float) -> Answer:
 
 async def _server(settings: Settings, timeout: float) -> Server:
     from adapters.engine import Engine
-    from xiaozhi_server.plan import epoch
+    from xiaozhi_server.plan import epoch, log_begins
     xs = settings.xiaozhi_server
     facts = Server()
     try:
@@ -72,8 +72,8 @@ async def _server(settings: Settings, timeout: float) -> Server:
             if attrs is not None:
                 s = attrs["State"]
                 facts.container = {"state": s.get("Status"), "started": epoch(s.get("StartedAt"))}
-                if facts.container["started"]:
-                    since = facts.container["started"] - 1
+                since = log_begins(s)
+                if since is not None:
                     log = await engine.logs(xs.container, since, since + LOG_WINDOW_S) or ""
                     facts.initialised = [line.split(INITIALISED, 1)[1].strip().split()[0]
                                          for line in log.splitlines() if INITIALISED in line

@@ -151,6 +151,18 @@ def epoch(text: str | None) -> float | None:
     return value + (float("0." + rest[:9]) if rest and rest[:9].isdigit() else 0.0)
 
 
+def log_begins(docker_state: dict) -> float | None:
+    """Where the log of the container's current run begins (Unix seconds), from its inspect
+    ``State``: a second before it started (a fast process may write before the engine records the
+    start) but never before its previous run finished, whose last lines (a failure to start, say)
+    are not this run's. None when it never started."""
+    started = epoch(docker_state.get("StartedAt"))
+    if started is None:
+        return None
+    finished = epoch(docker_state.get("FinishedAt"))
+    return max(started - 1, finished) if finished is not None and finished < started else started - 1
+
+
 def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = False,
          allow_skip: bool = False) -> ServerPlan:
     d, recorded_state = settings.deploy_dir, world.state or {}

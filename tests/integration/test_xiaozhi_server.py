@@ -2,7 +2,7 @@
 DashScope emulators and the real LiteLLM proxy, driven through `invoke` as an operator would,
 with a production-like config (no key in any file: the key only in the shell's environment)."""
 import concurrent.futures
-import os
+import json
 import stat
 import subprocess
 from pathlib import Path
@@ -234,9 +234,12 @@ def test_a_server_that_cannot_start_on_the_new_config_is_rolled_back_at_once(cfg
         out = done.stdout + done.stderr
         print(f"a server that cannot start: rolled back in {elapsed:.1f} s")
         assert done.returncode != 0 and "did not start" in out and "rolled back" in out, out
+        assert "only in part" not in out, "the restart onto the backup read the failed run's log: " + out
         assert elapsed < 60, elapsed
         assert theirs(cfg) == theirs_before and recorded(cfg) == 1
         assert chat()["entry"] == "OllamaLLM"
+        checks = {c["name"]: c for c in json.loads(invoke(cfg, "health", "--json", check=False, env=ENV).stdout)["checks"]}
+        assert checks["server.llm"]["status"] == "OK", checks["server.llm"]   # the failed run's line is not this run's
     finally:
         base.write_text(compose_before)
         subprocess.run(argv + ["up", "-d", "--wait", "xiaozhi-esp32-server"], capture_output=True)

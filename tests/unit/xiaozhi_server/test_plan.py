@@ -151,6 +151,17 @@ def test_docker_times(started, expected):
     assert p.epoch(started) == (pytest.approx(expected) if expected else None)
 
 
+@pytest.mark.parametrize("state, begins", [
+    ({"StartedAt": "2026-11-27T15:40:10Z", "FinishedAt": "0001-01-01T00:00:00Z"}, 1795794009.0),  # first run
+    ({"StartedAt": "2026-11-27T15:40:10Z", "FinishedAt": "2026-11-27T15:40:09.8Z"}, 1795794009.8),  # restarted fast
+    ({"StartedAt": "2026-11-27T15:40:10Z", "FinishedAt": "2026-11-27T15:30:00Z"}, 1795794009.0),   # long ago
+    ({"StartedAt": "2026-11-27T15:40:10Z", "FinishedAt": "2026-11-27T15:40:11Z"}, 1795794009.0),   # stopped since
+    ({"StartedAt": "0001-01-01T00:00:00Z"}, None), ({}, None),                                         # never started
+])
+def test_the_log_of_this_run_begins_after_the_last_one_ended(state, begins):
+    assert p.log_begins(state) == (pytest.approx(begins) if begins else None)
+
+
 @pytest.mark.parametrize("mode, entry, found", [
     (0o600, {"type": "openai", "api_key": "sk-deployed-777777"}, "sk-deployed-777777"),
     (0o644, {"type": "openai", "api_key": "sk-deployed-777777"}, ""),    # readable by others: never taken
