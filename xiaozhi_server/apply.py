@@ -99,7 +99,8 @@ def write(settings: Settings, plan: planning.ServerPlan) -> None:
         atomic_write(path, change.new, mode)
 
 
-def converge(settings: Settings, client, split: bool, restart: str, out, local: str = "") -> float | None:
+def converge(settings: Settings, client, split: bool, restart: str, out, local: str = "",
+             written: float | None = None) -> float | None:
     """The containers to the files: the local model's service (a way back from the cut-over) and
     the router (split) up before the server restarts onto them; the router removed only once the
     server no longer names it. Only these services: theirs are never recreated by a move. Returns
@@ -110,7 +111,7 @@ def converge(settings: Settings, client, split: bool, restart: str, out, local: 
         t = settings.gates.wait_timeout
         compose.run(compose.argv(settings.project, settings.deploy_dir) + [
             "up", "-d", "--wait", "--wait-timeout", str(t), "--no-deps", *up], timeout=t + 60)
-    away = restart_server(settings, client, out) if restart else None
+    away = restart_server(settings, client, out, written) if restart else None
     if not split:
         label = [f"com.docker.compose.project={settings.project}", f"com.docker.compose.service={xs.router_service}"]
         for container in client.containers.list(all=True, filters={"label": label}):
@@ -119,35 +120,68 @@ def converge(settings: Settings, client, split: bool, restart: str, out, local: 
     return away
 
 
-def restart_server(settings: Settings, client, out) -> float:
-    """`docker restart` the server, then wait until it answers on 8000 again: the seconds between."""
-    import httpx
-
+def restart_server(settings: Settings, client, out, written: float | None = None) -> float:
+    """`docker restart` the server, then wait until it answers on 8000 again: the seconds between.
+    A server still starting up is let finish first: it handles no SIGTERM yet, so a stop would
+    wait the whole stop timeout with every device away. And one that its restart policy (upstream's
+    compose says `restart: always`) started again after ``written``, when the files it must read
+    were put back, is not restarted at all."""
     from adapters import docker_api
     xs = settings.xiaozhi_server
     container = docker_api.container_or_none(client, xs.container)
     if container is None:
         raise MigrationError(f"the server's container {xs.container} does not exist", where="docker ps -a",
                              hint="start the server (`docker compose up -d`) and run again")
-    out(f"restarting {xs.container} (its websocket clients reconnect by themselves)")
-    start = time.time()
-    container.restart(timeout=10)
-    container.reload()
+    _settle(container, xs.http_url, time.time() + xs.restart_timeout)
+    start, s = time.time(), container.attrs["State"]
+    if written is not None and _running(s) and (planning.epoch(s.get("StartedAt")) or 0) > written:
+        out(f"{xs.container} was started again on these files by its restart policy; waiting for it to answer")
+    else:
+        out(f"restarting {xs.container} (its websocket clients reconnect by themselves)")
+        container.restart(timeout=10)
+        container.reload()
     since = planning.log_begins(container.attrs["State"]) or start   # not the lines of the run before
-    deadline = start + xs.restart_timeout
-    while time.time() < deadline:
-        try:
-            if "Server is running" in httpx.get(xs.http_url, timeout=2).text:
-                return time.time() - start
-        except httpx.HTTPError:
-            failed = [line for line in container.logs(since=since).decode(errors="replace").splitlines()
-                      if FAILED in line]
-            if failed:  # it will not come up with this config: no need to wait for the bound
-                raise MigrationError(f"{xs.container} did not start: {failed[-1].strip()[:300]}", where=xs.container,
-                                     hint=f"read `docker logs {xs.container}`") from None
+    while time.time() < start + xs.restart_timeout:
+        if _answers(xs.http_url):
+            return time.time() - start
+        failed = _failure(container, since)
+        if failed:  # it will not come up with this config: no need to wait for the bound
+            raise MigrationError(f"{xs.container} did not start: {failed[:300]}", where=xs.container,
+                                 hint=f"read `docker logs {xs.container}`")
         time.sleep(0.2)
     raise MigrationError(f"{xs.container} did not answer on {xs.http_url} within {xs.restart_timeout} s of its "
                          "restart", where=xs.container, hint=f"read `docker logs {xs.container}`")
+
+
+def _settle(container, url: str, deadline: float) -> None:
+    """Wait while the server runs but neither answers nor has logged a failure: starting up."""
+    while time.time() < deadline:
+        s = container.attrs["State"]
+        if not _running(s) or _answers(url) or _failure(container, planning.log_begins(s)):
+            return
+        time.sleep(0.2)
+        container.reload()
+
+
+def _running(docker_state: dict) -> bool:
+    return bool(docker_state.get("Running")) and not docker_state.get("Restarting")
+
+
+def _answers(url: str) -> bool:
+    import httpx
+    try:
+        return "Server is running" in httpx.get(url, timeout=2).text
+    except httpx.HTTPError:
+        return False
+
+
+def _failure(container, since: float | None) -> str:
+    """The last `初始化组件失败` line the server logged since ``since``, or ''."""
+    if since is None:
+        return ""
+    lines = [line.strip() for line in container.logs(since=since).decode(errors="replace").splitlines()
+             if FAILED in line]
+    return lines[-1] if lines else ""
 
 
 def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
@@ -173,4 +207,4 @@ def _roll_back(settings, client, saved, old_state, plan, target, problems, out) 
     local = plan.local if before is not None and before.local_llm else ""
     roll_back(settings.deploy_dir, saved, planning.FILES, old_state, plan.recorded, target, problems, out,
               reapply=lambda: converge(settings, client, old_state.get("stage") == stages.SPLIT, "rolling back",
-                                       out, local))
+                                       out, local, written=time.time()))

@@ -2,7 +2,6 @@
 (`python3 -m sandbox.robots`): all three platforms and a webhook take the message, the emulator
 verifies each signature and timestamp, and no URL or secret appears in what is printed."""
 import json
-import os
 import subprocess
 import sys
 

@@ -235,6 +235,10 @@ def test_a_server_that_cannot_start_on_the_new_config_is_rolled_back_at_once(cfg
         print(f"a server that cannot start: rolled back in {elapsed:.1f} s")
         assert done.returncode != 0 and "did not start" in out and "rolled back" in out, out
         assert "only in part" not in out, "the restart onto the backup read the failed run's log: " + out
+        log = subprocess.run(["docker", "logs", "xiaozhi-esp32-server"], capture_output=True, text=True).stdout
+        after = log[log.rindex("初始化组件失败"):]
+        assert after.count("listening on") == after.count(" stopped (") + 1, \
+            "a run started by the restart policy was stopped while starting (killed after the stop timeout):\n" + after
         assert elapsed < 60, elapsed
         assert theirs(cfg) == theirs_before and recorded(cfg) == 1
         assert chat()["entry"] == "OllamaLLM"

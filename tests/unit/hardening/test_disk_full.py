@@ -12,7 +12,7 @@ from deploy import apply, plan as planning, render
 from core import config, envfile, files
 from core.errors import VerifyFailed
 
-from ...conftest import OPERATOR_FILES, ROOT
+from ...conftest import ROOT
 
 KEY = "sk-disk-full-0123456789"
 

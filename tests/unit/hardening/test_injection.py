@@ -5,7 +5,6 @@ import copy
 import pytest
 import yaml
 
-from deploy import render as r
 from core import config, envfile
 from core.errors import ConfigError
 

@@ -1,0 +1,89 @@
+"""Restarting the server (no engine: a container stand-in): a server that its restart policy
+already started on the restored files is waited for, not stopped in the middle of starting; one
+that did not is restarted; a failure logged by the run before never ends the wait of this one."""
+import httpx
+import pytest
+
+from core.errors import MigrationError
+from xiaozhi_server import apply
+
+from .test_plan import settings
+
+WRITTEN = 1795794010.0   # when the backup's files were put back
+calls = [0]   # how many times the server was asked whether it answers
+
+
+class Container:
+    def __init__(self, running: bool, started: str, log: bytes = b"", finished: str = "0001-01-01T00:00:00Z"):
+        self.attrs = {"State": {"Running": running, "StartedAt": started, "FinishedAt": finished}}
+        self.log, self.restarts, self.since = log, 0, None
+
+    def restart(self, timeout):
+        self.restarts += 1
+        self.restarted_after = calls[0]
+        self.attrs["State"].update(Running=True, StartedAt="2026-11-27T15:40:20Z")
+
+    def reload(self):
+        pass
+
+    def logs(self, since):
+        self.since = since
+        return self.log
+
+
+class Client:
+    def __init__(self, container):
+        self.containers = self
+        self.container = container
+
+    def get(self, name):
+        return self.container
+
+
+@pytest.mark.parametrize("running, started, restarts", [
+    (True, "2026-11-27T15:40:10.5Z", 0),     # started again by its policy after the files came back: waited for
+    (True, "2026-11-27T15:40:09.5Z", 1),     # started before that: it may hold the failed files
+    (False, "2026-11-27T15:40:10.5Z", 1),    # exited again, or between two tries of its policy
+])
+def test_the_rollback_waits_for_a_server_its_policy_started_on_the_restored_files(tmp_path, monkeypatch, running,
+                                                                                   started, restarts):
+    monkeypatch.setattr(httpx, "get", lambda url, timeout: httpx.Response(200, text="Server is running"))
+    container, said = Container(running, started), []
+    apply.restart_server(settings(tmp_path), Client(container), said.append, written=WRITTEN)
+    assert container.restarts == restarts
+    assert ("restart policy" in said[0]) is (restarts == 0)
+
+
+def test_a_forward_move_always_restarts(tmp_path, monkeypatch):
+    monkeypatch.setattr(httpx, "get", lambda url, timeout: httpx.Response(200, text="Server is running"))
+    container = Container(True, "2026-11-27T15:40:30Z")
+    apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
+    assert container.restarts == 1
+
+
+def test_only_this_runs_failure_ends_the_wait(tmp_path, monkeypatch):
+    def refused(url, timeout):
+        raise httpx.ConnectError("refused")
+    monkeypatch.setattr(httpx, "get", refused)
+    failed = "初始化组件失败: LLM MigrateRouterLLM: the provider failed".encode()
+    container = Container(False, "2026-11-27T15:40:00Z", log=failed, finished="2026-11-27T15:40:19.9Z")
+    with pytest.raises(MigrationError, match="did not start: 初始化组件失败"):
+        apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
+    assert container.since == pytest.approx(1795794019.9)   # after the run before ended, not a second before
+
+
+def test_a_server_still_starting_is_let_finish_before_it_is_restarted(tmp_path, monkeypatch):
+    """Started by its policy before the files came back, still loading: a stop now would wait for
+    the whole stop timeout, since it handles no SIGTERM yet."""
+    calls[0] = 0
+
+    def starting_then_up(url, timeout):
+        calls[0] += 1
+        if calls[0] <= 3:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, text="Server is running")
+    monkeypatch.setattr(httpx, "get", starting_then_up)
+    monkeypatch.setattr(apply.time, "sleep", lambda _: None)
+    container = Container(True, "2026-11-27T15:40:09.5Z")
+    apply.restart_server(settings(tmp_path), Client(container), lambda _: None, written=WRITTEN)
+    assert container.restarts == 1 and container.restarted_after == 4   # restarted once it answered
