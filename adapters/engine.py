@@ -68,7 +68,7 @@ class Engine:
     async def logs(self, name: str, since: float, until: float) -> str | None:
         """stdout and stderr of a container between two times (Unix seconds); None: no such container."""
         r = await self._request(f"/containers/{quote(name)}/logs", {"stdout": "1", "stderr": "1",
-                                                                     "since": f"{since:.3f}", "until": f"{until:.3f}"})
+                                                                     "since": f"{since:.6f}", "until": f"{until:.6f}"})
         if r.status_code == 404:
             return None
         return demux(r.content)
