@@ -3,7 +3,7 @@ health` sends after its verdict is recorded, only on a change against the previo
 (or a reminder, or a retry of a message that never arrived), within what is left of its own time
 bound; `phase` and `decommission` send on their outcome. Sending never changes an exit code: a
 failure is said on stderr (once per reminder interval for a channel that keeps failing) and kept
-in ``alerts.jsonl`` beside the health history."""
+in ``alerts.jsonl`` beside the health history, rotated as it is."""
 from __future__ import annotations
 
 import socket
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from core.config import Settings
-from core.files import append_json_line, read_json_lines
+from checks import history
 
 LOG = "alerts.jsonl"
 API_CHECKS = ("api.auth", "api.generate")
@@ -50,10 +50,11 @@ def _event(settings, source, status, stage, changed, failing, recovered=False):
 
 def _record(settings: Settings, delivery, event, reason: str, state, report_failure: bool) -> None:
     try:
-        append_json_line(log_path(settings), {
+        history.append(log_path(settings), {
             "time": round(time.time(), 3), "source": event.source, "channel": delivery.channel.number,
             "kind": delivery.channel.kind, "status": event.status, "state": state, "reason": reason,
-            "ok": delivery.ok, "answer": delivery.answer, "reported": not delivery.ok and report_failure})
+            "ok": delivery.ok, "answer": delivery.answer, "reported": not delivery.ok and report_failure},
+            settings.health.history_max_bytes, settings.health.history_keep)
     except OSError as exc:
         print(f"warning: the alert log {log_path(settings)} was not written: {exc.strerror}", file=sys.stderr)
 
@@ -61,7 +62,7 @@ def _record(settings: Settings, delivery, event, reason: str, state, report_fail
 def after_health(settings: Settings, report, previous: dict | None, record: dict, budget: float) -> None:
     """The health command's alerts, within ``budget`` seconds."""
     from alerts import decide, send
-    log = read_json_lines(log_path(settings))
+    log = history.read(log_path(settings), settings.health.history_keep)
     now, due = time.time(), {}
     for channel in settings.alerts.channels:
         mine = [e for e in log if e.get("channel") == channel.number and e.get("source") == "health"]

@@ -122,3 +122,22 @@ def test_a_health_run_that_is_not_recorded_sends_nothing(robots, tmp_path):
     assert not (tmp_path / alerting.LOG).exists() and not robots.received
     health.health(s, timeout=1)   # recorded: the alerts step runs (this long-lived test process has spent its bound)
     assert (tmp_path / alerting.LOG).exists()
+
+
+def test_the_alert_log_is_rotated_and_a_failing_channel_is_still_said_once(robots, tmp_path, capsys):
+    """alerts.jsonl rotates as the health history does; what was already said about a channel that
+    keeps failing is read across the rotated files, so a rotation does not make it said again."""
+    import dataclasses
+
+    from checks import history
+    s = settings_for(robots.url, tmp_path, wkey="wc-key-revoked")
+    s = dataclasses.replace(s, health=dataclasses.replace(s.health, history_max_bytes=300, history_keep=3))
+    previous = None
+    for status, failing in [(Status.OK, ())] + [(Status.CRITICAL, ("api.auth",))] * 4:
+        r = report(status, *failing)
+        record = history.record(r)
+        alerting.after_health(s, r, previous, record, budget=2.0)
+        previous = record
+    warned = [line for line in capsys.readouterr().err.splitlines() if "not delivered" in line]
+    assert len(warned) == 1 and "#3 wecom" in warned[0], warned
+    assert (tmp_path / (alerting.LOG + ".1")).exists() and not (tmp_path / (alerting.LOG + ".4")).exists()
