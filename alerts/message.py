@@ -20,13 +20,39 @@ WORDS = {
 }
 
 
+# What changed, per language: the commands name a phrase and its values (a value quoted from the
+# toolkit, an error's text say, stays as it is).
+PHRASES = {
+    "zh": {"status": "{before} -> {after}", "status_failing": "{before} -> {after}；异常：{names}",
+           "still": "自上条消息以来仍为 {after}：{names}",
+           "applied": "阶段 {n}（{name}）已应用并验证通过", "rolled_back_to": "已回退到阶段 {n}（{name}）并验证通过",
+           "verify_failed": "阶段 {n} 验证失败，已自动回滚", "gate_refused": "检查门拒绝切换到阶段 {n}：{what}",
+           "decommissioned": "{container} 已下线，释放 {gb} GB", "decommission_refused": "下线被拒绝：{what}"},
+    "en": {"status": "{before} -> {after}", "status_failing": "{before} -> {after}; not OK: {names}",
+           "still": "still {after} since the last message: {names}",
+           "applied": "stage {n} ({name}) applied and verified", "rolled_back_to": "rolled back to stage {n} ({name}), verified",
+           "verify_failed": "stage {n} failed its verification and was rolled back",
+           "gate_refused": "a gate refused the move to stage {n}: {what}",
+           "decommissioned": "{container} decommissioned: {gb} GB freed",
+           "decommission_refused": "the decommission was refused: {what}"},
+}
+
+
+def phrase(changed: tuple[str, dict] | str, language: str) -> str:
+    """What changed, in ``language``: a (phrase, values) pair, or text as it is."""
+    if isinstance(changed, str):
+        return changed
+    key, values = changed
+    return PHRASES[language][key].format(**values)
+
+
 @dataclass
 class Event:
     source: str                     # health, phase, decommission, test
     status: str                     # OK, WARNING, CRITICAL, UNKNOWN
     host: str
     stage: int | None
-    changed: str                    # in words (already in the channel's language where it matters)
+    changed: tuple[str, dict] | str  # a phrase of PHRASES and its values ("" for a test message)
     failing: list[tuple[str, str, str]] = field(default_factory=list)   # (check, status, actual value)
     next: list[str] = field(default_factory=list)                       # commands, most useful first
 
@@ -36,7 +62,7 @@ def text(event: Event, language: str) -> tuple[str, str]:
     w = WORDS[language]
     title = f"{MARKS.get(event.status, '')} xiaozhi {w[event.source]}: {event.status} @ {event.host}"
     lines = [f"### {title}", f"- {w['host']}: {event.host}",
-             f"- {w['stage']}: {event.stage if event.stage is not None else '?'}", f"- {w['changed']}: {event.changed or w['test_text']}"]
+             f"- {w['stage']}: {event.stage if event.stage is not None else '?'}", f"- {w['changed']}: {phrase(event.changed, language) or w['test_text']}"]
     if event.failing:
         lines.append(f"- {w['failing']}:")
         lines += [f"  - {MARKS.get(status, '')} `{name}`: {actual}" for name, status, actual in event.failing]
@@ -59,7 +85,7 @@ def body(kind: str, event: Event, language: str, secret: str = "", now: float = 
             "header": {"title": {"tag": "plain_text", "content": title}, "template": color},
             "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": markdown}}]}}
     return {"title": title, "text": markdown, "source": event.source, "status": event.status, "host": event.host,
-            "stage": event.stage, "changed": event.changed,
+            "stage": event.stage, "changed": phrase(event.changed, language),
             "failing": [{"check": n, "status": s, "actual": a} for n, s, a in event.failing], "next": event.next}
 
 

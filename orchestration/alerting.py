@@ -73,8 +73,9 @@ def after_health(settings: Settings, report, previous: dict | None, record: dict
         return
     before, after = decide.state(previous), decide.state(record)
     recovered = after[0] == "OK"
-    changed = (f"{before[0]} -> {after[0]}" + (f"; not OK: {', '.join(after[1])}" if after[1] else "")
-               if before != after else f"still {after[0]} since the last message: {', '.join(after[1])}")
+    names = ", ".join(after[1])
+    changed = (("status_failing" if after[1] else "status", {"before": before[0], "after": after[0], "names": names})
+               if before != after else ("still", {"after": after[0], "names": names}))
     failing = [(r.name, r.status.name, r.actual) for r in report.results if r.status.name != "OK"]
     event = _event(settings, "health", after[0], record.get("stage"), changed, failing, recovered)
     if budget < 0.2:
@@ -91,7 +92,7 @@ def after_health(settings: Settings, report, previous: dict | None, record: dict
                   file=sys.stderr)
 
 
-def event(settings: Settings, source: str, status: str, stage: int | None, changed: str,
+def event(settings: Settings, source: str, status: str, stage: int | None, changed: tuple[str, dict],
           failing: list[tuple[str, str, str]] = ()) -> list:
     """A phase or decommission outcome, to every channel (min_status is for health)."""
     if not settings.alerts.channels:

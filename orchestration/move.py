@@ -23,20 +23,20 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
     try:
         outcome = _move(settings, target, stage, yes, force, confirm, out, backward_ok)
     except GateFailed as exc:
-        _alert(settings, "WARNING", stage, f"a gate refused the move to stage {stage.number}: {exc.what}",
+        _alert(settings, "WARNING", stage, ("gate_refused", {"n": stage.number, "what": exc.what}),
                [(line.split(":")[0], "WARNING", line) for line in exc.detail.splitlines()[:5]] if exc.detail else [])
         raise
     except VerifyFailed as exc:
-        _alert(settings, "CRITICAL", stage, f"stage {stage.number} failed its verification and was rolled back",
+        _alert(settings, "CRITICAL", stage, ("verify_failed", {"n": stage.number}),
                [("verify", "CRITICAL", line) for line in (exc.detail or exc.message).splitlines()[:5]])
         raise
     if outcome.applied:
-        _alert(settings, "OK", stage, (f"rolled back to stage {stage.number} ({stage.name}), verified" if backward_ok
-                                       else f"stage {stage.number} ({stage.name}) applied and verified"))
+        _alert(settings, "OK", stage, ("rolled_back_to" if backward_ok else "applied",
+                                       {"n": stage.number, "name": stage.name}))
     return outcome
 
 
-def _alert(settings: Settings, status: str, stage: Stage, changed: str, failing=()) -> None:
+def _alert(settings: Settings, status: str, stage: Stage, changed: tuple[str, dict], failing=()) -> None:
     from orchestration import alerting
     alerting.event(settings, "phase", status, stage.number, changed, failing)
 
@@ -110,11 +110,12 @@ def decommission(settings: Settings, target: targets.Target | None = None, **opt
         done = run.decommission(settings, target.routed, client=target.client, **options)
     except Refused as exc:
         if not options.get("dry_run"):
-            alerting.event(settings, "decommission", "WARNING", stage, f"the decommission was refused: {exc.what}")
+            alerting.event(settings, "decommission", "WARNING", stage, ("decommission_refused", {"what": exc.what}))
         raise
     if done and not options.get("dry_run") and done.get("bytes_freed") is not None:
         alerting.event(settings, "decommission", "OK", stage,
-                       f"{settings.local_llm.container} decommissioned: {done['bytes_freed'] / 1e9:.2f} GB freed")
+                       ("decommissioned", {"container": settings.local_llm.container,
+                                           "gb": f"{done['bytes_freed'] / 1e9:.2f}"}))
     return done
 
 

@@ -1,11 +1,14 @@
 """What a message says, in both languages and each platform's shape."""
 import json
+import re
+import string
 
 import pytest
 
 from alerts import message
 
-EVENT = message.Event("health", "CRITICAL", "host-1", 3, "OK -> CRITICAL",
+EVENT = message.Event("health", "CRITICAL", "host-1", 3, ("status_failing", {"before": "OK", "after": "CRITICAL",
+                                                                             "names": "api.auth"}),
                       [("api.auth", "CRITICAL", "401: the key is refused")],
                       ["invoke decommission.restore", "invoke rollback --to 2"])
 
@@ -37,3 +40,26 @@ def test_wecom_content_fits_its_limit():
 def test_a_body_never_carries_the_signing_secret():
     for kind in ("dingtalk", "wecom", "feishu", "webhook"):
         assert "very-secret-1234" not in json.dumps(message.body(kind, EVENT, "en", secret="very-secret-1234", now=1.0))
+
+
+def test_every_phrase_is_in_both_languages_with_the_same_values():
+    fields = {lang: {key: {f for _, f, _, _ in string.Formatter().parse(text) if f}
+                     for key, text in phrases.items()} for lang, phrases in message.PHRASES.items()}
+    assert fields["zh"] == fields["en"]
+
+
+@pytest.mark.parametrize("changed, zh, en", [
+    (("status_failing", {"before": "OK", "after": "CRITICAL", "names": "api.auth"}),
+     "OK -> CRITICAL；异常：api.auth", "OK -> CRITICAL; not OK: api.auth"),
+    (("still", {"after": "CRITICAL", "names": "api.auth"}), "自上条消息以来仍为 CRITICAL：api.auth",
+     "still CRITICAL since the last message: api.auth"),
+    (("applied", {"n": 2, "name": "shift"}), "阶段 2（shift）已应用并验证通过", "stage 2 (shift) applied and verified"),
+    (("decommissioned", {"container": "xiaozhi-local-llm", "gb": "4.40"}), "xiaozhi-local-llm 已下线，释放 4.40 GB",
+     "xiaozhi-local-llm decommissioned: 4.40 GB freed"),
+])
+def test_what_changed_is_said_in_the_channels_language(changed, zh, en):
+    event = message.Event("phase", "OK", "h", 2, changed)
+    assert zh in message.text(event, "zh")[1] and en in message.text(event, "en")[1]
+    english = re.compile(r"\b(not OK|since the last|applied|verified|decommissioned|freed|refused|rolled)\b")
+    assert not english.search(message.text(event, "zh")[1])
+    assert message.body("webhook", event, "en")["changed"] == en
