@@ -27,14 +27,19 @@ PHRASES = {
            "still": "自上条消息以来仍为 {after}：{names}",
            "applied": "阶段 {n}（{name}）已应用并验证通过", "rolled_back_to": "已回退到阶段 {n}（{name}）并验证通过",
            "verify_failed": "阶段 {n} 验证失败，已自动回滚", "gate_refused": "检查门拒绝切换到阶段 {n}：{what}",
-           "decommissioned": "{container} 已下线，释放 {gb} GB", "decommission_refused": "下线被拒绝：{what}"},
+           "decommissioned": "{container} 已下线，释放 {gb} GB", "decommission_refused": "下线被拒绝：{what}",
+           "copy": "隔离区中 {model} 的副本，{hours} 小时前保存，位于 {path}",
+           "no_copy": "API 故障且本地模型没有隔离副本：先检查密钥和网络", "after_pull": "先重新拉取 {model}，再执行"},
     "en": {"status": "{before} -> {after}", "status_failing": "{before} -> {after}; not OK: {names}",
            "still": "still {after} since the last message: {names}",
            "applied": "stage {n} ({name}) applied and verified", "rolled_back_to": "rolled back to stage {n} ({name}), verified",
            "verify_failed": "stage {n} failed its verification and was rolled back",
            "gate_refused": "a gate refused the move to stage {n}: {what}",
            "decommissioned": "{container} decommissioned: {gb} GB freed",
-           "decommission_refused": "the decommission was refused: {what}"},
+           "decommission_refused": "the decommission was refused: {what}",
+           "copy": "the quarantined copy of {model}, taken {hours} h ago, in {path}",
+           "no_copy": "the API fails and no quarantined copy of the local model exists: check the key and the network first",
+           "after_pull": "after pulling {model} again"},
 }
 
 
@@ -54,7 +59,7 @@ class Event:
     stage: int | None
     changed: tuple[str, dict] | str  # a phrase of PHRASES and its values ("" for a test message)
     failing: list[tuple[str, str, str]] = field(default_factory=list)   # (check, status, actual value)
-    next: list[str] = field(default_factory=list)                       # commands, most useful first
+    next: list = field(default_factory=list)   # commands, most useful first: text, or (text, phrase or None)
 
 
 def text(event: Event, language: str) -> tuple[str, str]:
@@ -68,8 +73,21 @@ def text(event: Event, language: str) -> tuple[str, str]:
         lines += [f"  - {MARKS.get(status, '')} `{name}`: {actual}" for name, status, actual in event.failing]
     if event.next:
         lines.append(f"- {w['next']}:")
-        lines += [f"  - `{command}`" for command in event.next]
+        lines += [f"  - {step}" for step in steps(event, language)]
     return title, "\n".join(lines)
+
+
+def steps(event: Event, language: str) -> list[str]:
+    """The next commands as the message shows them, each with its note in ``language``."""
+    shown = []
+    for step in event.next:
+        command, note = _command(step)
+        shown.append(f"`{command}`" + (f" ({phrase(note, language)})" if note else ""))
+    return shown
+
+
+def _command(step) -> tuple[str, tuple[str, dict] | None]:
+    return (step, None) if isinstance(step, str) else step
 
 
 def body(kind: str, event: Event, language: str, secret: str = "", now: float = 0.0) -> dict:
@@ -86,7 +104,8 @@ def body(kind: str, event: Event, language: str, secret: str = "", now: float = 
             "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": markdown}}]}}
     return {"title": title, "text": markdown, "source": event.source, "status": event.status, "host": event.host,
             "stage": event.stage, "changed": phrase(event.changed, language),
-            "failing": [{"check": n, "status": s, "actual": a} for n, s, a in event.failing], "next": event.next}
+            "failing": [{"check": n, "status": s, "actual": a} for n, s, a in event.failing],
+            "next": [_command(step)[0] for step in event.next]}
 
 
 def _fit(text: str, limit: int) -> str:

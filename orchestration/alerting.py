@@ -22,8 +22,9 @@ def log_path(settings: Settings) -> Path:
     return settings.deploy_dir / LOG
 
 
-def next_steps(settings: Settings, stage: int | None, failing: list[str], recovered: bool = False) -> list[str]:
-    """The next commands an operator should run, most useful first."""
+def next_steps(settings: Settings, stage: int | None, failing: list[str], recovered: bool = False) -> list:
+    """The next commands an operator should run, most useful first, each with a note (a phrase of
+    alerts.message) or none."""
     if recovered:
         return []
     cutover = max(settings.stages)
@@ -31,12 +32,12 @@ def next_steps(settings: Settings, stage: int | None, failing: list[str], recove
         from decommission.quarantine import newest_copy
         copy = newest_copy(settings)
         back = max(n for n in settings.stages if n < cutover)
+        model = settings.local_llm.model
         if copy is not None:
-            hours = (time.time() - copy[1]) / 3600
-            return [f"invoke decommission.restore  # the quarantined copy of {settings.local_llm.model}, taken "
-                    f"{hours:.1f} h ago, in {copy[0]}", f"invoke rollback --to {back}"]
-        return ["invoke health  # the API fails and no quarantined copy of the local model exists: check the key "
-                "and the network first", f"pull {settings.local_llm.model} again, then invoke rollback --to {back}"]
+            hours = f"{(time.time() - copy[1]) / 3600:.1f}"
+            return [("invoke decommission.restore", ("copy", {"model": model, "hours": hours, "path": str(copy[0])})),
+                    f"invoke rollback --to {back}"]
+        return [("invoke health", ("no_copy", {})), (f"invoke rollback --to {back}", ("after_pull", {"model": model}))]
     if "drift" in failing:
         return ["invoke status", f"invoke phase --stage {stage}"]
     return ["invoke health", "invoke status"]

@@ -63,3 +63,13 @@ def test_what_changed_is_said_in_the_channels_language(changed, zh, en):
     english = re.compile(r"\b(not OK|since the last|applied|verified|decommissioned|freed|refused|rolled)\b")
     assert not english.search(message.text(event, "zh")[1])
     assert message.body("webhook", event, "en")["changed"] == en
+
+
+def test_the_next_commands_carry_their_note_in_the_channels_language():
+    event = message.Event("health", "CRITICAL", "h", 3, ("still", {"after": "CRITICAL", "names": "api.auth"}), [], [
+        ("invoke decommission.restore", ("copy", {"model": "qwen2:7b", "hours": "2.0", "path": "/q/1"})),
+        "invoke rollback --to 2"])
+    assert "`invoke decommission.restore` (隔离区中 qwen2:7b 的副本，2.0 小时前保存，位于 /q/1)" in message.text(event, "zh")[1]
+    assert "`invoke decommission.restore` (the quarantined copy of qwen2:7b, taken 2.0 h ago, in /q/1)" \
+        in message.text(event, "en")[1]
+    assert message.body("webhook", event, "zh")["next"] == ["invoke decommission.restore", "invoke rollback --to 2"]
