@@ -61,8 +61,8 @@ def _settings(c):
             "check": "only compare: exit 1 when compose/ differs from the templates"})
 @converted
 def render(c, out="compose", check=False):
-    """Render every stage from templates/ into compose/stage-N/ (key redacted) for review."""
-    from deploy import review
+    """Render every stage of both targets into compose/ (keys redacted) for review."""
+    from orchestration import review
     changed = review.write_all(out, check=check)
     for path in changed:
         print(("differs: " if check else "wrote: ") + str(path))

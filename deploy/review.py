@@ -14,9 +14,12 @@ from core.files import atomic_write, read_text
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def project_data() -> dict:
+    return yaml.safe_load((ROOT / "invoke.yaml").read_text())
+
+
 def project_settings() -> config.Settings:
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    return config.load(data, env={}, deployed_key=False)
+    return config.load(project_data(), env={}, deployed_key=False)
 
 
 def expected() -> dict[Path, str]:
@@ -26,11 +29,11 @@ def expected() -> dict[Path, str]:
             for name, text in render(settings, stage, redact=True).items()}
 
 
-def write_all(out: str | Path, check: bool = False) -> list[Path]:
-    """Paths that differ; with ``check`` nothing is written."""
+def write_all(out: str | Path, check: bool = False, copies: dict[Path, str] | None = None) -> list[Path]:
+    """Paths that differ (of ``copies``, by default this target's); with ``check`` nothing is written."""
     out = ROOT / out if not Path(out).is_absolute() else Path(out)
     changed = []
-    for rel, text in expected().items():
+    for rel, text in (expected() if copies is None else copies).items():
         path = out / rel
         if read_text(path) != text:
             changed.append(path)

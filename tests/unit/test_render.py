@@ -87,7 +87,8 @@ def test_template_errors_name_file_and_line(tmp_path, source, message):
 
 
 def test_committed_compose_dir_matches_templates():
-    assert review.write_all("compose", check=True) == [], "run `invoke render` and commit compose/"
+    from orchestration import review as both
+    assert both.write_all("compose", check=True) == [], "run `invoke render` and commit compose/"
 
 
 def test_review_check_reports_a_stale_file(tmp_path):

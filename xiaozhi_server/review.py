@@ -1,0 +1,36 @@
+"""The reviewable copy of every stage for the xiaozhi-server target, under
+compose/xiaozhi-server/stage-N/: what each stage makes of the example folder in
+compose/xiaozhi-server/found/ (their docker-compose.yml and data/.config.yaml), from the project's
+own invoke.yaml, with the key and the router's master key redacted (pure but for reading the
+example)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core import composefile, config
+from core.services import LOCAL_LLM_SERVICE
+from deploy import review
+from xiaozhi_server import render as rendering
+
+FOLDER = Path("xiaozhi-server")
+FOUND = review.ROOT / "compose" / FOLDER / "found"
+KEY = "<redacted: the API key>"
+MASTER_KEY = "<redacted: the router's master key>"
+
+
+def settings() -> config.Settings:
+    data = review.project_data()
+    data["migrate"]["target"] = "xiaozhi-server"
+    return config.load(data, env={}, deployed_key=False)
+
+
+def expected() -> dict[Path, str]:
+    s = settings()
+    found = (FOUND / rendering.CONFIG_FILE).read_text()
+    local = rendering.local_service(composefile.services((FOUND / "docker-compose.yml").read_text()),
+                                    s.local_llm.container, s.compose_names[LOCAL_LLM_SERVICE])
+    copies = {}
+    for n, stage in s.stages.items():
+        files, _ = rendering.for_stage(s, stage, found, MASTER_KEY, key=KEY, local=local)
+        copies.update({FOLDER / f"stage-{n}" / name: text for name, text in files.items() if text is not None})
+    return copies
