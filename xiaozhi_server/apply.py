@@ -132,7 +132,7 @@ def restart_server(settings: Settings, client, out, written: float | None = None
     if container is None:
         raise MigrationError(f"the server's container {xs.container} does not exist", where="docker ps -a",
                              hint="start the server (`docker compose up -d`) and run again")
-    _settle(container, xs.http_url, time.time() + xs.restart_timeout)
+    _settle(container, xs.http_url, xs.restart_timeout)
     start, s = time.time(), container.attrs["State"]
     if written is not None and _running(s) and (planning.epoch(s.get("StartedAt")) or 0) > written:
         out(f"{xs.container} was started again on these files by its restart policy; waiting for it to answer")
@@ -153,11 +153,15 @@ def restart_server(settings: Settings, client, out, written: float | None = None
                          "restart", where=xs.container, hint=f"read `docker logs {xs.container}`")
 
 
-def _settle(container, url: str, deadline: float) -> None:
-    """Wait while the server runs but neither answers nor has logged a failure: starting up."""
-    while time.time() < deadline:
+def _settle(container, url: str, bound: float) -> None:
+    """Wait while the server is starting up: running for less than ``bound`` seconds, neither
+    answering nor having logged a failure. One running for longer that does not answer is hung,
+    not starting: no wait for it."""
+    while True:
         s = container.attrs["State"]
-        if not _running(s) or _answers(url) or _failure(container, planning.log_begins(s)):
+        started = planning.epoch(s.get("StartedAt")) or 0
+        if (not _running(s) or time.time() > started + bound or _answers(url)
+                or _failure(container, planning.log_begins(s))):
             return
         time.sleep(0.2)
         container.reload()

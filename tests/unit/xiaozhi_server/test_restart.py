@@ -1,6 +1,9 @@
 """Restarting the server (no engine: a container stand-in): a server that its restart policy
 already started on the restored files is waited for, not stopped in the middle of starting; one
 that did not is restarted; a failure logged by the run before never ends the wait of this one."""
+import datetime
+import time
+
 import httpx
 import pytest
 
@@ -9,7 +12,12 @@ from xiaozhi_server import apply
 
 from .test_plan import settings
 
-WRITTEN = 1795794010.0   # when the backup's files were put back
+WRITTEN = time.time() - 5   # when the backup's files were put back: a few seconds ago
+
+
+def iso(t: float) -> str:
+    """Unix seconds as Docker writes them."""
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 calls = [0]   # how many times the server was asked whether it answers
 
 
@@ -21,7 +29,7 @@ class Container:
     def restart(self, timeout):
         self.restarts += 1
         self.restarted_after = calls[0]
-        self.attrs["State"].update(Running=True, StartedAt="2026-11-27T15:40:20Z")
+        self.attrs["State"].update(Running=True, StartedAt=iso(time.time()))
 
     def reload(self):
         pass
@@ -41,9 +49,9 @@ class Client:
 
 
 @pytest.mark.parametrize("running, started, restarts", [
-    (True, "2026-11-27T15:40:10.5Z", 0),     # started again by its policy after the files came back: waited for
-    (True, "2026-11-27T15:40:09.5Z", 1),     # started before that: it may hold the failed files
-    (False, "2026-11-27T15:40:10.5Z", 1),    # exited again, or between two tries of its policy
+    (True, iso(WRITTEN + 0.5), 0),     # started again by its policy after the files came back: waited for
+    (True, iso(WRITTEN - 0.5), 1),     # started before that: it may hold the failed files
+    (False, iso(WRITTEN + 0.5), 1),    # exited again, or between two tries of its policy
 ])
 def test_the_rollback_waits_for_a_server_its_policy_started_on_the_restored_files(tmp_path, monkeypatch, running,
                                                                                    started, restarts):
@@ -56,7 +64,7 @@ def test_the_rollback_waits_for_a_server_its_policy_started_on_the_restored_file
 
 def test_a_forward_move_always_restarts(tmp_path, monkeypatch):
     monkeypatch.setattr(httpx, "get", lambda url, timeout: httpx.Response(200, text="Server is running"))
-    container = Container(True, "2026-11-27T15:40:30Z")
+    container = Container(True, iso(WRITTEN))
     apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
     assert container.restarts == 1
 
@@ -66,10 +74,10 @@ def test_only_this_runs_failure_ends_the_wait(tmp_path, monkeypatch):
         raise httpx.ConnectError("refused")
     monkeypatch.setattr(httpx, "get", refused)
     failed = "初始化组件失败: LLM MigrateRouterLLM: the provider failed".encode()
-    container = Container(False, "2026-11-27T15:40:00Z", log=failed, finished="2026-11-27T15:40:19.9Z")
+    container = Container(False, iso(WRITTEN - 20), log=failed, finished=iso(WRITTEN - 0.1))
     with pytest.raises(MigrationError, match="did not start: 初始化组件失败"):
         apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
-    assert container.since == pytest.approx(1795794019.9)   # after the run before ended, not a second before
+    assert container.since == pytest.approx(WRITTEN - 0.1)   # after the run before ended, not a second before
 
 
 def test_a_server_still_starting_is_let_finish_before_it_is_restarted(tmp_path, monkeypatch):
@@ -84,6 +92,22 @@ def test_a_server_still_starting_is_let_finish_before_it_is_restarted(tmp_path, 
         return httpx.Response(200, text="Server is running")
     monkeypatch.setattr(httpx, "get", starting_then_up)
     monkeypatch.setattr(apply.time, "sleep", lambda _: None)
-    container = Container(True, "2026-11-27T15:40:09.5Z")
+    container = Container(True, iso(WRITTEN - 0.5))
     apply.restart_server(settings(tmp_path), Client(container), lambda _: None, written=WRITTEN)
     assert container.restarts == 1 and container.restarted_after == 4   # restarted once it answered
+
+
+def test_a_server_that_has_run_long_and_does_not_answer_is_hung_and_restarted_at_once(tmp_path, monkeypatch):
+    calls[0] = 0
+
+    def hung_then_up(url, timeout):
+        calls[0] += 1
+        if not container.restarts:
+            raise httpx.ReadTimeout("no answer")
+        return httpx.Response(200, text="Server is running")
+    monkeypatch.setattr(httpx, "get", hung_then_up)
+    waits = []
+    monkeypatch.setattr(apply.time, "sleep", waits.append)
+    container = Container(True, iso(time.time() - 3 * 3600))   # hours ago: not starting up
+    apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
+    assert container.restarts == 1 and container.restarted_after == 0 and not waits
