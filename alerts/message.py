@@ -23,23 +23,34 @@ WORDS = {
 # What changed, per language: the commands name a phrase and its values (a value quoted from the
 # toolkit, an error's text say, stays as it is).
 PHRASES = {
-    "zh": {"status": "{before} -> {after}", "status_failing": "{before} -> {after}；异常：{names}",
-           "still": "自上条消息以来仍为 {after}：{names}",
-           "applied": "阶段 {n}（{name}）已应用并验证通过", "rolled_back_to": "已回退到阶段 {n}（{name}）并验证通过",
-           "verify_failed": "阶段 {n} 验证失败，已自动回滚", "gate_refused": "检查门拒绝切换到阶段 {n}：{what}",
-           "decommissioned": "{container} 已下线，释放 {gb} GB", "decommission_refused": "下线被拒绝：{what}",
-           "copy": "隔离区中 {model} 的副本，{hours} 小时前保存，位于 {path}",
-           "no_copy": "API 故障且本地模型没有隔离副本：先检查密钥和网络", "after_pull": "先重新拉取 {model}，再执行"},
-    "en": {"status": "{before} -> {after}", "status_failing": "{before} -> {after}; not OK: {names}",
-           "still": "still {after} since the last message: {names}",
-           "applied": "stage {n} ({name}) applied and verified", "rolled_back_to": "rolled back to stage {n} ({name}), verified",
-           "verify_failed": "stage {n} failed its verification and was rolled back",
-           "gate_refused": "a gate refused the move to stage {n}: {what}",
-           "decommissioned": "{container} decommissioned: {gb} GB freed",
-           "decommission_refused": "the decommission was refused: {what}",
-           "copy": "the quarantined copy of {model}, taken {hours} h ago, in {path}",
-           "no_copy": "the API fails and no quarantined copy of the local model exists: check the key and the network first",
-           "after_pull": "after pulling {model} again"},
+    "zh": {
+        "status": "{before} -> {after}",
+        "status_failing": "{before} -> {after}；异常：{names}",
+        "still": "自上条消息以来仍为 {after}：{names}",
+        "applied": "阶段 {n}（{name}）已应用并验证通过",
+        "rolled_back_to": "已回退到阶段 {n}（{name}）并验证通过",
+        "verify_failed": "阶段 {n} 验证失败，已自动回滚",
+        "gate_refused": "检查门拒绝切换到阶段 {n}：{what}",
+        "decommissioned": "{container} 已下线，释放 {gb} GB",
+        "decommission_refused": "下线被拒绝：{what}",
+        "copy": "隔离区中 {model} 的副本，{hours} 小时前保存，位于 {path}",
+        "no_copy": "API 故障且本地模型没有隔离副本：先检查密钥和网络",
+        "after_pull": "在重新拉取 {model} 之后",
+    },
+    "en": {
+        "status": "{before} -> {after}",
+        "status_failing": "{before} -> {after}; not OK: {names}",
+        "still": "still {after} since the last message: {names}",
+        "applied": "stage {n} ({name}) applied and verified",
+        "rolled_back_to": "rolled back to stage {n} ({name}), verified",
+        "verify_failed": "stage {n} failed its verification and was rolled back",
+        "gate_refused": "a gate refused the move to stage {n}: {what}",
+        "decommissioned": "{container} decommissioned: {gb} GB freed",
+        "decommission_refused": "the decommission was refused: {what}",
+        "copy": "the quarantined copy of {model}, taken {hours} h ago, in {path}",
+        "no_copy": "the API fails and no quarantined copy of the local model exists: check the key and the network",
+        "after_pull": "after pulling {model} again",
+    },
 }
 
 
@@ -67,7 +78,8 @@ def text(event: Event, language: str) -> tuple[str, str]:
     w = WORDS[language]
     title = f"{MARKS.get(event.status, '')} xiaozhi {w[event.source]}: {event.status} @ {event.host}"
     lines = [f"### {title}", f"- {w['host']}: {event.host}",
-             f"- {w['stage']}: {event.stage if event.stage is not None else '?'}", f"- {w['changed']}: {phrase(event.changed, language) or w['test_text']}"]
+             f"- {w['stage']}: {event.stage if event.stage is not None else '?'}",
+             f"- {w['changed']}: {phrase(event.changed, language) or w['test_text']}"]
     if event.failing:
         lines.append(f"- {w['failing']}:")
         lines += [f"  - {MARKS.get(status, '')} `{name}`: {actual}" for name, status, actual in event.failing]
