@@ -17,7 +17,7 @@ from core.files import atomic_write
 from deploy import backup
 from deploy.apply import Outcome, point_compose_file, roll_back, run_gates, settled
 from xiaozhi_server import plan as planning, render as rendering, stages
-from xiaozhi_server.health import FAILED
+from xiaozhi_server.health import FAILED, RUNNING
 
 
 def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
@@ -174,7 +174,7 @@ def _running(docker_state: dict) -> bool:
 def _answers(url: str) -> bool:
     import httpx
     try:
-        return "Server is running" in httpx.get(url, timeout=2).text
+        return RUNNING in httpx.get(url, timeout=2).text
     except httpx.HTTPError:
         return False
 

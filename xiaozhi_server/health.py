@@ -17,6 +17,7 @@ from xiaozhi_server import render as rendering, router, stages
 
 INITIALISED = "初始化组件: llm成功"   # upstream's log line once its LLM is set up, then the entry's name
 FAILED = "初始化组件失败"               # ... and when a module could not be
+RUNNING = "Server is running"           # what port 8000 answers a plain GET
 LOG_WINDOW_S = 600                      # initialisation is logged within this long of the start
 
 
@@ -117,9 +118,8 @@ def judge(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
     want = stages.selected_for(stage.number, xs.local_entry)
     http, ota, server, files = facts["server.http"], facts["server.ota"], facts["server"], facts["server.files"]
     results = [
-        Result("server.http", Status.OK if "Server is running" in http.body else Status.CRITICAL,
-               "Server is running", http.body.strip()[:80] if http.status else f"no answer ({http.error})",
-               seconds=http.seconds),
+        Result("server.http", Status.OK if RUNNING in http.body else Status.CRITICAL, RUNNING,
+               http.body.strip()[:80] if http.status else f"no answer ({http.error})", seconds=http.seconds),
         Result("server.ota", Status.OK if ota.status == 200 else Status.CRITICAL, "200",
                str(ota.status) if ota.status else f"no answer ({ota.error})", seconds=ota.seconds)]
     if server.engine != "ok":
