@@ -12,7 +12,12 @@ from xiaozhi_server import apply
 
 from .test_plan import settings
 
-WRITTEN = time.time() - 5   # when the backup's files were put back: a few seconds ago
+AGO = 5   # the backup's files were put back this many seconds before each test
+
+
+def written() -> float:
+    """Taken in the test, not at import: CI collects the unit tests long before it runs them."""
+    return time.time() - AGO
 
 
 def iso(t: float) -> str:
@@ -49,22 +54,23 @@ class Client:
 
 
 @pytest.mark.parametrize("running, started, restarts", [
-    (True, iso(WRITTEN + 0.5), 0),     # started again by its policy after the files came back: waited for
-    (True, iso(WRITTEN - 0.5), 1),     # started before that: it may hold the failed files
-    (False, iso(WRITTEN + 0.5), 1),    # exited again, or between two tries of its policy
+    (True, +0.5, 0),     # started again by its policy after the files came back: waited for
+    (True, -0.5, 1),     # started before that: it may hold the failed files
+    (False, +0.5, 1),    # exited again, or between two tries of its policy
 ])
 def test_the_rollback_waits_for_a_server_its_policy_started_on_the_restored_files(tmp_path, monkeypatch, running,
                                                                                    started, restarts):
     monkeypatch.setattr(httpx, "get", lambda url, timeout: httpx.Response(200, text="Server is running"))
-    container, said = Container(running, started), []
-    apply.restart_server(settings(tmp_path), Client(container), said.append, written=WRITTEN)
+    at = written()
+    container, said = Container(running, iso(at + started)), []
+    apply.restart_server(settings(tmp_path), Client(container), said.append, written=at)
     assert container.restarts == restarts
     assert ("restart policy" in said[0]) is (restarts == 0)
 
 
 def test_a_forward_move_always_restarts(tmp_path, monkeypatch):
     monkeypatch.setattr(httpx, "get", lambda url, timeout: httpx.Response(200, text="Server is running"))
-    container = Container(True, iso(WRITTEN))
+    container = Container(True, iso(written()))
     apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
     assert container.restarts == 1
 
@@ -74,10 +80,11 @@ def test_only_this_runs_failure_ends_the_wait(tmp_path, monkeypatch):
         raise httpx.ConnectError("refused")
     monkeypatch.setattr(httpx, "get", refused)
     failed = "初始化组件失败: LLM MigrateRouterLLM: the provider failed".encode()
-    container = Container(False, iso(WRITTEN - 20), log=failed, finished=iso(WRITTEN - 0.1))
+    at = written()
+    container = Container(False, iso(at - 20), log=failed, finished=iso(at - 0.1))
     with pytest.raises(MigrationError, match="did not start: 初始化组件失败"):
         apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
-    assert container.since == pytest.approx(WRITTEN - 0.1)   # after the run before ended, not a second before
+    assert container.since == pytest.approx(at - 0.1)   # after the run before ended, not a second before
 
 
 def test_a_server_still_starting_is_let_finish_before_it_is_restarted(tmp_path, monkeypatch):
@@ -92,8 +99,9 @@ def test_a_server_still_starting_is_let_finish_before_it_is_restarted(tmp_path, 
         return httpx.Response(200, text="Server is running")
     monkeypatch.setattr(httpx, "get", starting_then_up)
     monkeypatch.setattr(apply.time, "sleep", lambda _: None)
-    container = Container(True, iso(WRITTEN - 0.5))
-    apply.restart_server(settings(tmp_path), Client(container), lambda _: None, written=WRITTEN)
+    at = written()
+    container = Container(True, iso(at - 0.5))
+    apply.restart_server(settings(tmp_path), Client(container), lambda _: None, written=at)
     assert container.restarts == 1 and container.restarted_after == 4   # restarted once it answered
 
 
