@@ -56,7 +56,7 @@ def section(tokens: Tokens | None, model: str, price: Price | None, stages: dict
     head = "| stage | API share | per 1000 chats |" + (f" per month at {chats_per_day} chats/day |" if chats_per_day else "")
     lines += [head, "|---|---|---|" + ("---|" if chats_per_day else "")]
     for stage in stages.values():
-        share = stage.qwen_weight / (stage.qwen_weight + stage.local_weight)
+        share = stage.api_share
         cost = one * 1000 * share
         row = f"| {stage.number} {stage.name} | {share:.0%} | {money(cost)} {price.currency} |"
         if chats_per_day:
@@ -77,7 +77,7 @@ def projected(settings: Settings, stage: Stage, now: float | None = None) -> str
     price = settings.api_prices.get(model)
     if price is None or (now or time.time()) - when > RECENT_S:
         return None
-    share = stage.qwen_weight / (stage.qwen_weight + stage.local_weight)
+    share = stage.api_share
     day = time.strftime("%Y-%m-%d", time.localtime(when))
     return (f"projected API cost at stage {stage.number}: {money(per_chat(tokens, price) * 1000 * share)} "
             f"{price.currency} per 1000 chats ({share:.0%} to the API; tokens measured by `invoke bench` on {day}, "

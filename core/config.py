@@ -97,6 +97,11 @@ class Stage:
         return services_table.format_weights({"qwen": self.qwen_weight, "local": self.local_weight})
 
     @property
+    def api_share(self) -> float:
+        """The part of the traffic the stage's weights send to the API (0 to 1)."""
+        return self.qwen_weight / (self.qwen_weight + self.local_weight)
+
+    @property
     def uses_api(self) -> bool:
         """The key is needed: the stage says so, or its weights send the API any traffic."""
         return self.requires_key or self.qwen_weight > 0
