@@ -44,10 +44,11 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
     from checks import history, judge, report as fmt  # noqa: F401
     result: Report = wait()
     previous = history.last(settings.history_path) if then else None
+    entry = history.record(result)
     if record:
-        _record(settings, result)
+        _record(settings, entry)
     if then:
-        then(result, previous, history.record(result))
+        then(result, previous, entry)
     code = result.status
     if prom:
         try:
@@ -62,10 +63,10 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
     return redact(text, settings.api_key), int(code)
 
 
-def _record(settings: Settings, result: Report) -> None:
+def _record(settings: Settings, entry: dict) -> None:
     from checks import history
     try:
-        history.append(settings.history_path, history.record(result), settings.health.history_max_bytes,
+        history.append(settings.history_path, entry, settings.health.history_max_bytes,
                        settings.health.history_keep)
     except (OSError, MigrationError) as exc:  # a check must still report when its history cannot be kept
         print(f"warning: health history not written to {settings.history_path}: {_why(exc)}", file=sys.stderr)

@@ -65,7 +65,8 @@ def test_history_through_a_link_is_a_warning_not_a_crash(tmp_path, victim, capsy
                                health=SimpleNamespace(history_max_bytes=1 << 20, history_keep=3))
     fake = SimpleNamespace(started=0.0, seconds=0.1, stage=SimpleNamespace(number=1), results=[],
                            status=SimpleNamespace(name="OK"))
-    command._record(settings, fake)
+    from checks import history
+    command._record(settings, history.record(fake))
     assert "symlink" in capsys.readouterr().err
     _untouched(victim)
 
