@@ -14,12 +14,12 @@ from core.files import atomic_write, read_text
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def project_data() -> dict:
-    return yaml.safe_load((ROOT / "invoke.yaml").read_text())
-
-
-def project_settings() -> config.Settings:
-    return config.load(project_data(), env={}, deployed_key=False)
+def project_settings(target: str | None = None) -> config.Settings:
+    """The project's own invoke.yaml, no key anywhere; ``target`` in place of the one it names."""
+    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    if target:
+        data["migrate"]["target"] = target
+    return config.load(data, env={}, deployed_key=False)
 
 
 def expected() -> dict[Path, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import composefile, config
+from core import composefile
 from core.services import LOCAL_LLM_SERVICE
 from deploy import review
 from xiaozhi_server import render as rendering
@@ -18,14 +18,8 @@ KEY = "<redacted: the API key>"
 MASTER_KEY = "<redacted: the router's master key>"
 
 
-def settings() -> config.Settings:
-    data = review.project_data()
-    data["migrate"]["target"] = "xiaozhi-server"
-    return config.load(data, env={}, deployed_key=False)
-
-
 def expected() -> dict[Path, str]:
-    s = settings()
+    s = review.project_settings("xiaozhi-server")
     found = (FOUND / rendering.CONFIG_FILE).read_text()
     local = rendering.local_service(composefile.services((FOUND / "docker-compose.yml").read_text()),
                                     s.local_llm.container, s.compose_names[LOCAL_LLM_SERVICE])
