@@ -18,7 +18,7 @@ from adapters import compose
 from core import envfile, state
 from core.config import Settings, Stage
 from core.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
-from core.files import atomic_write, check_private_dir, read_text, write_files
+from core.files import atomic_write, check_key_path, check_private_dir, read_text, write_files
 
 
 @dataclass
@@ -29,9 +29,11 @@ class Outcome:
     deletes_bytes: int = 0     # model bytes the decommission that follows will delete for good
 
 
-def preflight(settings: Settings, target: Stage, dry_run: bool, uses_api: bool | None = None) -> None:
+def preflight(settings: Settings, target: Stage, dry_run: bool, uses_api: bool | None = None,
+              secret_files=SECRET_FILES) -> None:
     """Refuse, before any change, what cannot work. ``uses_api``: the stage needs the key (as the
-    target reads the stage; by default its weights say)."""
+    target reads the stage; by default its weights say). ``secret_files``: the target's files that
+    hold a key (every folder on their path, and the backups folder, must be private)."""
     if (target.uses_api if uses_api is None else uses_api) and not settings.api_key:
         # Rendering without a key would blank the deployed one while the API still gets traffic.
         raise ConfigError(f"stage {target.number} sends traffic to the API and no key was found "
@@ -42,7 +44,9 @@ def preflight(settings: Settings, target: Stage, dry_run: bool, uses_api: bool |
     if not d.is_dir():
         raise MigrationError("the deploy directory does not exist", where=str(d),
                              hint="create it, or set migrate.deploy_dir (in sandbox.yaml: run sandbox.up first)")
-    check_private_dir(d)
+    for name in sorted(secret_files):
+        check_key_path(d, name)
+    check_private_dir(d / backup.ROOT, what=f"the backups folder ({backup.ROOT}/ in the deploy directory)")
     if not dry_run and not os.access(d, os.W_OK):
         raise MigrationError("the deploy directory is not writable", where=str(d),
                              hint="run as its owner or with sudo")
@@ -202,6 +206,8 @@ def roll_back(d: Path, saved: Path, names, old_state: dict, recorded, target: St
     out("the change failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
     try:
         backup.restore(saved, d, names)
+    except backup.RestoreFailed as exc:
+        failures.append("restoring the files failed: " + exc.message.replace("\n", "; "))
     except OSError as exc:
         failures.append(f"restoring the files failed: {_os_problem(exc)}; copy them back from {saved} by hand")
     if not failures:
