@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pwd
 import stat
 import tempfile
 from pathlib import Path
@@ -18,8 +19,17 @@ from core.secrets import redact
 
 
 def read_text(path: Path) -> str | None:
+    """The file's text as it is on disk: line endings kept (CRLF stays CRLF); None when absent."""
     try:
-        return path.read_text()
+        with open(path, encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def read_bytes(path: Path) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
     except FileNotFoundError:
         return None
 
@@ -43,7 +53,7 @@ def atomic_write(path: Path, text: str | bytes, mode: int | None = None) -> None
                              hint="run as a user who may write the deploy directory") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode() if isinstance(text, str) else text)
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
             os.fchmod(fh.fileno(), want_mode)
             if old is not None and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
@@ -96,21 +106,69 @@ def append_json_line(path: Path, entry: dict, mode: int = 0o644) -> None:
         os.close(fd)
 
 
-def check_private_dir(path: Path) -> None:
-    """Refuse a deploy directory that another user could write to: they could plant links or
-    files that the toolkit, run as root, would then act on."""
+def owner_name(uid: int) -> str:
     try:
-        info = os.stat(path)
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def dir_problems(path: Path) -> list[str]:
+    """Why ``path`` is no folder the toolkit may keep a key in: a symlink, not a folder, owned by
+    someone other than root or this user, or writable by group or others (sticky or not: a
+    sticky bit stops deleting, not planting). [] when it is fine or does not exist."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return []
+    if stat.S_ISLNK(info.st_mode):
+        return [f"a symlink (to {os.path.realpath(path)})"]
+    if not stat.S_ISDIR(info.st_mode):
+        return ["not a folder"]
+    problems = []
+    if info.st_uid not in (0, os.geteuid()):
+        problems.append(f"owned by {owner_name(info.st_uid)}, not by root or this user")
+    if info.st_mode & 0o022:
+        problems.append(f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})")
+    return problems
+
+
+def check_private_dir(path: Path, what: str = "the deploy directory") -> None:
+    """Refuse a folder that another user could write to: they could plant links or files that
+    the toolkit, run as root, would then act on, or read the key the toolkit writes there."""
+    problems = dir_problems(path)
+    if problems:
+        owner = any(p.startswith("owned by") for p in problems)
+        link = any(p.startswith(("a symlink", "not a folder")) for p in problems)
+        fix = (f"replace {path} with a real folder" if link else
+               " && ".join(([f"chown root: {path}"] if owner else []) +
+                           ([f"chmod go-w {path}"] if any(p.startswith("writable") for p in problems) else [])))
+        raise Refused(f"{what} is " + " and ".join(problems), where=str(path),
+                      hint=f"{fix}, then run again; nothing was changed")
+
+
+def check_key_path(deploy_dir: Path, name: str) -> None:
+    """Every folder from the deploy directory down to the key-bearing file ``name`` (relative to
+    it: data/.config.yaml) is private (check_private_dir), and the file, when it exists, is a
+    regular file owned by root or this user: the key is never written into another user's file."""
+    deploy_dir = Path(deploy_dir)
+    folder = deploy_dir
+    check_private_dir(folder)
+    for part in Path(name).parent.parts:
+        folder = folder / part
+        check_private_dir(folder, what=f"the folder {folder.relative_to(deploy_dir)}/ of {name}")
+    path = deploy_dir / name
+    try:
+        info = os.lstat(path)
     except FileNotFoundError:
         return
-    problems = []
-    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
-        problems.append(f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})")
+    if not stat.S_ISREG(info.st_mode):
+        raise Refused(f"{name} is not a regular file (a symlink?): the toolkit never writes the key through one",
+                      where=str(path), hint=f"replace it with the file itself (`ls -l {path}`); nothing was changed")
     if info.st_uid not in (0, os.geteuid()):
-        problems.append(f"owned by uid {info.st_uid}, not by root or this user")
-    if problems:
-        raise Refused("the deploy directory is " + " and ".join(problems), where=str(path),
-                      hint=f"chown root: {path} && chmod go-w {path}, then run again; nothing was changed")
+        raise Refused(f"{name} is owned by {owner_name(info.st_uid)}, not by root or this user: the API key "
+                      "would be written into a file another user owns", where=str(path),
+                      hint=f"chown root: {path} (or run as its owner), then run again; nothing was changed")
 
 
 def read_json_lines(path: Path) -> list[dict]:

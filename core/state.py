@@ -10,11 +10,12 @@ import getpass
 import json
 import os
 import socket
+import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.errors import LockHeld, MigrationError
+from core.errors import LockHeld, MigrationError, Refused
 from core.files import append_json_line, atomic_write, open_nofollow, read_json_lines
 
 STATE = "state.json"
@@ -65,7 +66,13 @@ def _who() -> str:
 def lock(deploy_dir: Path):
     """An exclusive flock held for the whole change; the holder's pid is written in the file."""
     path = Path(deploy_dir) / LOCK
-    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)   # truncating it would truncate the file behind its other name
+        raise Refused(f"the lock file is {'not a regular file' if not stat.S_ISREG(info.st_mode) else 'hard-linked'}"
+                      f" ({info.st_nlink} names): the toolkit truncates it, and would truncate what it is linked to",
+                      where=str(path), hint=f"rm {path} (the toolkit makes a new one), then run again; nothing was changed")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

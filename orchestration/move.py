@@ -15,7 +15,7 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
           confirm=None, out=print, backward_ok: bool = False) -> Outcome:
     stage = settings.stage(number)
     target = targets.load(settings)
-    preflight(settings, stage, dry_run, target.uses_api(stage))
+    preflight(settings, stage, dry_run, target.uses_api(stage), target.secret_files)
     compose.require_v2()
     _require_local_model(settings, target, stage)
     if dry_run:

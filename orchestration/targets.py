@@ -14,6 +14,9 @@ from core.config import Settings, Stage
 
 
 class Target(Protocol):
+    @property
+    def secret_files(self) -> set[str]:
+        ...
     name: str
     client: object          # the Docker SDK client the target's steps share (opened on first use)
 
@@ -56,6 +59,12 @@ class ComposeEnv:
     """The seed's stack: the operator's docker-compose.yml, with a Compose override and llm.env
     rendered per stage beside it; the weights in llm-service's LLM_PROVIDER_WEIGHTS."""
     name = "compose-env"
+
+    @property
+    def secret_files(self) -> set[str]:
+        """The files of the deploy dir that hold a key."""
+        from deploy.render import SECRET_FILES
+        return SECRET_FILES
 
     def __init__(self, settings: Settings, client=None):
         self.settings = settings
@@ -146,6 +155,12 @@ class XiaozhiServerTarget(ComposeEnv):
     in a Compose override at the split stage, the server restarted and verified from its log.
     The local model's store and container are found as for the compose stack (inherited)."""
     name = "xiaozhi-server"
+
+    @property
+    def secret_files(self) -> set[str]:
+        """Their data/.config.yaml among them."""
+        from xiaozhi_server.render import SECRET_FILES
+        return SECRET_FILES
 
     def uses_api(self, stage: Stage) -> bool:
         """From the validate stage on, the server's config file holds the API entry; before it the
