@@ -6,6 +6,9 @@ Pure: text in, text out; the server's own merge of its built-in config.yaml is `
 from __future__ import annotations
 
 import io
+import re
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ConfigError, Refused
@@ -14,24 +17,70 @@ OWNED_PREFIX = "Migrate"          # every LLM entry the toolkit adds: MigrateRou
 REFERENCES = (("Intent", "intent_llm", "llm"), ("Memory", "mem_local_short", "llm"))  # other places naming an LLM entry
 
 
-def _yaml():
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class Style:
+    """How their file is written, so that a dump writes it the same way: line endings, the
+    mapping indent, where a block sequence's dash sits (offset) and its item (sequence)."""
+    newline: str = "\n"
+    mapping: int = 2
+    sequence: int = 2
+    offset: int = 0
+    bom: bool = False
+    final_newline: bool = True
+
+
+_OPENS = re.compile(r"^( *)[^\s#-][^#]*:[ \t]*(#.*)?$")     # a key whose value is the block below it
+_ITEM = re.compile(r"^( *)-(?:[ \t]|$)")
+
+
+def style_of(text: str) -> Style:
+    """The style most of their file is written in (a file mixing styles is caught by ``kept``)."""
+    body = text[1:] if text.startswith(BOM) else text
+    newline = "\r\n" if "\r\n" in body and body.count("\r\n") == body.count("\n") else "\n"
+    lines = [line for line in body.replace("\r\n", "\n").split("\n") if line.strip() and not line.lstrip().startswith("#")]
+    mappings, offsets = Counter(), Counter()
+    for prev, line in zip(lines, lines[1:]):
+        opens, item = _OPENS.match(prev), _ITEM.match(line)
+        if not opens:
+            continue
+        step = len(line) - len(line.lstrip(" ")) - len(opens.group(1))
+        if item and step >= 0:
+            offsets[step] += 1
+        elif not item and step > 0:
+            mappings[step] += 1
+    mapping = mappings.most_common(1)[0][0] if mappings else 2
+    offset = offsets.most_common(1)[0][0] if offsets else 0
+    return Style(newline, mapping, offset + 2, offset, text.startswith(BOM), not body or body.endswith("\n"))
+
+
+def _yaml(style: Style = Style()):
     from ruamel.yaml import YAML
     y = YAML()                   # round-trip: comments, order, quotes and flow style are kept
     y.preserve_quotes = True
     y.width = 4096               # never re-wrap a long line of theirs
+    y.indent(mapping=style.mapping, sequence=style.sequence, offset=style.offset)
     return y
+
+
+def _plain(text: str) -> str:
+    """The text ruamel reads: no byte-order mark, LF line endings (dump puts theirs back)."""
+    return (text[1:] if text.startswith(BOM) else text).replace("\r\n", "\n")
 
 
 def load(text: str, where: str = "data/.config.yaml"):
     """The user's file as a round-trip mapping; refuses what the toolkit cannot migrate."""
     from ruamel.yaml.error import YAMLError
+    plain = _plain(text)
     try:
-        data = _yaml().load(text)
+        data = _yaml(style_of(text)).load(plain)
     except YAMLError as exc:
         raise ConfigError(f"not YAML the server can read: {str(exc).splitlines()[0]}", where=where,
                           hint="fix the file (the server would refuse it too); nothing was changed") from None
     if data is None:  # only comments, or empty: keep the comments above whatever is added
-        data = _yaml().load(text.rstrip("\n") + ("\n" if text.strip() else "") + "_placeholder: 1\n")
+        data = _yaml().load(plain.rstrip("\n") + ("\n" if plain.strip() else "") + "_placeholder: 1\n")
         del data["_placeholder"]
     if not hasattr(data, "keys"):
         raise ConfigError("the top level is not a mapping", where=where, hint="the server expects key: value pairs")
@@ -43,10 +92,73 @@ def load(text: str, where: str = "data/.config.yaml"):
     return data
 
 
-def dump(data) -> str:
+def dump(data, like: str = "") -> str:
+    """``data`` as text written in the style of ``like`` (their file as read): its indentation,
+    sequence style, line endings, byte-order mark and final newline."""
+    style = style_of(like) if like else Style()
     out = io.StringIO()
-    _yaml().dump(data, out)
-    return out.getvalue()
+    _yaml(style).dump(data, out)
+    text = out.getvalue()
+    if not style.final_newline and text.endswith("\n"):
+        text = text[:-1]
+    return (BOM if style.bom else "") + text.replace("\n", style.newline)
+
+
+def kept(before: str, after: str, where: str = "data/.config.yaml") -> None:
+    """Refuse (raise) unless every line of ``before`` outside the keys the toolkit owns is in
+    ``after`` byte for byte, in order, and ``after`` adds no line outside them: the guard between
+    a round trip that cannot keep their style and a write. Names the line, never its content."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    owned_old, owned_new = owned_lines(load(before, where)), owned_lines(load(after, where))
+    theirs_old = [(i, line) for i, line in enumerate(old) if i not in owned_old]
+    theirs_new = [line for i, line in enumerate(new) if i not in owned_new]
+    for n, (i, line) in enumerate(theirs_old):
+        if n >= len(theirs_new) or theirs_new[n] != line:
+            raise Refused(f"writing the stage would change line {i + 1} of yours (the YAML library cannot keep "
+                          "its indentation, quoting or line ending as written)", where=where,
+                          hint="make the file's indentation and line endings the same throughout (e.g. every level "
+                               "indented by the same number of spaces), then run again; nothing was changed")
+    if len(theirs_new) > len(theirs_old):
+        raise Refused("writing the stage would add a line that is not the toolkit's", where=where,
+                      hint="report this with the file's layout (not its values); nothing was changed")
+
+
+def owned_lines(data) -> set[int]:
+    """The lines (0-based) that hold what the toolkit owns: ``selected_module.LLM``, the references
+    it may move, its own entries from their key to their last value, and a section header whose
+    every key is the toolkit's (it may create the section)."""
+    lines: set[int] = set()
+    section = data.get("selected_module")
+    if hasattr(section, "lc") and "LLM" in section:
+        lines |= _span(section, "LLM")
+        if list(section) == ["LLM"]:
+            lines |= _span(data, "selected_module", header=True)
+    for name, module, key in REFERENCES:
+        node = (data.get(name) or {}).get(module) if hasattr(data.get(name), "get") else None
+        if hasattr(node, "lc") and key in node:
+            lines |= _span(node, key)
+    entries = data.get("LLM")
+    if hasattr(entries, "lc"):
+        owned = [name for name in entries if str(name).startswith(OWNED_PREFIX)]
+        for name in owned:
+            lines |= _span(entries, name)
+        if owned and len(owned) == len(entries):
+            lines |= _span(data, "LLM", header=True)
+    return lines
+
+
+def _span(node, key, header: bool = False) -> set[int]:
+    """The lines from ``key`` to the last line of its value (only the key's line: ``header``)."""
+    first = node.lc.key(key)[0]
+    return {first} if header else set(range(first, _last_line(node, key) + 1))
+
+
+def _last_line(node, key) -> int:
+    value = node[key]
+    last = node.lc.value(key)[0] if node.lc.data.get(key) and len(node.lc.data[key]) > 2 else node.lc.key(key)[0]
+    if hasattr(value, "lc") and hasattr(value, "keys") and len(value):
+        return max(last, _last_line(value, list(value)[-1]))
+    return last
 
 
 def selected_llm(data) -> str | None:
@@ -79,9 +191,47 @@ def put_entry(data, name: str, fields: dict[str, Any]) -> None:
 
 
 def remove_entry(data, name: str) -> None:
+    """Remove an entry the toolkit owns. Comment lines of theirs written after it (ruamel keeps
+    them with the entry's last key) move to the node before it, so that they stay where they were."""
     _owned(name)
-    if data.get("LLM") is not None and name in data["LLM"]:
-        del data["LLM"][name]
+    entries = data.get("LLM")
+    if entries is None or name not in entries:
+        return
+    keys = list(entries)
+    trailing = _trailing_comment(entries[name])
+    del entries[name]
+    index = keys.index(name)
+    if trailing and index > 0:
+        _append_comment(entries, keys[index - 1], trailing)
+    elif trailing:   # it was the first entry: the comment goes after the section's key
+        _append_comment(data, "LLM", trailing, after_key=True)
+
+
+def _trailing_comment(entry) -> str:
+    """The full comment lines after an entry's last line (not a comment at the end of that line,
+    which is on the toolkit's own line and goes with it)."""
+    if not (hasattr(entry, "ca") and hasattr(entry, "keys") and len(entry)):
+        return ""
+    last = list(entry)[-1]
+    if hasattr(entry[last], "ca") and hasattr(entry[last], "keys") and len(entry[last]):
+        return _trailing_comment(entry[last])
+    token = (entry.ca.items.get(last) or [None] * 3)[2]
+    if token is None or "\n" not in token.value:
+        return ""
+    return token.value.split("\n", 1)[1]
+
+
+def _append_comment(node, key, lines: str, after_key: bool = False) -> None:
+    from ruamel.yaml.tokens import CommentToken
+    from ruamel.yaml.error import CommentMark
+    value = node[key]
+    if not after_key and hasattr(value, "ca") and hasattr(value, "keys") and len(value):
+        return _append_comment(value, list(value)[-1], lines)
+    slot = node.ca.items.setdefault(key, [None, None, None, None])
+    if slot[2] is None:
+        slot[2] = CommentToken("\n" + lines, CommentMark(0), None)
+    else:
+        slot[2].value = slot[2].value + lines
 
 
 def retarget(data, old: str, new: str) -> list[str]:

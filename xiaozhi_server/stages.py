@@ -62,7 +62,19 @@ def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...]
     after = _summary(data)
     changes = [f"{key}: {before.get(key) or '(none)'} -> {after.get(key) or '(none)'}"
                for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
-    return Edited(sc.dump(data), changes, moved)
+    if not changes and not _entries_differ(text, data, entries):
+        return Edited(text, changes, moved)     # nothing of the toolkit's changes: their bytes, untouched
+    new = sc.dump(data, like=text)
+    sc.kept(text, new)
+    return Edited(new, changes, moved)
+
+
+def _entries_differ(text: str, data, entries: Entries) -> bool:
+    """Whether the toolkit's entries as rendered differ from the file's (a rotated key, a new
+    router URL: the summary names neither key)."""
+    found = sc.load(text).get("LLM") or {}
+    wanted = data.get("LLM") or {}
+    return any(dict(found.get(n) or {}) != dict(wanted.get(n) or {}) for n in (API_ENTRY, ROUTER_ENTRY))
 
 
 def holds_key(number: int) -> bool:
