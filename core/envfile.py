@@ -56,9 +56,10 @@ _ASSIGNMENT = r"^[ \t]*(?:export[ \t]+)?{name}[ \t]*=[^\r\n]*"
 def set_variable(text: str, name: str, value: str) -> str:
     """``text`` (an env file, perhaps the operator's .env) with ``name`` set to ``value``: each
     line assigning it is replaced, every other line (comments, order, their variables) kept
-    byte for byte; when none does, one line is appended."""
+    byte for byte (CRLF kept); when none does, one line is appended with the file's line ending."""
     line = f"{name}={quote(value)}"
     pattern = re.compile(_ASSIGNMENT.format(name=re.escape(name)), re.M)
     if pattern.search(text):
         return pattern.sub(lambda _: line, text)
-    return text + ("" if not text or text.endswith("\n") else "\n") + line + "\n"
+    newline = "\r\n" if "\r\n" in text and text.count("\r\n") == text.count("\n") else "\n"   # theirs
+    return text + ("" if not text or text.endswith("\n") else newline) + line + newline

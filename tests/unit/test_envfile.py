@@ -11,6 +11,8 @@ from core import envfile
     ("export COMPOSE_FILE=old\n#COMPOSE_FILE=commented\n", "COMPOSE_FILE=a.yml:b.yml\n#COMPOSE_FILE=commented\n"),
     ("  COMPOSE_FILE = 'x' \r\nCOMPOSE_FILES=keep\n", "COMPOSE_FILE=a.yml:b.yml\r\nCOMPOSE_FILES=keep\n"),
     ("MY_COMPOSE_FILE=keep\n", "MY_COMPOSE_FILE=keep\nCOMPOSE_FILE=a.yml:b.yml\n"),
+    ("TZ=x\r\n# theirs, CRLF\r\n", "TZ=x\r\n# theirs, CRLF\r\nCOMPOSE_FILE=a.yml:b.yml\r\n"),      # their line endings
+    ("TZ=x\r\nA=1", "TZ=x\r\nA=1\r\nCOMPOSE_FILE=a.yml:b.yml\r\n"),
 ])
 def test_set_variable_writes_that_line_only(before, after):
     assert envfile.set_variable(before, "COMPOSE_FILE", "a.yml:b.yml") == after

@@ -155,6 +155,17 @@ def test_their_dotenv_keeps_every_other_line_and_its_mode(tmp_path):
     assert (tmp_path / "fresh" / ".env").stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.parametrize("theirs", [b"# theirs\r\nTZ=Asia/Shanghai\r\n", b"\xef\xbb\xbfTZ=x\r\nDB_PASS='a b'\r\n",
+                                    b"TZ=x\r\nCOMPOSE_FILE=old.yml\r\n# end\r\n"])
+def test_their_crlf_dotenv_stays_crlf_byte_for_byte(tmp_path, theirs):
+    from deploy.apply import point_compose_file
+    (tmp_path / ".env").write_bytes(theirs)
+    point_compose_file(tmp_path)
+    after = (tmp_path / ".env").read_bytes()
+    line = f"COMPOSE_FILE={tmp_path}/docker-compose.yml:{tmp_path}/docker-compose.migrate.yml\r\n".encode()
+    assert after.replace(line, b"") == theirs.replace(b"COMPOSE_FILE=old.yml\r\n", b"") and line in after
+
+
 def test_a_service_with_no_container_is_said_to_be_created_not_restarted():
     wanted = render(SETTINGS, SETTINGS.stage(2))
     world = planning.World(files=wanted, state={"stage": 2}, containers={}, local_container=None, base=OPERATOR_BASE,
