@@ -60,17 +60,6 @@ def mask_env_lines(text: str, compare_to: str | None = None) -> str:
     return _SECRET_LINE.sub(mask, text)
 
 
-_SECRET_YAML = re.compile(r"^(\s*(?:- )?[A-Za-z0-9_-]*(?:key|secret|token|password)[A-Za-z0-9_-]*\s*:[ \t]*)"
-                          r"(?!os\.environ/)([^\s#{}\[\]|>][^#\n]*?)?([ \t]+#.*)?$", re.M | re.I)
-
-
-def mask_yaml_secrets(text: str) -> str:
-    """Every scalar under a YAML key that names a secret (``api_key``, ``access_token``,
-    ``secret_key``, ``password`` ...) masked, whatever it holds: the user's file carries keys of
-    theirs that no run of the toolkit knows."""
-    return _SECRET_YAML.sub(lambda m: m.group(1) + ("<redacted>" if m.group(2) else "") + (m.group(3) or ""), text)
-
-
 def check_key(value: str, source: str) -> str:
     """The key, stripped; refuses a character no key has, naming its position, never the value."""
     value = value.strip()

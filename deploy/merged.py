@@ -1,19 +1,18 @@
 """The effect of a stage on the merged model: `docker compose config` of the operator's file with
-the deployed override, and with the stage's, normalised by Compose itself, key redacted. This is
-what the operator reads to see which service gets which value; the services whose merged
-definition changes are what Compose recreates when their own file changed under the stage."""
+the deployed override, and with the stage's, normalised by Compose itself. This is
+what the operator reads to see which service gets which value of the toolkit's (the values of
+theirs are never shown, only that they change); the services whose merged definition changes
+are what Compose recreates when their own file changed under the stage."""
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from adapters import compose
 from deploy.plan import base_digest
+from deploy.render import environments
 from core import envfile
 from core.config import Settings
 from core.files import atomic_write, read_text
@@ -31,9 +30,9 @@ def model(settings: Settings, *, base: Path | None = None, override: Path | None
 
 
 def compare(settings: Settings, wanted: dict[str, str], base_changed: bool) -> tuple[str, set[str]]:
-    """(the merged model's diff, deployed -> this stage; the services in the new model whose
+    """(the merged model's changes, deployed -> this stage; the services in the new model whose
     definition changes). When the base changed since it was last applied, "before" is the base
-    as applied, so the diff shows the effect of their change too."""
+    as applied, so the changes include the effect of theirs."""
     d = settings.deploy_dir
     applied = d / APPLIED_BASE
     before_base = applied if base_changed and applied.is_file() else None
@@ -46,30 +45,55 @@ def compare(settings: Settings, wanted: dict[str, str], base_changed: bool) -> t
         after = model(settings, override=_candidate(Path(tmp), wanted))
     changed = {name for name, block in after.get("services", {}).items()
                if before.get("services", {}).get(name) != block}
-    return diff(before, after, settings.api_key), changed
+    owned = {name: set(env) for name, env in environments(wanted).items()}
+    return diff(before, after, owned, settings.api_key), changed
 
 
-def diff(before: dict, before_or_after: dict, key: str) -> str:
-    """One unified diff per service whose merged definition changes (then one for the rest of
-    the model: volumes, networks), each headed by the service's name, secrets masked."""
-    old, new = (yaml.safe_load(text) or {} for text in _masked(before, before_or_after, key))
+def diff(before: dict, after: dict, owned: dict[str, set[str]], key: str = "") -> str:
+    """For each service whose merged definition changes: the variables the toolkit sets, before
+    -> after (a key's value never: only whether it differs); of everything else in the service
+    (theirs: environment, command, labels, build args...) only the names of what changes, never a
+    value. Then the same for the rest of the model (volumes, networks, configs)."""
     parts = []
-    names = sorted(set(old.get("services") or {}) | set(new.get("services") or {}))
-    sections = [(f"services.{n}", (old.get("services") or {}).get(n), (new.get("services") or {}).get(n))
-                for n in names]
-    sections.append(("the rest of the model", {k: v for k, v in old.items() if k != "services"},
-                     {k: v for k, v in new.items() if k != "services"}))
-    for title, a, b in sections:
+    old_services, new_services = before.get("services") or {}, after.get("services") or {}
+    for name in sorted(set(old_services) | set(new_services)):
+        a, b = old_services.get(name), new_services.get(name)
         if a == b:
             continue
         if a is None or b is None:  # the whole block is their file's: name the move, not every line
-            parts.append(f"{title}: {'joins' if a is None else 'leaves'} the merged model (as declared in your file)\n")
+            parts.append(f"services.{name}: {'joins' if a is None else 'leaves'} the merged model (as declared in "
+                         "your file)\n")
             continue
-        dump = lambda block: [] if block is None else yaml.safe_dump(  # noqa: E731
-            block, sort_keys=True, allow_unicode=True, width=120).splitlines(keepends=True)
-        parts.append("".join(difflib.unified_diff(dump(a), dump(b), f"{title} (deployed)", f"{title} (this stage)",
-                                                  n=2)))
-    return "".join(parts)
+        lines = []
+        env_a, env_b = _env(a), _env(b)
+        for var in sorted(owned.get(name, set()) & (set(env_a) | set(env_b))):
+            old, new = env_a.get(var), env_b.get(var)
+            if old == new:
+                continue
+            if _SECRET_NAME.search(var):
+                lines.append(f"  {var}: {'set' if old else '(none)'} -> {'set' if new else '(none)'}"
+                             + (" (a different value, not shown)" if old and new else ""))
+            else:
+                lines.append(f"  {var}: {_shown(old)} -> {_shown(new)}")
+        theirs = [f"environment {var}" for var in sorted(set(env_a) | set(env_b))
+                  if var not in owned.get(name, set()) and env_a.get(var) != env_b.get(var)]
+        theirs += [field for field in sorted(set(a) | set(b)) if field != "environment" and a.get(field) != b.get(field)]
+        if theirs:
+            lines.append(f"  changed, values not shown: {', '.join(theirs)}")
+        parts.append(f"services.{name}:\n" + "".join(line + "\n" for line in lines))
+    rest = [field for field in sorted((set(before) | set(after)) - {"services"}) if before.get(field) != after.get(field)]
+    if rest:
+        parts.append(f"the rest of the model: changed, values not shown: {', '.join(rest)}\n")
+    return redact("".join(parts), key)
+
+
+def _env(block: dict) -> dict:
+    env = block.get("environment") or {}
+    return env if isinstance(env, dict) else {}
+
+
+def _shown(value) -> str:
+    return "(none)" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _candidate(tmp: Path, wanted: dict[str, str]) -> Path:
@@ -82,22 +106,6 @@ def _candidate(tmp: Path, wanted: dict[str, str]) -> Path:
     path = tmp / compose.OVERRIDE_FILE
     path.write_text(text)
     return path
-
-
-def _masked(before: dict, after: dict, key: str) -> tuple[str, str]:
-    """Both models as YAML with every secret-looking variable's value masked (the deployed side
-    may hold a key this run does not know), saying when it differs between the two."""
-    def mask(model: dict, other: dict) -> dict:
-        model = json.loads(json.dumps(model))
-        for name, block in (model.get("services") or {}).items():
-            theirs = ((other.get("services") or {}).get(name) or {}).get("environment") or {}
-            env = block.get("environment") or {}
-            for var, value in env.items():
-                if _SECRET_NAME.search(var) and value:
-                    env[var] = "<redacted: differs>" if var in theirs and theirs[var] != value else "<redacted>"
-        return model
-    dump = lambda m: redact(yaml.safe_dump(m, sort_keys=True, allow_unicode=True, width=120), key)  # noqa: E731
-    return dump(mask(before, after)), dump(mask(after, before))
 
 
 def record_applied_base(settings: Settings) -> str | None:

@@ -200,7 +200,8 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
         lines.append("  left running (decommissioned separately): " + ", ".join(plan.left_running))
     lines += adoption.lines(plan)
     if plan.model_diff:
-        lines.append("  merged model (docker compose config of your file + the override, key redacted):")
+        lines.append("  merged model (docker compose config of your file + the override; the toolkit's values "
+                     "shown, yours only named):")
         lines.extend("    " + line for line in plan.model_diff.splitlines())
     for refusal in plan.refusals:
         lines.append(f"  refused: {refusal}")

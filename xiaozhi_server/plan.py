@@ -1,7 +1,9 @@
 """Planning a stage move of the upstream server. ``observe`` reads the world (the server's folder,
 the state, the server's and the router's containers); ``make`` is pure: (settings, world, stage)
 -> ServerPlan, what applying would write, restart, create and remove; ``describe`` shows it with
-every secret masked (the user's own keys included: their file holds keys no run of ours knows)."""
+no value of theirs: their config file is shown as the toolkit's keys before -> after and a count
+of their lines kept (it holds keys of theirs no run of ours knows); the toolkit's own files as
+diffs, keys masked."""
 from __future__ import annotations
 
 import datetime
@@ -20,7 +22,7 @@ from core.config import Settings, Stage
 from core.errors import MigrationError
 from core.files import read_text
 from core.services import LOCAL_LLM_SERVICE
-from core.secrets import mask_env_lines, mask_yaml_secrets, redact, register
+from core.secrets import mask_env_lines, redact, register
 from deploy import adoption
 from deploy.plan import skipped
 from xiaozhi_server import render as rendering, router, server_config, stages
@@ -56,7 +58,7 @@ class Change:
 
     def diff(self, key: str) -> str:
         def masked(text: str | None) -> list[str]:
-            return redact(mask_yaml_secrets(mask_env_lines(text or "")), key).splitlines(keepends=True)
+            return redact(mask_env_lines(text or ""), key).splitlines(keepends=True)
         lines = "".join(difflib.unified_diff(masked(self.old), masked(self.new), f"deployed/{self.name}",
                                              f"stage/{self.name}"))
         return lines or "(only masked values differ: a key)\n"
@@ -262,6 +264,15 @@ def _notes(settings: Settings, data) -> list[str]:
     return []
 
 
+def theirs_unchanged(old: str, new: str) -> int:
+    """How many lines of their config file are not the toolkit's, and stay as they are."""
+    try:
+        owned = server_config.owned_lines(server_config.load(old))
+    except MigrationError:
+        return 0
+    return sum(1 for i, line in enumerate(old.splitlines()) if i not in owned and line.strip())
+
+
 def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
     t, xs = plan.target, settings.xiaozhi_server
     lines = [f"stage {plan.recorded if plan.recorded is not None else '?'} -> {t.number} ({t.name}): "
@@ -278,7 +289,10 @@ def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
         verb = ("unchanged" if not change.changed else "removed" if change.new is None else
                 "created" if change.old is None else "changes")
         lines.append(f"  file {change.name}: {verb}")
-        if change.changed and change.new is not None:
+        if change.name == rendering.CONFIG_FILE and change.changed:
+            # Theirs: the owned keys' changes are listed above; no line of theirs is ever shown.
+            lines.append(f"    {theirs_unchanged(change.old or '', change.new or '')} lines of yours unchanged")
+        elif change.changed and change.new is not None:
             lines.extend("    " + line for line in change.diff(key).splitlines())
     if plan.config_mode:
         lines.append(f"  {rendering.CONFIG_FILE}: mode {plan.config_mode[0]:04o} -> {plan.config_mode[1]:04o} "

@@ -6,8 +6,9 @@ import dataclasses
 import pytest
 import yaml
 
+from core.errors import Refused
+
 from core import config
-from core.secrets import mask_yaml_secrets
 from xiaozhi_server import plan as p, render as r, stages
 
 from ...conftest import ROOT
@@ -133,16 +134,38 @@ def test_the_cutover_takes_their_local_service_out_of_the_model(tmp_path):
     assert stages.selected_for(3, "OllamaLLM") == stages.API_ENTRY
 
 
-@pytest.mark.parametrize("text, masked", [
-    ("    api_key: sk-1  # mine\n", "    api_key: <redacted>  # mine\n"),
-    ("  auth_key: 'x'\n", "  auth_key: <redacted>\n"),
-    ("  access_token: abc\n", "  access_token: <redacted>\n"),
-    ("  api_key: os.environ/DASHSCOPE_API_KEY\n", "  api_key: os.environ/DASHSCOPE_API_KEY\n"),
-    ("  api_key:\n    nested: 1\n", "  api_key:\n    nested: 1\n"),
-    ("  model_name: qwen\n", "  model_name: qwen\n"),
-])
-def test_yaml_secrets_are_masked_whatever_their_value(text, masked):
-    assert mask_yaml_secrets(text) == masked
+# Their own secrets, each written the way the hostile review found a text mask missing it.
+HOSTILE = {
+    "a # inside the value": "  api_key: sk-abc#THEIR-GLM-KEY\n",
+    "quoted with a ' #'": '  api_key: "9f2c1e #THEIR-GLM-KEY"\n',
+    "block scalar": "  api_key: |\n    THEIR-GLM-KEY-block\n",
+    "value on the next line": "  api_key:\n    THEIR-GLM-KEY-next\n",
+    "flow mapping": "  GLM: {type: openai, api_key: THEIR-GLM-KEY-flow}\n",
+    "quoted key name": '  "api_key": THEIR-GLM-KEY-quoted\n',
+    "bearer header": "  headers: {Authorization: Bearer THEIR-GLM-KEY-bearer}\n",
+    "token in a URL": "  mcp_endpoint: wss://api.xiaozhi.me/mcp/?token=THEIR-GLM-KEY-url\n",
+    "password in a URL": "  url: http://admin:THEIR-GLM-KEY-pw@10.0.0.5/\n",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+@pytest.mark.parametrize("four_spaces", [False, True])
+def test_the_plan_never_shows_a_value_of_their_config_file(tmp_path, name, four_spaces):
+    s = settings(tmp_path)
+    theirs = RICH.replace("\nprompt: |", "\nextra:\n" + HOSTILE[name] + "prompt: |")
+    if four_spaces:   # re-indented their way: the round trip must not re-indent (and so show) every line
+        theirs = "\n".join(" " * (2 * (len(l) - len(l.lstrip(" ")))) + l.lstrip(" ") for l in theirs.split("\n"))
+    found = world(state={"stage": 0})
+    found = dataclasses.replace(found, files={**found.files, r.CONFIG_FILE: theirs})
+    for stage in (1, 2):
+        try:
+            text = p.describe(p.make(s, found, s.stage(stage), allow_skip=True), KEY, s)
+        except Refused as exc:   # a style the round trip cannot keep (a plain value on the next line)
+            assert name == "value on the next line" and "nothing was changed" in exc.message
+            text = exc.message
+        else:
+            assert "lines of yours unchanged" in text
+        assert "THEIR-GLM-KEY" not in text and "my-own-secret" not in text, text
 
 
 @pytest.mark.parametrize("started, expected", [
