@@ -3,6 +3,7 @@ names the host, the stage, what changed, the failing checks with their actual va
 next command to run."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from alerts import sign
@@ -54,12 +55,26 @@ PHRASES = {
 }
 
 
-def phrase(changed: tuple[str, dict] | str, language: str) -> str:
-    """What changed, in ``language``: a (phrase, values) pair, or text as it is."""
+def phrase(changed: tuple[str, dict] | str, language: str, markdown: bool = False) -> str:
+    """What changed, in ``language``: a (phrase, values) pair, or text as it is. With ``markdown``
+    every value (an error's text, a path: words that came from outside) is made inert."""
     if isinstance(changed, str):
-        return changed
+        return inert(changed) if markdown and changed else changed
     key, values = changed
-    return PHRASES[language][key].format(**values)
+    return PHRASES[language][key].format(**({k: inert(str(v)) for k, v in values.items()} if markdown else values))
+
+
+_PLAIN = re.compile(r"^[\w\s.,:;=%+/-]*$")   # nothing any robot's Markdown acts on
+
+
+def inert(value: str) -> str:
+    """``value`` made inert for the robots' Markdown: words that came from outside (a server log
+    line, an error) must not become a link, an image, a heading or a mention. Plain words stay
+    as they are; anything else becomes a one-line code span with no backtick inside."""
+    flat = " ".join(str(value).split())
+    if _PLAIN.match(flat) and "://" not in flat and "www." not in flat.lower():
+        return flat
+    return "`" + flat.replace("`", "'") + "`"
 
 
 @dataclass
@@ -77,12 +92,13 @@ def text(event: Event, language: str) -> tuple[str, str]:
     """(title, markdown body)."""
     w = WORDS[language]
     title = f"{MARKS.get(event.status, '')} xiaozhi {w[event.source]}: {event.status} @ {event.host}"
-    lines = [f"### {title}", f"- {w['host']}: {event.host}",
+    lines = [f"### {title}", f"- {w['host']}: {inert(event.host)}",
              f"- {w['stage']}: {event.stage if event.stage is not None else '?'}",
-             f"- {w['changed']}: {phrase(event.changed, language) or w['test_text']}"]
+             f"- {w['changed']}: {phrase(event.changed, language, markdown=True) or w['test_text']}"]
     if event.failing:
         lines.append(f"- {w['failing']}:")
-        lines += [f"  - {MARKS.get(status, '')} `{name}`: {actual}" for name, status, actual in event.failing]
+        lines += [f"  - {MARKS.get(status, '')} `{inert(name).strip('`')}`: {inert(actual)}"
+                  for name, status, actual in event.failing]
     if event.next:
         lines.append(f"- {w['next']}:")
         lines += [f"  - {step}" for step in steps(event, language)]
@@ -94,7 +110,7 @@ def steps(event: Event, language: str) -> list[str]:
     shown = []
     for step in event.next:
         command, note = _command(step)
-        shown.append(f"`{command}`" + (f" ({phrase(note, language)})" if note else ""))
+        shown.append(f"`{inert(command).strip('`')}`" + (f" ({phrase(note, language, markdown=True)})" if note else ""))
     return shown
 
 

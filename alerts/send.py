@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from adapters import http
 from alerts import message, sign
 from core.alert_settings import Channel
-from core.secrets import redact
+from core.secrets import redact, redact_tree
 
 
 @dataclass
@@ -37,7 +37,7 @@ async def _one(channel: Channel, event: message.Event, timeout: float) -> Delive
         return Delivery(channel, False, f"not sent: {channel.problem}")
     now = time.time()
     url = sign.dingtalk_url(channel.url, channel.secret, int(now * 1000)) if channel.kind == "dingtalk" else channel.url
-    payload = message.body(channel.kind, event, channel.language, channel.secret, now)
+    payload = redact_tree(message.body(channel.kind, event, channel.language, channel.secret, now))
     try:
         async with http.client_for(url, timeout) as client:
             async with http.failures(f"sending to {channel.name}", url):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from core.errors import ConfigError
+from core.errors import ConfigError, shown
 from core.secrets import read_private, register
 
 KINDS = ("dingtalk", "wecom", "feishu", "webhook")
@@ -61,25 +61,25 @@ def load(data: Any, env: Mapping[str, str], where: str = "migrate.alerts") -> Al
 def _number(data, key, where, low, high, default) -> float:
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}", hint=f"seconds, {low} to {high}")
+        raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{key}", hint=f"seconds, {low} to {high}")
     return float(value)
 
 
 def _channel(item, number: int, env: Mapping[str, str], where: str) -> Channel:
     if not isinstance(item, Mapping):
-        raise ConfigError(f"expected a mapping, got {item!r}", where=where)
+        raise ConfigError(f"expected a mapping, got {shown(item)}", where=where)
     unknown = sorted(set(item) - set(CHANNEL_KEYS))
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}", where=f"{where}.{unknown[0]}",
                           hint="known here: " + ", ".join(CHANNEL_KEYS))
     kind = item.get("kind")
     if kind not in KINDS:
-        raise ConfigError(f"unknown kind {kind!r}", where=f"{where}.kind", hint="one of: " + ", ".join(KINDS))
+        raise ConfigError(f"unknown kind {shown(kind)}", where=f"{where}.kind", hint="one of: " + ", ".join(KINDS))
     language, level = item.get("language", "zh"), item.get("min_status", "WARNING")
     if language not in LANGUAGES:
-        raise ConfigError(f"invalid language {language!r}", where=f"{where}.language", hint="zh or en")
+        raise ConfigError(f"invalid language {shown(language)}", where=f"{where}.language", hint="zh or en")
     if level not in LEVELS:
-        raise ConfigError(f"invalid min_status {level!r}", where=f"{where}.min_status", hint="WARNING or CRITICAL")
+        raise ConfigError(f"invalid min_status {shown(level)}", where=f"{where}.min_status", hint="WARNING or CRITICAL")
     url, url_problem = _secret(item, "url", env, where, required=True)
     secret, secret_problem = _secret(item, "secret", env, where, required=False)
     if kind == "wecom" and secret:
@@ -103,7 +103,7 @@ def _secret(item, name: str, env: Mapping[str, str], where: str, required: bool)
         return "", ""
     key, value = given[0], item[given[0]]
     if not isinstance(value, str):
-        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}", hint="a string")
+        raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{key}", hint="a string")
     if key == name:
         found, problem = value.strip(), ""
     elif key.endswith("_env"):

@@ -16,7 +16,7 @@ from core.alert_settings import Alerts, load as load_alerts
 from core import services as services_table
 from core.services import parse_weights
 from core.envfile import control_character
-from core.errors import ConfigError
+from core.errors import ConfigError, shown
 
 LIMIT_NAMES = tuple(s.limit for s in services_table.STACK)
 STACK_SERVICES = tuple(s.name for s in services_table.STACK)
@@ -40,7 +40,7 @@ class Service:
     port: int = 8000
     publish: int | None = None
     healthcheck: tuple[str, ...] | None = None
-    environment: tuple[tuple[str, str], ...] = ()
+    environment: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def _get(data: Mapping, key: str, where: str) -> Any:
 def _str(data, key, where, pattern: re.Pattern | None = None, allowed: str = "") -> str:
     value = _get(data, key, where)
     if not isinstance(value, str) or not value.strip() or (pattern and not pattern.match(value)):
-        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}",
+        raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{key}",
                           hint=allowed or "give a non-empty string")
     return _printable(value, f"{where}.{key}")
 
@@ -257,7 +257,7 @@ def _printable(value: str, where: str) -> str:
 def _int(data, key, where, low: int, high: int) -> int:
     value = _get(data, key, where)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}",
+        raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{key}",
                           hint=f"give a whole number from {low} to {high}")
     return value
 
@@ -265,7 +265,7 @@ def _int(data, key, where, low: int, high: int) -> int:
 def _num(data, key, where, low: float, high: float) -> float:
     value = _get(data, key, where)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ConfigError(f"invalid value {value!r}", where=f"{where}.{key}",
+        raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{key}",
                           hint=f"give a number from {low} to {high}")
     return float(value)
 
@@ -273,7 +273,7 @@ def _num(data, key, where, low: float, high: float) -> float:
 def _url(data, key, where) -> str:
     value = _str(data, key, where)
     if not re.match(r"^https?://[^\s/]+\S*$", value):
-        raise ConfigError(f"invalid URL {value!r}", where=f"{where}.{key}",
+        raise ConfigError(f"invalid URL {shown(value)}", where=f"{where}.{key}",
                           hint="give an http:// or https:// URL")
     return value.rstrip("/")
 
@@ -282,7 +282,7 @@ def _argv(value, where) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"invalid value {value!r}", where=where, hint="give a list of strings")
+        raise ConfigError(f"invalid value {shown(value)}", where=where, hint="give a list of strings")
     return tuple(_printable(v, f"{where}[{i}]") for i, v in enumerate(value))
 
 
@@ -292,23 +292,23 @@ def _environment(data, where: str) -> tuple[tuple[str, str], ...]:
     out = []
     for name, value in data.items():
         if not isinstance(name, str) or not _ENV_NAME.match(name):
-            raise ConfigError(f"invalid variable name {name!r}", where=f"{where}.{name}",
+            raise ConfigError(f"invalid variable name {shown(name)}", where=f"{where}.{name}",
                               hint="letters, digits and _, not starting with a digit")
         if isinstance(value, (Mapping, list)):
-            raise ConfigError(f"invalid value {value!r}", where=f"{where}.{name}", hint="a string or a number")
+            raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{name}", hint="a string or a number")
         out.append((name, _printable(str(value), f"{where}.{name}")))
     return tuple(out)
 
 
 def _service(data: Mapping, where: str, role: str, allowed=SERVICE_KEYS) -> Service:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"expected a mapping, got {data!r}", where=where,
+        raise ConfigError(f"expected a mapping, got {shown(data)}", where=where,
                           hint="e.g. {compose_service: NAME} (its name in your docker-compose.yml)")
     _known(data, allowed, where)
     publish = data.get("publish") if isinstance(data, Mapping) else None
     if publish is not None and (isinstance(publish, bool) or not isinstance(publish, int)
                                 or not 1 <= publish <= 65535):
-        raise ConfigError(f"invalid port {publish!r}", where=f"{where}.publish",
+        raise ConfigError(f"invalid port {shown(publish)}", where=f"{where}.publish",
                           hint="give a port from 1 to 65535, or null to publish nothing")
     environment = _environment(data.get("environment") or {}, f"{where}.environment")
     return Service(compose_service=_str(data, "compose_service", where, _SERVICE_NAME,
@@ -334,7 +334,7 @@ def _stage(data: Mapping, where: str) -> Stage:
     limits = {name: _int(limits_data, name, f"{where}.limits", 1, 10000) for name in LIMIT_NAMES}
     local_llm = _get(data, "local_llm", where)
     if not isinstance(local_llm, bool):
-        raise ConfigError(f"invalid value {local_llm!r}", where=f"{where}.local_llm", hint="true or false")
+        raise ConfigError(f"invalid value {shown(local_llm)}", where=f"{where}.local_llm", hint="true or false")
     if local and not local_llm:
         raise ConfigError("local weight is above 0 but the local LLM is not in compose",
                           where=f"{where}.weights", hint="set local:0 or local_llm: true")
@@ -375,7 +375,7 @@ def _gates_by_stage(data, where: str, stages) -> dict[int, tuple[str, ...]]:
         if not str(stage).isdigit() or int(stage) not in stages:
             raise ConfigError(f"no stage {stage}", where=f"{where}.{stage}", hint="use a stage number of migrate.stages")
         if not isinstance(names, list) or any(n not in GATE_NAMES for n in names):
-            raise ConfigError(f"invalid gates {names!r}", where=f"{where}.{stage}",
+            raise ConfigError(f"invalid gates {shown(names)}", where=f"{where}.{stage}",
                               hint="a list of: " + ", ".join(GATE_NAMES))
         out[int(stage)] = tuple(names)
     return out
@@ -387,7 +387,7 @@ def _decommission(data: Mapping, where: str) -> Decommission:
     _known(data, KNOWN["decommission"], where)
     qdir = data.get("quarantine_dir")
     if qdir is not None and (not isinstance(qdir, str) or not qdir.startswith("/")):
-        raise ConfigError(f"invalid value {qdir!r}", where=f"{where}.quarantine_dir", hint="an absolute path, or null")
+        raise ConfigError(f"invalid value {shown(qdir)}", where=f"{where}.quarantine_dir", hint="an absolute path, or null")
     numbers = _section(Decommission, {k: v for k, v in data.items() if k != "quarantine_dir"}, where)
     return Decommission(numbers.drain_timeout, numbers.stop_timeout, qdir)
 
@@ -406,7 +406,7 @@ def _bind(data, where: str) -> str:
     try:
         return str(ipaddress.ip_address(str(value)))
     except ValueError:
-        raise ConfigError(f"invalid value {value!r}", where=f"{where}.bind",
+        raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.bind",
                           hint="an IP address, e.g. 127.0.0.1 (published ports listen there only)") from None
 
 
@@ -425,7 +425,7 @@ TARGET_NAMES = ("compose-env", "xiaozhi-server")  # implemented in orchestration
 def _target(data: Mapping, where: str) -> str:
     name = data.get("target", "compose-env")
     if name not in TARGET_NAMES:
-        raise ConfigError(f"unknown target {name!r}", where=f"{where}.target",
+        raise ConfigError(f"unknown target {shown(name)}", where=f"{where}.target",
                           hint="one of: " + ", ".join(TARGET_NAMES) + " (compose-env: the compose stack whose "
                                "llm-service reads LLM_PROVIDER_WEIGHTS; xiaozhi-server: the upstream "
                                "xiaozhi-esp32-server, its LLM picked in data/.config.yaml)")
@@ -499,7 +499,7 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
         raise ConfigError("expected a mapping of service name: settings", where=f"{where}.extra_services")
     for name in extra:
         if not isinstance(name, str) or not _SERVICE_NAME.match(name) or name in (*STACK_SERVICES, "local-llm"):
-            raise ConfigError(f"invalid service name {name!r}", where=f"{where}.extra_services.{name}",
+            raise ConfigError(f"invalid service name {shown(name)}", where=f"{where}.extra_services.{name}",
                               hint="letters, digits, '.', '_' and '-', starting with a letter or digit, "
                                    "and not a name the stack uses")
     extra_services = {name: _service(svc, f"{where}.extra_services.{name}", name) for name, svc in extra.items()}

@@ -68,3 +68,19 @@ class CommandError(DockerError):
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         super().__init__(f"command exited {code}", where=" ".join(argv), hint=hint,
                          detail=tail and f"stderr (tail):\n{tail}")
+
+
+def shown(value) -> str:
+    """A config value as an error may show it: a number, a boolean or a short word as it is;
+    anything else (it may be a robot's URL or a secret put under the wrong key) by its type and
+    size only."""
+    import re
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        if (re.fullmatch(r"[A-Za-z0-9_./:+-]{1,64}", value) and "://" not in value
+                and not re.search(r"[A-Za-z0-9]{17}", value)):   # no URL, no run long enough to be a token
+            return repr(value)
+        return f"a string of {len(value)} characters (not shown)"
+    kind = {dict: "a mapping", list: "a list", tuple: "a list"}.get(type(value), f"a {type(value).__name__}")
+    return f"{kind} (not shown)"

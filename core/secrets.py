@@ -13,7 +13,7 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -46,6 +46,18 @@ def redact(text: str, key: str = "") -> str:
     return text
 
 
+def redact_tree(value):
+    """``value`` (JSON-like: dicts, lists, strings) with ``redact`` applied to every string in it,
+    keys included: what leaves the host (an alert's payload) gets the same masking as stdout."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_tree(k): redact_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v) for v in value]
+    return value
+
+
 def mask_env_lines(text: str, compare_to: str | None = None) -> str:
     """Every ``*API_KEY=`` value masked, whatever it is (a diff's old side may hold a key this run
     never learnt). With ``compare_to``, a value that differs from the one there says so."""
@@ -73,7 +85,7 @@ def check_key(value: str, source: str) -> str:
 
 @dataclass(frozen=True)
 class Found:
-    key: str
+    key: str = field(repr=False)
     source: str      # where it came from, or why none was taken
 
 
