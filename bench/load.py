@@ -61,7 +61,7 @@ class Target:
     name: str       # "local" or "api"
     url: str
     model: str
-    key: str = ""
+    key: str = field(default="", repr=False)
 
     def request(self) -> tuple[str, dict, dict]:
         if self.name == "local":

@@ -22,12 +22,12 @@ FINGERPRINT = "xiaozhi.migrate.fingerprint"
 
 @dataclass
 class World:
-    files: dict[str, str | None]          # the stage's deployed files (override, llm.env) -> text or None
+    files: dict[str, str | None] = field(repr=False)   # the stage's deployed files (override, llm.env) -> text or None
     state: dict | None
     containers: dict[str, dict]           # Compose service -> {role, fingerprint, state, env, started_at}
     local_container: dict | None          # xiaozhi-local-llm, whoever owns it
-    base: str | None = None               # the operator's docker-compose.yml (never written)
-    dotenv: str | None = None             # the project's .env, where Compose reads COMPOSE_FILE
+    base: str | None = field(default=None, repr=False)    # the operator's docker-compose.yml (never written)
+    dotenv: str | None = field(default=None, repr=False)  # the project's .env, where Compose reads COMPOSE_FILE
     dotenv_link: bool = False             # .env is a symlink: never written through
 
     @property
@@ -39,8 +39,8 @@ class World:
 @dataclass
 class FileChange:
     name: str
-    old: str | None
-    new: str
+    old: str | None = field(repr=False)   # the files hold the key
+    new: str = field(repr=False)
 
     @property
     def changed(self) -> bool:

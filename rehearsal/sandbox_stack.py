@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -27,7 +27,7 @@ class SandboxSettings:
     image: str
     base_image: str
     local_base_image: str
-    key: str
+    key: str = field(repr=False)
     store_size_gb: float
 
 

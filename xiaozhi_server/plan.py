@@ -32,10 +32,10 @@ FILES = (rendering.CONFIG_FILE, rendering.OVERRIDE_FILE, rendering.ROUTER_CONFIG
 
 @dataclass
 class ServerWorld:
-    files: dict[str, str | None]     # FILES as deployed (None: absent)
+    files: dict[str, str | None] = field(repr=False)     # FILES as deployed (None: absent)
     state: dict | None
-    base: str | None                 # their docker-compose.yml (never written)
-    dotenv: str | None
+    base: str | None = field(repr=False)   # their docker-compose.yml (never written)
+    dotenv: str | None = field(repr=False)
     dotenv_link: bool
     config_link: bool                # data/.config.yaml is a symlink: never written through
     config_mode: int | None          # its permission bits
@@ -49,8 +49,8 @@ class ServerWorld:
 @dataclass
 class Change:
     name: str
-    old: str | None
-    new: str | None                  # None: the stage has no such file (removed)
+    old: str | None = field(repr=False)   # their config file and ours: keys in both
+    new: str | None = field(repr=False)   # None: the stage has no such file (removed)
 
     @property
     def changed(self) -> bool:

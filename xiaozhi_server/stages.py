@@ -14,7 +14,7 @@ Byte for byte, a way back is the backup taken before the move (ruamel keeps ever
 not touch, but re-aligns a comment after a value it rewrote)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.services import SERVER_API_ENTRY
 from xiaozhi_server import router, server_config as sc
@@ -27,14 +27,14 @@ ROUTER_ENTRY = sc.OWNED_PREFIX + "RouterLLM"
 @dataclass(frozen=True)
 class Entries:
     local: str                 # theirs, e.g. OllamaLLM: selected at baseline, never written
-    api: dict                  # the API entry's fields (type openai, base_url, model_name, api_key)
-    router_url: str            # the router as the server reaches it, e.g. http://xiaozhi-router:4000/v1
-    router_key: str            # what the server sends the router (its master key)
+    api: dict = field(repr=False)          # the API entry's fields (type openai, base_url, model_name, api_key)
+    router_url: str = ""                   # the router as the server reaches it, e.g. http://xiaozhi-router:4000/v1
+    router_key: str = field(default="", repr=False)   # what the server sends the router (its master key)
 
 
 @dataclass
 class Edited:
-    text: str
+    text: str = field(repr=False)   # their file, their keys and ours in it
     changes: list[str]         # in words, for the plan
     retargeted: list[str]      # the references moved off the local entry (kept in the state)
 
