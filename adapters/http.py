@@ -100,6 +100,24 @@ def client_for(url: str, timeout: float, ca_file: str | None = None, **options) 
     return client(timeout, https=urlsplit(url).scheme == "https", ca_file=ca_file, **options)
 
 
+def request(method: str, url: str, *, timeout: float, json=None, ca_file: str | None = None) -> tuple[int, str]:
+    """One blocking request, set up as every other (no proxy from the environment, no redirect,
+    no retry): (status, body text). Raises HTTPError when no complete answer came."""
+    https = urlsplit(url).scheme == "https"
+    verify = tls_context(ca_file) if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(verify=verify, retries=0), timeout=timeout, trust_env=False,
+                          follow_redirects=False, headers={"User-Agent": USER_AGENT}) as c:
+            response = c.request(method, url, json=json)
+            return response.status_code, response.text
+    except httpx.LocalProtocolError:
+        raise HTTPError("error", f"{method} {url}: the request could not be formed") from None
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        kind = kind_of(exc)
+        raise HTTPError(kind, f"{method} {url}: " + ("no answer in time" if kind == "timeout"
+                                                     else f"{exc or type(exc).__name__}")) from None
+
+
 @asynccontextmanager
 async def failures(doing: str, url: str) -> AsyncIterator[None]:
     """Turn what httpx and the OS raise into HTTPError. The host's name is looked up alongside

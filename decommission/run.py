@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import httpx
 import psutil
 
 from decommission import collect, drain
@@ -19,7 +18,7 @@ from decommission.locate import host_store, volume as find_volume
 from decommission.quarantine import audit_logger, quarantine_place, repair_hint
 from decommission.store import Owned, VolumeContent, check_path, owned, refuse_if_unsafe, volume_content
 from checks import gates
-from adapters import docker_api
+from adapters import docker_api, http
 from core import state
 from core.config import Settings
 from core.errors import MigrationError, Refused
@@ -249,9 +248,9 @@ def _delete(settings, container, facts, log, out) -> None:
     found = facts.found
     if container is not None and container.status == "running":
         try:
-            r = httpx.request("DELETE", settings.local_llm.probe_url + "/api/delete",
-                              json={"model": settings.local_llm.model}, timeout=60, trust_env=False)
-            if r.status_code == 200:
+            status, text = http.request("DELETE", settings.local_llm.probe_url + "/api/delete",
+                                        json={"model": settings.local_llm.model}, timeout=60)
+            if status == 200:
                 gone = [(p, size, dig) for p, size, dig in found.remove if not p.exists()]
                 for p, size, dig in gone:
                     log("removed", path=str(p), bytes=size, digest=dig, by="ollama")
@@ -260,8 +259,8 @@ def _delete(settings, container, facts, log, out) -> None:
                     return
                 out(f"Ollama left {len(leftovers)} planned file(s); finishing offline")
             else:
-                out(f"Ollama's delete answered {r.status_code}: {r.text[:200]}; using the offline collector")
-        except httpx.HTTPError as exc:
+                out(f"Ollama's delete answered {status}: {text[:200]}; using the offline collector")
+        except http.HTTPError as exc:
             out(f"Ollama's delete failed ({exc}); using the offline collector")
         _stop(settings, container, log)
         found = owned(facts.store, settings.local_llm.model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from adapters import compose
+from adapters import compose, http
 from checks import gates as gating
 from core import state
 from core.config import Settings, Stage
@@ -172,10 +172,9 @@ def _running(docker_state: dict) -> bool:
 
 
 def _answers(url: str) -> bool:
-    import httpx
     try:
-        return RUNNING in httpx.get(url, timeout=2).text
-    except httpx.HTTPError:
+        return RUNNING in http.request("GET", url, timeout=2)[1]
+    except http.HTTPError:
         return False
 
 

@@ -59,3 +59,17 @@ def test_no_production_module_imports_the_sandbox():
         if package in ("sandbox", "rehearsal"):
             continue
         assert all(top != "sandbox" for top, *_ in imports(path)), path
+
+
+HTTP_ONLY_THROUGH_THE_ADAPTER = ("core", "checks", "deploy", "decommission", "xiaozhi_server", "alerts", "orchestration")
+
+
+@pytest.mark.parametrize("package", HTTP_ONLY_THROUGH_THE_ADAPTER)
+def test_http_goes_through_adapters_http_alone(package):
+    """httpx honours the environment's proxy unless told not to: one module sets it up."""
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] in ("httpx", "requests", "urllib3") for n in names), \
+                f"{path.relative_to(ROOT)}:{node.lineno}: use adapters/http.py"

@@ -4,9 +4,9 @@ that did not is restarted; a failure logged by the run before never ends the wai
 import datetime
 import time
 
-import httpx
 import pytest
 
+from adapters import http
 from core.errors import MigrationError
 from xiaozhi_server import apply
 
@@ -60,7 +60,7 @@ class Client:
 ])
 def test_the_rollback_waits_for_a_server_its_policy_started_on_the_restored_files(tmp_path, monkeypatch, running,
                                                                                    started, restarts):
-    monkeypatch.setattr(httpx, "get", lambda url, timeout: httpx.Response(200, text="Server is running"))
+    monkeypatch.setattr(http, "request", lambda method, url, timeout: (200, "Server is running"))
     at = written()
     container, said = Container(running, iso(at + started)), []
     apply.restart_server(settings(tmp_path), Client(container), said.append, written=at)
@@ -69,16 +69,16 @@ def test_the_rollback_waits_for_a_server_its_policy_started_on_the_restored_file
 
 
 def test_a_forward_move_always_restarts(tmp_path, monkeypatch):
-    monkeypatch.setattr(httpx, "get", lambda url, timeout: httpx.Response(200, text="Server is running"))
+    monkeypatch.setattr(http, "request", lambda method, url, timeout: (200, "Server is running"))
     container = Container(True, iso(written()))
     apply.restart_server(settings(tmp_path), Client(container), lambda _: None)
     assert container.restarts == 1
 
 
 def test_only_this_runs_failure_ends_the_wait(tmp_path, monkeypatch):
-    def refused(url, timeout):
-        raise httpx.ConnectError("refused")
-    monkeypatch.setattr(httpx, "get", refused)
+    def refused(method, url, timeout):
+        raise http.HTTPError("refused", "refused")
+    monkeypatch.setattr(http, "request", refused)
     failed = "初始化组件失败: LLM MigrateRouterLLM: the provider failed".encode()
     at = written()
     container = Container(False, iso(at - 20), log=failed, finished=iso(at - 0.1))
@@ -92,12 +92,12 @@ def test_a_server_still_starting_is_let_finish_before_it_is_restarted(tmp_path, 
     the whole stop timeout, since it handles no SIGTERM yet."""
     calls[0] = 0
 
-    def starting_then_up(url, timeout):
+    def starting_then_up(method, url, timeout):
         calls[0] += 1
         if calls[0] <= 3:
-            raise httpx.ConnectError("refused")
-        return httpx.Response(200, text="Server is running")
-    monkeypatch.setattr(httpx, "get", starting_then_up)
+            raise http.HTTPError("refused", "refused")
+        return 200, "Server is running"
+    monkeypatch.setattr(http, "request", starting_then_up)
     monkeypatch.setattr(apply.time, "sleep", lambda _: None)
     at = written()
     container = Container(True, iso(at - 0.5))
@@ -108,12 +108,12 @@ def test_a_server_still_starting_is_let_finish_before_it_is_restarted(tmp_path, 
 def test_a_server_that_has_run_long_and_does_not_answer_is_hung_and_restarted_at_once(tmp_path, monkeypatch):
     calls[0] = 0
 
-    def hung_then_up(url, timeout):
+    def hung_then_up(method, url, timeout):
         calls[0] += 1
         if not container.restarts:
-            raise httpx.ReadTimeout("no answer")
-        return httpx.Response(200, text="Server is running")
-    monkeypatch.setattr(httpx, "get", hung_then_up)
+            raise http.HTTPError("timeout", "no answer")
+        return 200, "Server is running"
+    monkeypatch.setattr(http, "request", hung_then_up)
     waits = []
     monkeypatch.setattr(apply.time, "sleep", waits.append)
     container = Container(True, iso(time.time() - 3 * 3600))   # hours ago: not starting up
