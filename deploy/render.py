@@ -23,14 +23,17 @@ FILES = {compose.OVERRIDE_FILE: "docker-compose.migrate.yml.j2", envfile.ENV_FIL
 SECRET_FILES = {envfile.ENV_FILE}  # written with mode 0600
 
 
-def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
+def environment(templates: Path = TEMPLATES, compose_file: bool = True) -> jinja2.Environment:
+    """Jinja as every template here is rendered. ``compose_file``: the output is a file Compose
+    reads, which interpolates `$` (`$$` is its literal dollar); other readers (LiteLLM) take `$`
+    as it is."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     # JSON is valid YAML flow syntax; unlike Jinja's tojson it keeps quotes and CJK readable.
-    # Compose interpolates `$` in its file: `$$` is its literal dollar.
+    dollar = "$$" if compose_file else "$"
     env.filters["yaml"] = lambda value: json.dumps(
-        list(value) if isinstance(value, tuple) else value, ensure_ascii=False).replace("$", "$$")
+        list(value) if isinstance(value, tuple) else value, ensure_ascii=False).replace("$", dollar)
     env.filters["env"] = lambda value: envfile.quote(str(value))
     return env
 

@@ -39,7 +39,7 @@ def render(spec: RouterSpec, weights: dict[str, int]) -> str:
     if local < 0 or api < 0 or local + api == 0:
         raise ConfigError(f"no traffic to route with weights {weights}", where="router weights",
                           hint="give the local model or the API a weight above 0")
-    return environment(TEMPLATES).get_template("litellm.yaml.j2").render(
+    return environment(TEMPLATES, compose_file=False).get_template("litellm.yaml.j2").render(
         group=GROUP, fallback=FALLBACK, local=spec.local, api=spec.api, local_weight=local, api_weight=api,
         num_retries=spec.num_retries, local_prefix=LOCAL_PREFIX, key_variable=KEY_VARIABLE, master_key_variable=MASTER_KEY_VARIABLE)
 

@@ -44,3 +44,12 @@ def test_hostile_names_stay_values():
     config = yaml.safe_load(router.render(spec, {"qwen": 1, "local": 1}))
     assert config["model_list"][0]["litellm_params"]["model"] == "ollama_chat/qwen2:7b\nmaster_key: x"
     assert "master_key" not in config["model_list"][0]["litellm_params"]
+
+
+@pytest.mark.parametrize("model, url", [("qwen$plus", "https://gw.example/v1"), ("qwen-plus", "https://gw/$tenant/v1"),
+                                        ("qwen$$x", "https://a/$${b}")])
+def test_a_dollar_reaches_litellm_as_it_is(model, url):
+    """LiteLLM does not interpolate `$` (Compose does, in the override: that one doubles it)."""
+    spec = router.RouterSpec(local=SPEC.local, api=router.Backend(model, url, 30))
+    params = yaml.safe_load(router.render(spec, {"qwen": 1, "local": 1}))["model_list"][1]["litellm_params"]
+    assert params["model"] == "openai/" + model and params["api_base"] == url
