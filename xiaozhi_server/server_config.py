@@ -66,8 +66,10 @@ def _yaml(style: Style = Style()):
 
 
 def _plain(text: str) -> str:
-    """The text ruamel reads: no byte-order mark, LF line endings (dump puts theirs back)."""
-    return (text[1:] if text.startswith(BOM) else text).replace("\r\n", "\n")
+    """The text ruamel reads: no byte-order mark, LF line endings, a final newline (so that a last
+    block scalar is read as `|`, not `|-`); dump puts theirs back."""
+    plain = (text[1:] if text.startswith(BOM) else text).replace("\r\n", "\n")
+    return plain + "\n" if plain and not plain.endswith("\n") else plain
 
 
 def load(text: str, where: str = "data/.config.yaml"):

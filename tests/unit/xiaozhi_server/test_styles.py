@@ -72,6 +72,7 @@ STYLES = {
     "byte-order mark": "\ufeff" + FOUR,
     "no final newline": FOUR.rstrip("\n"),
     "CRLF, 2-space, no final newline": TWO_OFFSET.replace("\n", "\r\n").rstrip("\r\n"),
+    "a block scalar last, no final newline": FOUR + "prompt: |\n    你是小智。\n    回答要简短。",
 }
 
 
