@@ -30,6 +30,7 @@ class Style:
     offset: int = 0
     bom: bool = False
     final_newline: bool = True
+    explicit_start: bool = False    # the document begins with ---
 
 
 _OPENS = re.compile(r"^( *)[^\s#-][^#]*:[ \t]*(#.*)?$")     # a key whose value is the block below it
@@ -53,15 +54,17 @@ def style_of(text: str) -> Style:
             mappings[step] += 1
     mapping = mappings.most_common(1)[0][0] if mappings else 2
     offset = offsets.most_common(1)[0][0] if offsets else 0
-    return Style(newline, mapping, offset + 2, offset, text.startswith(BOM), not body or body.endswith("\n"))
+    return Style(newline, mapping, offset + 2, offset, text.startswith(BOM), not body or body.endswith("\n"),
+                 bool(lines) and lines[0].rstrip() == "---")
 
 
 def _yaml(style: Style = Style()):
     from ruamel.yaml import YAML
     y = YAML()                   # round-trip: comments, order, quotes and flow style are kept
     y.preserve_quotes = True
-    y.width = 4096               # never re-wrap a long line of theirs
+    y.width = 1 << 30            # never re-wrap a long line of theirs
     y.indent(mapping=style.mapping, sequence=style.sequence, offset=style.offset)
+    y.explicit_start = style.explicit_start
     return y
 
 
@@ -79,8 +82,13 @@ def load(text: str, where: str = "data/.config.yaml"):
     try:
         data = _yaml(style_of(text)).load(plain)
     except YAMLError as exc:
-        raise ConfigError(f"not YAML the server can read: {str(exc).splitlines()[0]}", where=where,
-                          hint="fix the file (the server would refuse it too); nothing was changed") from None
+        # Its words may quote a value of theirs (an alias, a key): the place only.
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"the toolkit cannot read this file as YAML{at}: a syntax error, a duplicate key or an "
+                          "undefined alias", where=where,
+                          hint="fix that line (the toolkit edits the file only when it can keep every line of "
+                               "yours); nothing was changed") from None
     if data is None:  # only comments, or empty: keep the comments above whatever is added
         data = _yaml().load(plain.rstrip("\n") + ("\n" if plain.strip() else "") + "_placeholder: 1\n")
         del data["_placeholder"]
@@ -106,23 +114,30 @@ def dump(data, like: str = "") -> str:
     return (BOM if style.bom else "") + text.replace("\n", style.newline)
 
 
-def kept(before: str, after: str, where: str = "data/.config.yaml") -> None:
-    """Refuse (raise) unless every line of ``before`` outside the keys the toolkit owns is in
-    ``after`` byte for byte, in order, and ``after`` adds no line outside them: the guard between
-    a round trip that cannot keep their style and a write. Names the line, never its content."""
+def kept(before: str, after: str, where: str = "data/.config.yaml") -> str:
+    """``after`` with every line of theirs exactly as in ``before``, or Refused (naming the line,
+    never its content): the guard between a round trip and a write. Outside the keys the toolkit
+    owns, ``after`` must hold the same lines in the same order; a line that ruamel rewrote only in
+    its trailing spaces or line ending (or that gained the newline an entry added after it needs)
+    is put back as they wrote it; any other change to a line of theirs refuses the write."""
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
     owned_old, owned_new = owned_lines(load(before, where)), owned_lines(load(after, where))
     theirs_old = [(i, line) for i, line in enumerate(old) if i not in owned_old]
-    theirs_new = [line for i, line in enumerate(new) if i not in owned_new]
+    theirs_new = [j for j in range(len(new)) if j not in owned_new]
     for n, (i, line) in enumerate(theirs_old):
-        if n >= len(theirs_new) or theirs_new[n] != line:
-            raise Refused(f"writing the stage would change line {i + 1} of yours (the YAML library cannot keep "
-                          "its indentation, quoting or line ending as written)", where=where,
-                          hint="make the file's indentation and line endings the same throughout (e.g. every level "
-                               "indented by the same number of spaces), then run again; nothing was changed")
+        if n >= len(theirs_new) or new[theirs_new[n]].rstrip() != line.rstrip():
+            raise Refused(f"writing the stage would change line {i + 1} of yours: the YAML library cannot write it "
+                          "back as it is", where=where,
+                          hint="write that line the usual way (one indentation throughout, `null` rather than `~`, "
+                               "a value on its key's line, no `...`), then run again; nothing was changed")
+        made = new[theirs_new[n]][len(new[theirs_new[n]].rstrip("\r\n")):]   # '' : the last line, as their style ends
+        ending = (line[len(line.rstrip("\r\n")):] or made) if made else ""
+        new[theirs_new[n]] = line.rstrip("\r\n") + ending     # theirs, to the last space and line ending
     if len(theirs_new) > len(theirs_old):
-        raise Refused("writing the stage would add a line that is not the toolkit's", where=where,
-                      hint="report this with the file's layout (not its values); nothing was changed")
+        raise Refused(f"writing the stage would add line {theirs_new[len(theirs_old)] + 1}, which is not the toolkit's",
+                      where=where, hint="write the file's LLM and selected_module sections as blocks (not {...}); "
+                                        "nothing was changed")
+    return "".join(new)
 
 
 def owned_lines(data) -> set[int]:
@@ -176,7 +191,9 @@ def select_llm(data, entry: str) -> None:
 
 def set_scalar(node, key: str, value: str) -> None:
     """``node[key] = value``, keeping the gap before a comment at the end of its line: ruamel keeps
-    the comment's column, so a longer value and back would leave it further right than it was."""
+    the comment's column, so a longer value and back would leave it further right than it was.
+    A one-line ``{...}`` mapping is refused: its line holds keys of theirs that would be rewritten."""
+    _block(node, key)
     old = node.get(key)
     node[key] = value
     token = (getattr(node, "ca", None) and node.ca.items.get(key) or [None] * 3)[2]
@@ -189,6 +206,7 @@ def put_entry(data, name: str, fields: dict[str, Any]) -> None:
     _owned(name)
     if data.get("LLM") is None:
         data["LLM"] = _yaml().load("{}\n")
+    _block(data["LLM"], "LLM")
     data["LLM"][name] = dict(fields)
 
 
@@ -202,6 +220,9 @@ def remove_entry(data, name: str) -> None:
     keys = list(entries)
     trailing = _trailing_comment(entries[name])
     del entries[name]
+    if not entries and not trailing:   # the toolkit made the section (their file had none): it goes too
+        del data["LLM"]
+        return
     index = keys.index(name)
     if trailing and index > 0:
         _append_comment(entries, keys[index - 1], trailing)
@@ -257,6 +278,13 @@ def merged(defaults: dict, user: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def _block(node, key: str) -> None:
+    if getattr(getattr(node, "fa", None), "flow_style", lambda: False)() and len(node):
+        raise Refused(f"the mapping that holds {key} is written on one line ({{...}}): changing {key} would rewrite "
+                      "your other keys on that line", where=f"data/.config.yaml: {key}",
+                      hint="write that mapping as a block (one key per line), then run again; nothing was changed")
 
 
 def _owned(name: str) -> None:

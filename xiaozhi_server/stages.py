@@ -64,9 +64,7 @@ def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...]
                for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
     if not changes and not _entries_differ(text, data, entries):
         return Edited(text, changes, moved)     # nothing of the toolkit's changes: their bytes, untouched
-    new = sc.dump(data, like=text)
-    sc.kept(text, new)
-    return Edited(new, changes, moved)
+    return Edited(sc.kept(text, sc.dump(data, like=text)), changes, moved)
 
 
 def _entries_differ(text: str, data, entries: Entries) -> bool:

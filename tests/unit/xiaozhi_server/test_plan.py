@@ -104,6 +104,24 @@ def test_a_dotenv_naming_more_compose_files_is_refused_as_for_the_first_target(t
     assert any("more compose files than docker-compose.yml" in line for line in plan.adoption.problems)
 
 
+def test_a_file_that_selects_no_llm_is_refused_at_adoption(tmp_path):
+    s = settings(tmp_path)
+    found = world()
+    found = dataclasses.replace(found, files={**found.files, r.CONFIG_FILE: "server:\n  port: 8000\n"})
+    plan = p.make(s, found, s.stage(0))
+    assert any("sets no selected_module.LLM" in line for line in plan.adoption.problems)
+
+
+def test_the_note_on_a_localhost_url_shows_only_its_host(tmp_path):
+    s = settings(tmp_path)
+    found = world(state={"stage": 0})
+    theirs = RICH.replace("base_url: http://xiaozhi-local-llm:11434",
+                          "base_url: http://admin:S3cr3tPass@localhost:11434/?token=tok_9f8e7d6c5b4a")
+    found = dataclasses.replace(found, files={**found.files, r.CONFIG_FILE: theirs})
+    text = p.describe(p.make(s, found, s.stage(1)), KEY, s)
+    assert "names localhost" in text and "S3cr3tPass" not in text and "tok_9f8e" not in text
+
+
 def test_a_symlinked_config_file_is_refused(tmp_path):
     s = settings(tmp_path)
     plan = p.make(s, dataclasses.replace(world(), config_link=True), s.stage(0))
