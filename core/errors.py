@@ -78,8 +78,10 @@ def shown(value) -> str:
     if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     if isinstance(value, str):
-        if (re.fullmatch(r"[A-Za-z0-9_./:+-]{1,64}", value) and "://" not in value
-                and not re.search(r"[A-Za-z0-9]{17}", value)):   # no URL, no run long enough to be a token
+        # A word a person types (a kind, a language, a model name): short, no URL, no path, and no
+        # run of 8 letters and digits mixed, as keys, tokens and UUIDs have.
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.:-]{0,19}", value) and not any(
+                re.search(r"\d", run) and re.search(r"[A-Za-z]", run) for run in re.findall(r"[A-Za-z0-9]{8,}", value)):
             return repr(value)
         return f"a string of {len(value)} characters (not shown)"
     kind = {dict: "a mapping", list: "a list", tuple: "a list"}.get(type(value), f"a {type(value).__name__}")

@@ -152,6 +152,16 @@ def check_key_path(deploy_dir: Path, name: str) -> None:
     it: data/.config.yaml) is private (check_private_dir), and the file, when it exists, is a
     regular file owned by root or this user: the key is never written into another user's file."""
     deploy_dir = Path(deploy_dir)
+    for above in reversed(Path(os.path.abspath(deploy_dir)).parents):
+        try:
+            info = os.stat(above)
+        except OSError:
+            continue
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:   # anyone could swap the folder below
+            raise Refused(f"{above}, above the deploy directory, is writable by group or others without the sticky "
+                          f"bit (mode {stat.S_IMODE(info.st_mode):04o}): another user could put another folder in "
+                          "its place", where=str(deploy_dir), hint=f"chmod go-w {above}, then run again; nothing was "
+                                                                   "changed")
     folder = deploy_dir
     check_private_dir(folder)
     for part in Path(name).parent.parts:

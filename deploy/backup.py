@@ -87,12 +87,16 @@ def restore(saved: Path, deploy_dir: Path, names: tuple[str, ...] = FILES) -> No
     saved = Path(saved)
     manifest = _manifest(saved)
     entries = {name: _entry(manifest, saved, name) for name in names}
-    missing = []
+    missing, done = [], set()
     for name, entry in entries.items():
         if isinstance(entry, dict):
             data = read_bytes(saved / name)
             if data is None or (entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]):
-                missing.append(name)
+                live = read_bytes(Path(deploy_dir) / name)
+                if entry.get("sha256") and live is not None and hashlib.sha256(live).hexdigest() == entry["sha256"]:
+                    done.add(name)   # already put back (a restore on a full disk moved the copy there)
+                else:
+                    missing.append(name)
     if missing:
         raise RestoreFailed(f"the backup {saved.name} lacks or has an altered copy of {', '.join(missing)}: "
                             "nothing was restored or removed", where=str(saved),
@@ -107,7 +111,7 @@ def restore(saved: Path, deploy_dir: Path, names: tuple[str, ...] = FILES) -> No
             if os.path.lexists(live):
                 os.unlink(live)
             continue
-        if entry == UNKNOWN:
+        if entry == UNKNOWN or name in done:
             continue
         data, mode = read_bytes(copy), copy.stat().st_mode & 0o7777
         if read_bytes(live) == data and live.stat().st_mode & 0o7777 == mode:

@@ -13,6 +13,7 @@ import hmac
 import os
 import stat
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -248,7 +249,11 @@ def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, 
     else:
         data = server_config.load(world.files[rendering.CONFIG_FILE], str(config))  # refuses manager-api
         selected = server_config.selected_llm(data)
-        if world.state is None and selected not in (xs.local_entry, None):
+        if world.state is None and selected is None:
+            problems.append(f"{rendering.CONFIG_FILE} sets no selected_module.LLM: the server runs the LLM its built-in "
+                            f"config.yaml selects, which may not be your local model; add `LLM: {xs.local_entry}` under "
+                            "selected_module (the entry of your local model), restart the server, then run again")
+        elif world.state is None and selected != xs.local_entry:
             problems.append(f"selected_module.LLM is {selected}, not the local entry {xs.local_entry}: set "
                             "migrate.xiaozhi_server.local_entry to the entry of your local model")
     return problems + adoption.folder_problems(d, world.dotenv), theirs, data
@@ -258,9 +263,11 @@ def _notes(settings: Settings, data) -> list[str]:
     """What an operator should know about their file (never changed by the toolkit)."""
     entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) or {}
     url = str(entry.get("base_url") or entry.get("url") or "") if hasattr(entry, "get") else ""
-    if "localhost" in url or "127.0.0.1" in url:
-        return [f"LLM.{settings.xiaozhi_server.local_entry}.base_url is {url}: inside the server's container that "
-                "is the container itself; the router reaches the model at " + settings.local_llm.url]
+    host = urlsplit(url).hostname or ""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return [f"LLM.{settings.xiaozhi_server.local_entry}.base_url names {host} (of yours; only its host shown): "
+                "inside the server's container that is the container itself; the router reaches the model at "
+                + settings.local_llm.url]
     return []
 
 

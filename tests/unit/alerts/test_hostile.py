@@ -76,3 +76,14 @@ def test_a_config_error_names_the_type_never_the_value(item, field):
         alert_settings.load({"channels": [item]}, env={})
     assert "abcdef0123456789" not in err.value.message and field in err.value.message
     assert "not shown" in err.value.message
+
+
+@pytest.mark.parametrize("value, visible", [
+    ("dingtalk", True), ("zh", True), ("qwen-plus", True), ("WARNING", True), (30, True), (None, True),
+    ("3f2b1c9e-8a7d-4e6f-9b0c-1d2e3f4a5b6c", False), ("Tr0ub4dor-3x-horse.battery/staple", False),
+    ("sk-0123456789abcdef", False), ("https://oapi.dingtalk.com/robot/send?access_token=x", False),
+    ("SECabcdef01", False), (["a", "b"], False), ({"k": "v"}, False),
+])
+def test_a_config_value_is_shown_only_when_it_is_a_plain_word(value, visible):
+    from core.errors import shown
+    assert (shown(value) == repr(value)) is visible

@@ -105,3 +105,21 @@ def test_a_backups_folder_not_the_toolkits_alone_is_refused_before_anything_is_c
 def test_a_backup_keeps_their_bytes_crlf_and_all(deploy):
     saved = backup.save(deploy, 10, names=NAMES)
     assert (saved / "data" / ".config.yaml").read_bytes() == THEIRS
+
+
+def test_a_restore_after_one_on_a_full_disk_is_coherent(deploy, monkeypatch):
+    import errno as e
+    saved = backup.save(deploy, 10, names=NAMES)
+    (deploy / "data" / ".config.yaml").write_bytes(b"stage 1's\n")
+    real = backup.atomic_write
+
+    def full(path, data, mode=None):
+        if "deploy/data" in str(path):
+            raise OSError(e.ENOSPC, "No space left on device")
+        return real(path, data, mode)
+    monkeypatch.setattr(backup, "atomic_write", full)
+    backup.restore(saved, deploy, NAMES[:2])           # renamed back from the backup: no space needed
+    monkeypatch.setattr(backup, "atomic_write", real)
+    assert (deploy / "data" / ".config.yaml").read_bytes() == THEIRS and not (saved / "data" / ".config.yaml").exists()
+    backup.restore(saved, deploy, NAMES[:2])           # again: nothing to do, no false "lacks a copy"
+    assert (deploy / "data" / ".config.yaml").read_bytes() == THEIRS

@@ -78,3 +78,15 @@ def test_the_lock_refuses_a_file_it_would_truncate_behind_another_name(tmp_path,
 def test_the_lock_still_works_on_its_own_file(tmp_path):
     with state.lock(tmp_path):
         assert (tmp_path / state.LOCK).read_text().strip() == str(os.getpid())
+
+
+@pytest.mark.parametrize("mode, refused", [(0o777, True), (0o775, True), (0o1777, False), (0o755, False)])
+def test_a_folder_above_the_deploy_dir_anyone_may_rename_in_is_refused(tmp_path, mode, refused):
+    above = tmp_path / "srv"
+    (above / "xiaozhi" / "data").mkdir(parents=True)
+    os.chmod(above, mode)
+    if refused:
+        with pytest.raises(Refused, match="above the deploy directory"):
+            check_key_path(above / "xiaozhi", "data/.config.yaml")
+    else:
+        check_key_path(above / "xiaozhi", "data/.config.yaml")
