@@ -150,6 +150,51 @@ def test_the_walk_keeps_their_file_and_every_way_back_restores_it_byte_for_byte(
         assert chat()["entry"] == stages.selected_for(n, "OllamaLLM")
 
 
+def four_spaces(text: str) -> str:
+    """Their file re-indented four spaces a level (the sandbox's has no block sequence: doubling
+    every indent keeps its structure)."""
+    return "".join(" " * (2 * (len(line) - len(line.lstrip(" ")))) + line.lstrip(" ")
+                   for line in text.splitlines(keepends=True))
+
+
+STYLES = {"4-space": four_spaces, "CRLF": lambda text: text.replace("\n", "\r\n"),
+          "4-space CRLF, no final newline": lambda text: four_spaces(text).replace("\n", "\r\n").rstrip("\r\n")}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_their_file_in_another_style_walks_0_1_2_0_byte_for_byte(cfg, docker_client, style):
+    at(cfg, docker_client, 0)
+    path = folder(cfg) / CONFIG
+    original, mode = theirs(cfg)
+    styled = STYLES[style](original.decode()).encode()
+    path.write_bytes(styled)
+    newline = b"\r\n" if b"\r\n" in styled else b"\n"
+    try:
+        out = invoke(cfg, "phase", "--stage", "0", "--yes", env=ENV).stdout
+        assert path.read_bytes() == styled, "adopting wrote their config file"
+        for n in (1, 2):
+            out = invoke(cfg, "phase", "--stage", str(n), "--yes", env=ENV).stdout
+            now = path.read_bytes()
+            assert now.count(newline) == now.count(b"\n") and (b"\r\n" in now) is (newline == b"\r\n"), \
+                f"stage {n}: a line ending changed"
+            kept = [line for line in styled.splitlines(keepends=True) if b"OllamaLLM" not in line]
+            assert all(line in now or line == styled.splitlines(keepends=True)[-1] for line in kept), \
+                f"stage {n}: a line of theirs changed"
+            assert "lines of yours unchanged" in out and "operator-own-glm-key" not in out \
+                and "sandbox-operator-own-secret" not in out, out
+            assert chat()["entry"] == stages.selected_for(n, "OllamaLLM")
+        invoke(cfg, "rollback", "--to", "0", "--yes", env=ENV)
+        assert path.read_bytes() == styled, f"{style}: the way back to 0 did not give their bytes back"
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+        assert chat()["entry"] == "OllamaLLM"
+        print(f"{style}: 0 -> 1 -> 2 -> 0 kept their file byte for byte ({len(styled)} bytes)")
+    finally:
+        if recorded(cfg) != 0:
+            invoke(cfg, "rollback", "--to", "0", "--yes", env=ENV, check=False)
+        path.write_bytes(original)
+        path.chmod(mode)
+
+
 def test_1000_chats_at_the_split_reach_the_api_70_in_100(cfg, docker_client):
     at(cfg, docker_client, 2)
     before = counts()
@@ -196,7 +241,7 @@ def files_and_times(cfg) -> dict:
 
 @pytest.mark.parametrize("hostile, words", [
     ("manager-api:\n  url: http://127.0.0.1:8002/xiaozhi/config/\n", "full deployment is not supported yet"),
-    ("LLM: [not, a, mapping\n", "not YAML the server can read"),
+    ("LLM: [not, a, mapping\n", "cannot read this file as YAML"),
 ])
 def test_a_file_it_cannot_migrate_is_refused_and_nothing_is_touched(cfg, docker_client, hostile, words):
     at(cfg, docker_client, 0)
