@@ -12,6 +12,8 @@ import os
 from invoke import Collection, Exit
 from invoke import task as _task
 
+from core import defaults
+
 # No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
 task = functools.partial(_task, auto_shortflags=False)
 
@@ -79,7 +81,7 @@ def _confirm(question: str) -> bool:
         return False
 
 
-@task(help={"stage": "the stage to move to (see invoke.yaml migrate.stages)",
+@task(help={"stage": "the stage to move to (see defaults.yaml migrate.stages)",
             "dry_run": "print the plan, diffs and gate results; change nothing",
             "yes": "apply without asking", "force": "go past failed gates or skipped stages (audited)"})
 @converted
@@ -109,6 +111,9 @@ def status(c):
     from bench import cost
     from core import state
     from orchestration import targets
+    print("settings read from (each over the one before): "
+          + " < ".join(f"{path} ({level})" for level, path in defaults.files_read(c.config))
+          + (" < INVOKE_MIGRATE_* variables" if any(k.startswith("INVOKE_MIGRATE_") for k in os.environ) else ""))
     settings = _settings(c)
     print(targets.load(settings).status())
     number = state.current_stage(settings.deploy_dir)
@@ -313,3 +318,6 @@ alerts = Collection("alerts")
 alerts.add_task(alerts_test, "test")
 
 ns = Collection(demo, phase, rollback, status, render, health, bench, decom, cron, alerts, sandbox)
+# The defaults as the collection's configuration: below /etc/invoke.yaml, ~/.invoke.yaml, a project
+# invoke.yaml, INVOKE_MIGRATE_* and -f, as Invoke documents its levels.
+ns.configure(defaults.load())

@@ -1,5 +1,5 @@
-"""Typed, validated settings, read from Invoke's merged config (``invoke.yaml`` and its
-overrides) under the ``migrate`` key. Invalid values stop the run naming the dotted key and
+"""Typed, validated settings, read from Invoke's merged config (``defaults.yaml`` and the
+levels over it) under the ``migrate`` key. Invalid values stop the run naming the dotted key and
 what is allowed, before anything touches the host."""
 from __future__ import annotations
 
@@ -233,7 +233,7 @@ def _get(data: Mapping, key: str, where: str) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a mapping, got {type(data).__name__}", where=where)
     if key not in data or data[key] is None:
-        raise ConfigError("missing", where=f"{where}.{key}", hint="set it in invoke.yaml or your -f file")
+        raise ConfigError("missing", where=f"{where}.{key}", hint="set it in /etc/invoke.yaml or your -f file")
     return data[key]
 
 

@@ -1,22 +1,20 @@
 """The reviewable copy of every stage under compose/stage-N/, rendered from the project's own
-invoke.yaml (production defaults, key redacted), so that a reviewer reads what each stage
+defaults.yaml (production defaults, key redacted), so that a reviewer reads what each stage
 deploys and a test notices when templates and compose/ disagree."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from deploy.render import render
-from core import config
+from core import config, defaults
 from core.files import atomic_write, read_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def project_settings(target: str | None = None) -> config.Settings:
-    """The project's own invoke.yaml, no key anywhere; ``target`` in place of the one it names."""
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    """The toolkit's defaults.yaml, no key anywhere; ``target`` in place of the one it names."""
+    data = defaults.load()
     if target:
         data["migrate"]["target"] = target
     return config.load(data, env={}, deployed_key=False)

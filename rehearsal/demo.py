@@ -53,14 +53,14 @@ SANDBOXES = {"compose-env": "sandbox.yaml", "xiaozhi-server": "sandbox-xiaozhi.y
 def settings(given=None, target: str | None = None):
     """The sandbox config under the demo's own project and folder: the one given with -f when it
     is a sandbox config of ``target`` (its ports, its project name + "-demo"), else the target's
-    sandbox file over invoke.yaml as project xiaozhi-demo. The demo never touches a real
+    sandbox file over the defaults as project xiaozhi-demo. The demo never touches a real
     deployment or the user's sandbox. ``target``: the -f config's, else compose-env."""
     import dataclasses
     from pathlib import Path
 
     from invoke.config import Config
 
-    from core import config as cfg
+    from core import config as cfg, defaults
     from core.errors import ConfigError
     root = Path(__file__).resolve().parent.parent
     data = (cfg.plain(given).get("migrate") or {}) if given is not None else {}
@@ -72,6 +72,7 @@ def settings(given=None, target: str | None = None):
     else:
         config = Config(project_location=str(root), runtime_path=str(root / SANDBOXES[target]))
         project = "xiaozhi-demo"
+        config.load_collection(defaults.load())
         config.load_project()
         config.load_runtime()
     config.migrate.project = project

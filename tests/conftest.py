@@ -29,19 +29,19 @@ services:
   llm-service: {image: xiaozhi/llm-service, depends_on: [local-llm]}
   local-llm: {image: ollama/ollama, container_name: xiaozhi-local-llm}
 """
-OPERATOR_DOTENV = "COMPOSE_FILE=/opt/xiaozhi/docker-compose.yml:/opt/xiaozhi/docker-compose.migrate.yml\n"  # invoke.yaml's deploy_dir
+OPERATOR_DOTENV = "COMPOSE_FILE=/opt/xiaozhi/docker-compose.yml:/opt/xiaozhi/docker-compose.migrate.yml\n"  # defaults.yaml's deploy_dir
 OPERATOR_FILES = {"base": OPERATOR_BASE, "dotenv": OPERATOR_DOTENV}
 
 
 def sandbox_data() -> dict:
-    """sandbox.yaml over invoke.yaml, as `invoke -f sandbox.yaml` merges them."""
+    """sandbox.yaml over defaults.yaml, as `invoke -f sandbox.yaml` merges them."""
     import yaml
 
     def merge(base, over):
         if isinstance(base, dict) and isinstance(over, dict):
             return {**base, **{k: merge(base.get(k), v) for k, v in over.items()}}
         return over
-    return merge(yaml.safe_load((ROOT / "invoke.yaml").read_text()), yaml.safe_load((ROOT / "sandbox.yaml").read_text()))
+    return merge(yaml.safe_load((ROOT / "defaults.yaml").read_text()), yaml.safe_load((ROOT / "sandbox.yaml").read_text()))
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The reviewable copy of every stage for the xiaozhi-server target, under
 compose/xiaozhi-server/stage-N/: what each stage makes of the example folder in
 compose/xiaozhi-server/found/ (their docker-compose.yml and data/.config.yaml), from the project's
-own invoke.yaml, with the key and the router's master key redacted (pure but for reading the
+own defaults.yaml, with the key and the router's master key redacted (pure but for reading the
 example)."""
 from __future__ import annotations
 

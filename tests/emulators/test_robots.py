@@ -31,7 +31,7 @@ def robots():
 
 
 def settings_for(url, tmp_path, *, dsecret=DSECRET, fsecret=FSECRET, wkey=WKEY, extra=()):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     secret_file = tmp_path / "dingtalk.secret"
     secret_file.write_text(dsecret + "\n")
@@ -82,7 +82,7 @@ def test_a_hanging_channel_is_bounded_and_the_others_still_get_through(robots, t
 
 
 def test_a_channel_whose_variable_is_unset_says_why_and_sends_nothing(robots, tmp_path):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     data["migrate"]["alerts"] = {"channels": [{"kind": "dingtalk", "url_env": "NOT_SET_ANYWHERE"}]}
     printed = []
@@ -93,7 +93,7 @@ def test_a_channel_whose_variable_is_unset_says_why_and_sends_nothing(robots, tm
 def report(status, *failing):
     results = [Result(n, status, "x", f"{n} is {status.name.lower()}") for n in failing] + [
         Result("host", Status.OK, "x", "fine")]
-    stage = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={}).stage(3)
+    stage = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={}).stage(3)
     return Report(stage, results, 0.1, time.time())
 
 

@@ -13,7 +13,7 @@ from .conftest import KEY
 
 
 def settings_for(url: str, key: str = KEY):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["api"].update(base_url=url, probe_url=url)
     return config.load(data, env={"QWEN_API_KEY": key})
 

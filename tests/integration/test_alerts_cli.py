@@ -32,7 +32,7 @@ def robots():
 
 
 def test_alerts_test_reaches_every_platform_through_the_cli(robots, tmp_path):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     data["migrate"]["alerts"] = {"channels": [
         {"kind": "dingtalk", "url_env": "XZ_DINGTALK_URL", "secret_env": "XZ_DINGTALK_SECRET"},
@@ -74,7 +74,7 @@ def test_a_hanging_channel_never_holds_the_cron_run_past_its_bound(tmp_path):
     hang = RobotServer(("127.0.0.1", 0), Knobs(hang=True))
     start_in_thread(hang)
     try:
-        data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+        data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
         dead = f"http://127.0.0.1:{free_port()}"
         data["migrate"].update(deploy_dir=str(tmp_path), project="xztest-alerts-dead")
         data["migrate"]["local_llm"]["probe_url"] = dead

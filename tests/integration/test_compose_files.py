@@ -42,7 +42,7 @@ def test_compose_config_accepts_a_bind_mounted_store(tmp_path):
     import yaml
     from deploy.render import render
     from core import config
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["local_llm"]["store_volume"] = "./models"
     settings = config.load(data, env={})
     for name, text in render(settings, settings.stage(2), redact=True).items():
@@ -69,7 +69,7 @@ def test_compose_reads_the_rendered_env_file_back_byte_for_byte(tmp_path, key):
     import yaml
     from deploy.render import render
     from core import config
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["api"]["model"] = "qwen-plus#$x 'q'"
     settings = config.load(data, env={"QWEN_API_KEY": key})
     for name, text in render(settings, settings.stage(2)).items():

@@ -76,5 +76,5 @@ def test_status_lists_the_services(sandbox_up, sandbox_config):
 
 
 def test_sandbox_tasks_refuse_a_production_config():
-    done = invoke(ROOT / "invoke.yaml", "sandbox.down", check=False)
+    done = invoke(ROOT / "defaults.yaml", "sandbox.down", check=False)
     assert done.returncode == 2 and "migrate.sandbox" in done.stderr

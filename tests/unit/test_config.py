@@ -8,7 +8,7 @@ from core.errors import ConfigError
 
 from ..conftest import ROOT
 
-BASE = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+BASE = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 
 
 def with_change(path: str, value):
@@ -93,11 +93,13 @@ def test_unknown_stage_lists_the_valid_ones():
 
 def test_sandbox_overrides_merge_over_defaults():
     from invoke.config import Config
+    from core import defaults
     c = Config(project_location=str(ROOT), runtime_path=str(ROOT / "sandbox.yaml"))
+    c.load_collection(defaults.load())
     c.load_project()
     c.load_runtime()
     settings = config.load(c, env={"QWEN_API_KEY": "from-env"})
-    assert settings.services["llm-service"].publish == 18000  # kept from invoke.yaml
+    assert settings.services["llm-service"].publish == 18000  # kept from defaults.yaml
     assert settings.services["llm-service"].command[-1] == "sandbox.llm_service"
     assert settings.api.probe_url.startswith("http://127.0.0.1:")
     assert settings.api_key.startswith("sk-sandbox-")  # the sandbox's own key wins there
@@ -126,7 +128,7 @@ def test_a_ca_file_is_made_absolute(tmp_path, monkeypatch):
 
 
 def test_the_operators_service_names_default_to_the_roles_and_can_be_mapped():
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"].pop("services", None)
     assert config.load(data, env={}).compose_names == {
         "vad": "vad", "asr": "asr", "tts": "tts", "llm-service": "llm-service", "local-llm": "local-llm"}

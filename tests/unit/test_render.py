@@ -10,7 +10,7 @@ from core.errors import TemplateError
 
 from ..conftest import ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-real-0123456789abcdef"})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={"QWEN_API_KEY": "sk-real-0123456789abcdef"})
 OWNED_KEYS = {"environment", "labels", "env_file", "depends_on", "profiles"}
 
 # stage -> (weights, local LLM in the model, VAD, ASR, TTS, LLM limits)
@@ -45,7 +45,7 @@ def test_stage_renders_the_seed_plan(stage, weights, local, vad, asr, tts, llm):
 
 
 def test_the_operators_service_names_are_used():
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["services"] = {"asr": {"compose_service": "whisper"}, "llm-service": {"compose_service": "llm"}}
     data["migrate"]["local_llm"]["compose_service"] = "ollama"
     settings = config.load(data, env={})
@@ -101,7 +101,7 @@ def test_review_check_reports_a_stale_file(tmp_path):
 
 def test_bind_mounted_store_is_found_on_the_host(tmp_path):
     from decommission.locate import host_store, volume as _volume
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     data["migrate"]["local_llm"]["store_volume"] = "./models"
     settings = config.load(data, env={})

@@ -9,7 +9,7 @@ from deploy.render import render
 
 from ..conftest import ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
 
 
 @pytest.mark.parametrize("service", services.STACK, ids=lambda s: s.name)
@@ -42,7 +42,7 @@ def test_weights_refused(text):
 
 
 def test_config_takes_either_order_and_renders_one_form():
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["stages"][2]["weights"] = "local:30,qwen:70"
     settings = config.load(data, env={"QWEN_API_KEY": "sk-test-123456"})
     assert settings.stage(2).weights == "qwen:70,local:30"

@@ -35,7 +35,7 @@ def test_the_validation_gate_uses_it(monkeypatch):
     from checks import gates
     from core import config
     from ..conftest import ROOT
-    settings = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-x-0123"})
+    settings = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={"QWEN_API_KEY": "sk-x-0123"})
     from checks.facts import Generation
     answers = [Generation(first_token_s=t / 1000) for t in range(100, 1100, 100)] + [Generation(first_token_s=5.0)]
     monkeypatch.setattr(gates.http, "run", lambda coro: (coro.close(), answers)[1])  # 11 samples

@@ -8,7 +8,7 @@ from core.errors import ConfigError
 
 from ...conftest import ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={})
 
 
 @pytest.mark.parametrize("text, levels", [("1,8,20,50", [1, 8, 20, 50]), ("8, 1", [1, 8]), ("4", [4])])

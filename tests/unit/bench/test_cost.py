@@ -12,7 +12,7 @@ from core import config
 
 from ...conftest import ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={})
 PRICE = config.Price(0.001, 0.002, "CNY", "2025-09-01")
 SAMPLES = [Sample(True, 0.1, 1.0, 12, "", 20, 100), Sample(True, 0.1, 1.0, 12, "", 40, 300),
            Sample(False, error="HTTP 500"), Sample(True, 0.1, 1.0, 12, "")]   # a failure and a chat with no usage

@@ -8,7 +8,7 @@ from core import config
 
 from ...conftest import ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
 BOUND_S = SETTINGS.gates.validation_p95_ms / 1000
 
 

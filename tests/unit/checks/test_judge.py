@@ -10,7 +10,7 @@ from core import config
 
 from ...conftest import ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "k"})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={"QWEN_API_KEY": "k"})
 OK, WARN, CRIT, UNK = Status.OK, Status.WARNING, Status.CRITICAL, Status.UNKNOWN
 
 
@@ -148,7 +148,7 @@ def test_orphans_are_a_warning_naming_them(orphans, status):
 def test_orphans_are_read_from_both_files(tmp_path):
     from checks import stack
     from ...conftest import OPERATOR_BASE
-    data = __import__("yaml").safe_load((ROOT / "invoke.yaml").read_text())
+    data = __import__("yaml").safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     settings = config.load(data, env={})
     labelled = {"xiaozhi-vad-1": "vad", "xiaozhi-local-llm": "local-llm", "xiaozhi-cache-1": "cache"}

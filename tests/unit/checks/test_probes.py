@@ -66,7 +66,7 @@ def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline
     does not answer would keep cron's health check running. The run must end on its timeout."""
     fake_dns.update({"api.stuck.example": None, "llm.stuck.example": None})
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-    data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
+    data = copy.deepcopy(yaml.safe_load((ROOT / "defaults.yaml").read_text()))
     data["migrate"]["api"]["probe_url"] = "https://api.stuck.example/compatible-mode/v1"
     data["migrate"]["local_llm"]["probe_url"] = "http://llm.stuck.example:11434"
     data["migrate"]["deploy_dir"] = str(tmp_path)
@@ -88,7 +88,7 @@ def test_a_run_inside_a_long_running_process_keeps_its_whole_budget(monkeypatch,
     try:
         monkeypatch.setattr(run, "process_age", lambda: 30.0)
         monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-        data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
+        data = copy.deepcopy(yaml.safe_load((ROOT / "defaults.yaml").read_text()))
         data["migrate"]["api"]["probe_url"] = f"http://127.0.0.1:{server.server_address[1]}/compatible-mode/v1"
         data["migrate"]["local_llm"]["probe_url"] = "http://127.0.0.1:9"
         data["migrate"]["deploy_dir"] = str(tmp_path)

@@ -11,7 +11,7 @@ from core import config
 
 from ...conftest import ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={})
 
 
 def make(statuses=(Status.OK, Status.OK), started=1_700_000_000.0):

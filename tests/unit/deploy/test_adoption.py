@@ -12,7 +12,7 @@ from deploy.render import fingerprints, render
 
 from ...conftest import OPERATOR_BASE, OPERATOR_DOTENV, ROOT
 
-DATA = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+DATA = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 SETTINGS = config.load(DATA, env={})   # production-like: no key anywhere
 RICH = "x-logging: &logging {driver: json-file}\n" + OPERATOR_BASE + "  redis: {image: redis:7, profiles: [cache]}\n"
 

@@ -40,7 +40,7 @@ def fill(directory):
 
 
 def test_disk_full_mid_write_rolls_back_to_the_old_files(small_disk, monkeypatch):
-    data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
+    data = copy.deepcopy(yaml.safe_load((ROOT / "defaults.yaml").read_text()))
     data["migrate"]["deploy_dir"] = str(small_disk)
     settings = config.load(data, env={"QWEN_API_KEY": KEY})   # production: the key in the shell
     files.write_files(small_disk, render.render(settings, settings.stage(1)), render.SECRET_FILES)
@@ -77,7 +77,7 @@ def test_disk_full_mid_write_rolls_back_to_the_old_files(small_disk, monkeypatch
 
 
 def test_disk_full_before_anything_changed_says_so(small_disk, monkeypatch):
-    data = copy.deepcopy(yaml.safe_load((ROOT / "invoke.yaml").read_text()))
+    data = copy.deepcopy(yaml.safe_load((ROOT / "defaults.yaml").read_text()))
     data["migrate"]["deploy_dir"] = str(small_disk)
     settings = config.load(data, env={"QWEN_API_KEY": KEY})
     files.write_files(small_disk, render.render(settings, settings.stage(1)), render.SECRET_FILES)

@@ -10,7 +10,7 @@ from core.errors import ConfigError
 
 from ...conftest import ROOT
 
-BASE = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+BASE = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 
 
 def changed(path, value):

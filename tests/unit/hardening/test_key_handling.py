@@ -12,12 +12,12 @@ from core.errors import ConfigError
 
 from ...conftest import ROOT
 
-BASE = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+BASE = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 DEPLOYED = "sk-deployed-0123456789abcdef"
 
 
 def production(tmp_path):
-    """invoke.yaml as production runs it: no key in any file but the deployed llm.env."""
+    """defaults.yaml as production runs it: no key in any file but the deployed llm.env."""
     data = copy.deepcopy(BASE)
     data["migrate"]["deploy_dir"] = str(tmp_path)
     return data

@@ -12,7 +12,7 @@ from core import config
 
 from ...conftest import ROOT
 
-BASE = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+BASE = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 
 
 def settings_with(**local):

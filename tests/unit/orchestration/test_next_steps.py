@@ -11,7 +11,7 @@ from ...conftest import ROOT
 
 
 def settings(quarantine_dir):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"].setdefault("decommission", {})["quarantine_dir"] = str(quarantine_dir)
     return config.load(data, env={})
 

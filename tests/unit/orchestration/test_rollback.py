@@ -12,7 +12,7 @@ from ...conftest import ROOT
 
 @pytest.fixture
 def settings(tmp_path):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     return config.load(data, env={})
 

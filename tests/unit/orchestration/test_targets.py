@@ -9,7 +9,7 @@ from orchestration import targets
 
 from ...conftest import ROOT
 
-DATA = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+DATA = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 
 
 def test_every_target_config_accepts_is_implemented():
@@ -17,7 +17,7 @@ def test_every_target_config_accepts_is_implemented():
 
 
 def test_compose_env_is_the_default_and_renders_the_stage_files():
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"].pop("target")
     settings = config.load(data, env={})  # production-like: no key anywhere
     target = targets.load(settings, client=object())
@@ -29,7 +29,7 @@ def test_compose_env_is_the_default_and_renders_the_stage_files():
 
 @pytest.mark.parametrize("name", ["xiaozhi_server", "Compose-Env", "", "../x", 3])
 def test_an_unknown_target_is_refused_naming_the_key(name):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["target"] = name
     with pytest.raises(ConfigError) as caught:
         config.load(data, env={})
@@ -63,7 +63,7 @@ def fake_target(monkeypatch, tmp_path):
         made.append(FakeTarget(settings, client))
         return made[-1]
     monkeypatch.setitem(targets.TARGETS, "compose-env", make)
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     return config.load(data, env={}), made
 

@@ -9,7 +9,7 @@ from core.errors import ConfigError
 
 from ...conftest import ROOT
 
-BASE = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+BASE = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 SANDBOX = yaml.safe_load((ROOT / "sandbox.yaml").read_text())
 
 

@@ -63,5 +63,5 @@ def test_the_repair_command_works_whether_or_not_the_container_is_there(exists, 
     from decommission.quarantine import repair_hint
     from core import config
     from ...conftest import ROOT
-    settings = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
+    settings = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={})
     assert words in repair_hint(settings, container_exists=exists)

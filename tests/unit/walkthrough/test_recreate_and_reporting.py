@@ -14,7 +14,7 @@ from core import config
 
 from ...conftest import OPERATOR_FILES, ROOT
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={"QWEN_API_KEY": "sk-test-123456"})
 
 
 def world(stage, edit=None):

@@ -10,7 +10,7 @@ from xiaozhi_server import health as h, stages
 
 from ...conftest import ROOT
 
-DATA = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+DATA = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 DATA["migrate"]["target"] = "xiaozhi-server"
 SETTINGS = config.load(DATA, env={})
 OK_HTTP = h.Answer("u", 200, "Server is running")

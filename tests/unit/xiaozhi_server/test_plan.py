@@ -14,7 +14,7 @@ from xiaozhi_server import plan as p, render as r, stages
 from ...conftest import ROOT
 from .test_server_config import RICH
 
-DATA = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+DATA = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 DATA["migrate"]["target"] = "xiaozhi-server"
 KEY = "sk-prod-abcdef123456"
 BASE = """services:

@@ -11,7 +11,7 @@ from xiaozhi_server import router, server_config as sc, stages
 from ...conftest import ROOT
 from .test_server_config import RICH
 
-SETTINGS = config.load(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
+SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={})
 SPEC = router.RouterSpec(local=router.Backend("qwen2:7b", "http://xiaozhi-local-llm:11434", 30),
                          api=router.Backend("qwen-plus", "https://dashscope.aliyuncs.com/compatible-mode/v1", 30))
 API = {"type": "openai", "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1", "model_name": "qwen-plus"}
@@ -51,7 +51,7 @@ def test_the_key_is_only_in_the_secret_files():
                                           ("container", "a\nb"), ("router_port", 0), ("ota_url", "ftp://x"),
                                           ("router_image", "img; rm -rf /"), ("restart_timeout", "soon")])
 def test_hostile_settings_are_refused(field, value):
-    data = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["xiaozhi_server"] = {field: value}
     with pytest.raises(ConfigError) as err:
         config.load(data, env={})
