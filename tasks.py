@@ -138,22 +138,23 @@ def decommission(c, dry_run=False, yes=False, force=False, quarantine=None, purg
 
 
 @task(help={"quarantine": "the quarantine directory (default: migrate.decommission.quarantine_dir)",
-            "verify": "also hash every blob and compare it with its digest (reads GBs: slow)"})
+            "verify": "also hash every blob and compare it with its digest (reads GBs: slow)",
+            "yes": "restore without asking"})
 @converted
-def decommission_restore(c, quarantine=None, verify=False):
+def decommission_restore(c, quarantine=None, verify=False, yes=False):
     """Put the quarantined model files back and check them (then `invoke rollback --to 2`)."""
     from decommission import quarantine as q
-    q.restore(_settings(c), quarantine, verify=verify)
+    q.restore(_settings(c), quarantine, verify=verify, yes=yes, confirm=_confirm)
 
 
 @task(help={"older_than": "age of the quarantined copies to delete: Nd or Nh (default 7d)",
             "quarantine": "the quarantine directory (default: migrate.decommission.quarantine_dir)",
-            "dry_run": "list what would be deleted"})
+            "dry_run": "list what would be deleted", "yes": "delete without asking"})
 @converted
-def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False):
+def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False, yes=False):
     """Delete quarantined model copies older than a given age."""
     from decommission import quarantine as q
-    q.purge(_settings(c), older_than, quarantine, dry_run=dry_run)
+    q.purge(_settings(c), older_than, quarantine, dry_run=dry_run, yes=yes, confirm=_confirm)
 
 
 @task(help={"keep": "leave the demo stack up afterwards (take it down with `invoke demo --down`)",
@@ -272,21 +273,22 @@ def _cron_job(c, every, prom):
             "prom": "node_exporter textfile to write (default /var/lib/node_exporter/textfile_collector/xiaozhi.prom)",
             "dry_run": "print the new crontab and change nothing",
             "systemd": "print a systemd service and timer pair instead of touching the crontab",
-            "mkdir": "create the metrics directory when it does not exist"})
+            "mkdir": "create the metrics directory when it does not exist",
+            "yes": "write the crontab without asking"})
 @converted
 def cron_install(c, every="5m", prom="/var/lib/node_exporter/textfile_collector/xiaozhi.prom", dry_run=False,
-                 systemd=False, mkdir=False):
+                 systemd=False, mkdir=False, yes=False):
     """Schedule `invoke health --prom` (with history) under flock, in cron or systemd."""
     from checks import cron
-    cron.install(_cron_job(c, every, prom), dry_run=dry_run, systemd=systemd, mkdir=mkdir)
+    cron.install(_cron_job(c, every, prom), dry_run=dry_run, systemd=systemd, mkdir=mkdir, yes=yes, confirm=_confirm)
 
 
-@task(help={"dry_run": "print the new crontab and change nothing"})
+@task(help={"dry_run": "print the new crontab and change nothing", "yes": "remove without asking"})
 @converted
-def cron_remove(c, dry_run=False):
+def cron_remove(c, dry_run=False, yes=False):
     """Remove the health check's crontab entry (other entries are kept)."""
     from checks import cron
-    cron.remove(dry_run=dry_run)
+    cron.remove(dry_run=dry_run, yes=yes, confirm=_confirm)
 
 
 @task(help={"channel": "only this channel (its number in migrate.alerts.channels, from 1); default: all"})

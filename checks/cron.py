@@ -96,7 +96,8 @@ def systemd_units(job: Job) -> str:
             f"[Timer]\nOnBootSec=1min\nOnUnitActiveSec={minutes}min\nAccuracySec=10s\n\n[Install]\nWantedBy=timers.target\n")
 
 
-def install(job: Job, *, dry_run: bool = False, systemd: bool = False, mkdir: bool = False, out=print) -> None:
+def install(job: Job, *, dry_run: bool = False, systemd: bool = False, mkdir: bool = False, yes: bool = False,
+            confirm=None, out=print) -> None:
     schedule(job.every)  # refuse a bad interval before reading anything
     prom_dir = os.path.dirname(os.path.abspath(job.prom))
     missing = not os.path.isdir(prom_dir)
@@ -115,6 +116,9 @@ def install(job: Job, *, dry_run: bool = False, systemd: bool = False, mkdir: bo
     if dry_run:
         out("dry run: the crontab would become:\n" + new)
         return
+    out(f"the crontab's health entry will be:\n{entry(job)}" + (f"\nand {prom_dir} created" if missing else ""))
+    if not yes and not (confirm and confirm("write it into the crontab?")):
+        raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
     if missing and mkdir:
         os.makedirs(prom_dir, mode=0o755, exist_ok=True)
         out(f"created {prom_dir}")
@@ -122,7 +126,7 @@ def install(job: Job, *, dry_run: bool = False, systemd: bool = False, mkdir: bo
     out(f"installed: {entry(job).splitlines()[1]}")
 
 
-def remove(*, dry_run: bool = False, out=print) -> None:
+def remove(*, dry_run: bool = False, yes: bool = False, confirm=None, out=print) -> None:
     current = read_crontab()
     new = without_ours(current)
     if new == current:
@@ -130,6 +134,10 @@ def remove(*, dry_run: bool = False, out=print) -> None:
     elif dry_run:
         out("dry run: the crontab would become:\n" + new)
     else:
+        gone = [line for line in current.splitlines() if line not in new.splitlines()]
+        out("will remove from the crontab:\n" + "\n".join(gone))
+        if not yes and not (confirm and confirm("remove it?")):
+            raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
         write_crontab(new)
         out("removed the health entry from the crontab")
 

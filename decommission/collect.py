@@ -192,11 +192,12 @@ def restore(batch: Path, log, store: Path) -> dict:
     return data
 
 
-def purge(qdir: Path, older_than_s: float, log, dry_run: bool = False) -> list[Path]:
+def purge(qdir: Path, older_than_s: float, log, dry_run: bool = False, only: set[Path] | None = None) -> list[Path]:
+    """The batches older than ``older_than_s`` (of ``only``, the ones the operator was shown), deleted."""
     now, gone = time.time(), []
     for batch in batches(qdir):
         data = read_batch(batch)
-        if now - data["time"] >= older_than_s:
+        if now - data["time"] >= older_than_s and (only is None or batch in only):
             gone.append(batch)
             if not dry_run:
                 shutil.rmtree(batch)

@@ -3,6 +3,7 @@ rollback needs no download; restoring them, and purging old copies."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from decommission import collect
@@ -83,7 +84,8 @@ def newest_copy(settings: Settings) -> tuple[Path, float] | None:
     return mine[-1] if mine else None
 
 
-def restore(settings: Settings, quarantine: str | None, out=print, verify: bool = False) -> dict:
+def restore(settings: Settings, quarantine: str | None, out=print, verify: bool = False, yes: bool = False,
+            confirm=None) -> dict:
     """Put the newest quarantined copy of the model back, check that the model is whole (every
     blob its manifest names, with its size; the content's sha256 with ``verify``), and start the
     container if it exists. A model that is not whole is an error naming each damaged blob."""
@@ -101,6 +103,11 @@ def restore(settings: Settings, quarantine: str | None, out=print, verify: bool 
     if store is None:
         raise MigrationError("the model store cannot be found (its volume is gone?)", where="migrate.local_llm",
                              hint="`invoke rollback --to 2` recreates the volume; then restore again")
+    shown = collect.read_batch(mine[-1])
+    out(f"will put back {shown['model']} ({sum(e['bytes'] for e in shown['files']) / GB:.2f} GB, "
+        f"{len(shown['files'])} files) from {mine[-1]} into {store}, then start {settings.local_llm.container}")
+    if not yes and not (confirm and confirm("restore it?")):
+        raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
     with state.lock(d):
         data = collect.restore(mine[-1], audit_logger(d), store)
         state.audit(d, "decommission-restore", batch=str(mine[-1]), model=data["model"],
@@ -124,7 +131,9 @@ def restore(settings: Settings, quarantine: str | None, out=print, verify: bool 
 
 
 def purge(settings: Settings, older_than: str, quarantine: str | None, *, dry_run: bool = False,
-          out=print) -> list[Path]:
+          yes: bool = False, confirm=None, out=print) -> list[Path]:
+    """Delete the quarantined copies older than ``older_than`` (the only quick way back from stage
+    3): each is listed first, and nothing goes without a yes."""
     match = re.fullmatch(r"(\d+)([dh])", str(older_than))
     if not match:
         raise ConfigError(f"invalid age {older_than!r}", where="--older-than", hint="write it as Nd or Nh, e.g. 7d")
@@ -133,6 +142,18 @@ def purge(settings: Settings, older_than: str, quarantine: str | None, *, dry_ru
         raise ConfigError("no quarantine directory given or configured", where="--quarantine",
                           hint="pass --quarantine DIR or set migrate.decommission.quarantine_dir")
     seconds = int(match.group(1)) * (86400 if match.group(2) == "d" else 3600)
-    gone = collect.purge(Path(qdir), seconds, audit_logger(settings.deploy_dir), dry_run=dry_run)
-    out(("would delete: " if dry_run else "deleted: ") + (", ".join(map(str, gone)) if gone else "nothing"))
+    listed = collect.purge(Path(qdir), seconds, audit_logger(settings.deploy_dir), dry_run=True)
+    for batch in listed:
+        data = collect.read_batch(batch)
+        out(f"{'would delete' if dry_run else 'will delete'}: {batch} ({data['model']}, "
+            f"{sum(e['bytes'] for e in data['files']) / GB:.2f} GB, taken {(time.time() - data['time']) / 3600:.0f} h ago)")
+    if not listed:
+        out(f"nothing in {qdir} is older than {older_than}: nothing to delete")
+    if dry_run or not listed:
+        return listed
+    if not yes and not (confirm and confirm(f"DELETE {len(listed)} quarantined cop{'y' if len(listed) == 1 else 'ies'} "
+                                            "for good (the way back is then pulling the model again)?")):
+        raise MigrationError("not confirmed: nothing was changed", hint="answer y, or pass --yes")
+    gone = collect.purge(Path(qdir), seconds, audit_logger(settings.deploy_dir), only=set(listed))
+    out("deleted: " + ", ".join(map(str, gone)))
     return gone

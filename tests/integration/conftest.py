@@ -38,8 +38,8 @@ def docker_client():
 
 def invoke(config: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "invoke", "-f", str(config), *args]
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **(env or {})})   # no terminal, as cron runs it: no question answered
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
     return done

@@ -98,7 +98,12 @@ def test_quarantine_restore_and_rollback_bring_the_model_back(cfg, sandbox_up, d
     rc, out = run(quarantined, "phase", "--stage", "3", "--yes")
     assert rc == 0 and "move to quarantine" in out, out
     assert Store(store).find("qwen2:7b") is None and any(qdir.iterdir())
-    rc, out = run(quarantined, "decommission.restore")
+    batches = sorted(qdir.rglob("quarantine.json"))
+    for asked in (("decommission.purge", "--older-than", "0h"), ("decommission.restore",)):
+        rc, out = run(quarantined, *asked)     # stdin closed, no --yes: listed, nothing changed
+        assert rc == 1 and "not confirmed: nothing was changed" in out and "qwen2:7b" in out, out
+        assert sorted(qdir.rglob("quarantine.json")) == batches and Store(store).find("qwen2:7b") is None
+    rc, out = run(quarantined, "decommission.restore", "--yes")
     assert rc == 0 and "restored qwen2:7b" in out and "rollback --to 2" in out, out
     rc, out = run(config, "rollback", "--yes")
     assert rc == 0, out

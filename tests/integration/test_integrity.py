@@ -51,7 +51,7 @@ def test_damage_is_found_named_and_repairable(cfg):
     invoke(config, "phase", "--stage", "3", "--yes")   # decommissions into the quarantine
     assert Store(store).find("qwen2:7b") is None
     blob.unlink()                                      # the operator's (or a script's) mistake
-    done = invoke(config, "decommission.restore", check=False)
+    done = invoke(config, "decommission.restore", "--yes", check=False)
     assert done.returncode == 1 and blob.name in done.stderr and "not whole" in done.stderr, done.stderr
     done = invoke(config, "rollback", "--to", "2", "--yes", check=False)
     assert done.returncode == 1 and blob.name in done.stderr and "ollama pull qwen2:7b" in done.stderr, done.stderr

@@ -112,7 +112,7 @@ def test_every_stage_keeps_the_operators_file_and_additions(walk, docker_client)
              ("decommission.restore",), ("rollback", "--to", "2")]
     outputs = [done.stdout]
     for move in moves:
-        done = invoke(config, *move, *(["--yes"] if move[0] in ("phase", "rollback") else []))
+        done = invoke(config, *move, *(["--yes"] if move[0] in ("phase", "rollback", "decommission.restore") else []))
         outputs.append(done.stdout)
         assert (deploy / "docker-compose.yml").read_bytes() == base, f"{move} wrote their file"
         if move[0] == "health":

@@ -198,3 +198,24 @@ def test_finish_refuses_a_journal_naming_paths_outside_its_root(store, deploy, t
     with pytest.raises(UnsafeStore, match="outside the model store"):
         collect.finish(deploy, lambda *a, **k: None, store)
     assert precious.read_text() == "keep"
+
+
+@pytest.mark.parametrize("answer, yes, deleted", [(None, False, False), (False, False, False), (True, False, True),
+                                                  (None, True, True)])
+def test_purge_lists_what_it_deletes_and_deletes_nothing_without_a_yes(store, deploy, tmp_path, answer, yes, deleted):
+    from types import SimpleNamespace
+
+    from core.errors import MigrationError
+    from decommission import quarantine as q
+    qdir = tmp_path / "volume" / "quarantine"
+    batch = collect.quarantine(deploy, store, owned(store, "qwen2:7b"), qdir, lambda *a, **k: None)
+    settings = SimpleNamespace(deploy_dir=deploy, decommission=SimpleNamespace(quarantine_dir=str(qdir)))
+    said, asked = [], []
+    confirm = None if answer is None else (lambda question: asked.append(question) or answer)
+    if deleted:
+        q.purge(settings, "0h", None, yes=yes, confirm=confirm, out=said.append)
+    else:
+        with pytest.raises(MigrationError, match="not confirmed: nothing was changed"):
+            q.purge(settings, "0h", None, yes=yes, confirm=confirm, out=said.append)
+    assert said[0].startswith(f"will delete: {batch} (qwen2:7b,")
+    assert batch.exists() is not deleted and bool(asked) is (answer is not None and not yes)

@@ -75,7 +75,7 @@ def test_cron_install_says_when_the_metrics_directory_is_missing(monkeypatch, tm
     with pytest.raises(cron.MigrationError, match="does not exist"):
         cron.install(job, out=lines.append)
     assert not written
-    cron.install(job, mkdir=True, out=lines.append)
+    cron.install(job, mkdir=True, yes=True, out=lines.append)
     assert os.path.isdir(tmp_path / "tf") and written and lines[-1].startswith("installed: */5 * * * *")
 
 
