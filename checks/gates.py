@@ -109,7 +109,20 @@ def health_history(settings: Settings, recorded: int | None, since: float | None
         failing = ", ".join(sorted(n for n, s in bad[-1]["checks"].items() if s == "CRITICAL"))
         return GateResult("history", False, f"{len(bad)} of the last {k} health records are CRITICAL "
                                             f"(last at {when}: {failing})")
-    return GateResult("history", True, f"no CRITICAL in the last {k} health records at stage {recorded}")
+    # Observed for a while, not k runs in a minute: the records at this stage (cron's and manual
+    # runs alike: one series) must span the hours asked, and none of them CRITICAL.
+    hours = settings.gates.history_min_hours
+    span = (records[-1]["time"] - records[0]["time"]) / 3600
+    if hours and span < hours:
+        return GateResult("history", False, f"the health records at stage {recorded} span {span:.1f} h, need "
+                                            f"{hours:g} h (migrate.gates.history_min_hours): keep `invoke cron.install` "
+                                            f"running and come back in {hours - span:.1f} h")
+    if hours and any(r["status"] == "CRITICAL" for r in records):
+        worst = next(r for r in reversed(records) if r["status"] == "CRITICAL")
+        return GateResult("history", False, f"a health record at stage {recorded} in the last {span:.1f} h is CRITICAL "
+                                            f"(at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(worst['time']))})")
+    return GateResult("history", True, f"no CRITICAL in the last {k} health records at stage {recorded}"
+                      + (f", over {span:.1f} h (at least {hours:g} h asked)" if hours else ""))
 
 
 GATES = {"key": key, "api": api, "server-calls": server_calls, "validation": validation,

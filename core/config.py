@@ -125,7 +125,8 @@ class Gates:
     validation_prompts: int = 20       # gate to 2: sample prompts through the API
     validation_success: float = 0.95   # share that must succeed
     validation_p95_ms: float = 3000    # p95 first-token bound
-    history_records: int = 12          # gate to 3: the last K health records since stage 2 began
+    history_records: int = 12          # gate to 3: the last K health records since stage 2 began ...
+    history_min_hours: float = field(default=0.0, metadata={"min": 0})   # ... spanning this long (0: no time asked)
     wait_timeout: int = 180            # seconds for `compose up --wait`
     keep_backups: int = 10
 
@@ -351,8 +352,9 @@ def _section(cls, data: Mapping, where: str):
     values = {}
     for name, fld in cls.__dataclass_fields__.items():
         if name in data:
-            values[name] = (_int(data, name, where, 1, 10 ** 10) if fld.type in ("int", int)
-                            else _num(data, name, where, 0.001, 10 ** 7))
+            low = fld.metadata.get("min", 1 if fld.type in ("int", int) else 0.001)
+            values[name] = (_int(data, name, where, low, 10 ** 10) if fld.type in ("int", int)
+                            else _num(data, name, where, low, 10 ** 7))
     return cls(**values)
 
 
