@@ -169,7 +169,8 @@ def _up(settings: Settings) -> None:
     # by its own careful step, never as a side effect of this one.
     t = settings.gates.wait_timeout
     compose.run(compose.argv(settings.project, settings.deploy_dir)
-                + ["up", "-d", "--wait", "--wait-timeout", str(t)], timeout=t + 60)
+                + ["up", "-d", "--wait", "--wait-timeout", str(t), "--timeout", str(settings.stop_grace_s)],
+                timeout=t + settings.stop_grace_s + 60)   # the grace the plan promises, on their stack too
 
 
 def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) -> list[str]:

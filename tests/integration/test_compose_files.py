@@ -27,6 +27,11 @@ def test_compose_merges_every_rendered_stage_over_an_operators_file(stage, tmp_p
     services = json.loads(done.stdout)["services"]
     assert ("local-llm" in services) is (stage < 3)   # stage 3: out of the model, though their file declares it
     assert services["llm-service"]["depends_on"]["local-llm"]["required"] is (stage < 3)
+    # Their file sets no stop_grace_period: each service a move recreates gets the plan's grace
+    # (35 s: the longest LLM call and a margin), not Compose's 10 s.
+    assert "stop_grace_period" not in OPERATOR_BASE
+    for name in ("vad", "asr", "tts", "llm-service") + (("local-llm",) if stage < 3 else ()):
+        assert services[name]["stop_grace_period"] == "35s", (name, services[name].get("stop_grace_period"))
 
 
 def test_engine_unreachable_is_a_clear_error(tmp_path):

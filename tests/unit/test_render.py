@@ -11,7 +11,7 @@ from core.errors import TemplateError
 from ..conftest import ROOT
 
 SETTINGS = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={"QWEN_API_KEY": "sk-real-0123456789abcdef"})
-OWNED_KEYS = {"environment", "labels", "env_file", "depends_on", "profiles"}
+OWNED_KEYS = {"environment", "labels", "env_file", "depends_on", "profiles", "stop_grace_period"}
 
 # stage -> (weights, local LLM in the model, VAD, ASR, TTS, LLM limits)
 TABLE = [
@@ -42,6 +42,8 @@ def test_stage_renders_the_seed_plan(stage, weights, local, vad, asr, tts, llm):
     assert services["llm-service"].get("depends_on") == (None if local else {"local-llm": {"required": False}})
     for name, block in services.items():
         assert set(block) <= OWNED_KEYS, (name, set(block) - OWNED_KEYS)
+        if "labels" in block:   # every service a move may recreate: the grace the plan promises
+            assert block["stop_grace_period"] == f"{SETTINGS.stop_grace_s}s", name
 
 
 def test_the_operators_service_names_are_used():
