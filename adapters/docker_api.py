@@ -25,6 +25,18 @@ def image_exists(c, tag: str) -> bool:
         return False
 
 
+def image_platform(c, tag: str) -> tuple[str, str] | None:
+    """(the image's architecture, the engine's) as Docker names them (amd64, arm64); None when the
+    image is not on this engine."""
+    import docker
+    try:
+        image = c.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+    engine = c.info().get("Architecture", "")
+    return image.attrs.get("Architecture", ""), {"x86_64": "amd64", "aarch64": "arm64"}.get(engine, engine)
+
+
 def container_or_none(c, name: str):
     import docker
     try:

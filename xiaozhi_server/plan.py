@@ -45,6 +45,7 @@ class ServerWorld:
     router: dict | None              # {"state", "health", "name"} of the router's container
     local_state: str | None = None   # the local model's container: running, exited, ... (None: absent)
     master_key: str = field(default="", repr=False)
+    router_platform: tuple[str, str] | None = ("", "")   # (image's, engine's) architecture; None: no image
 
 
 @dataclass
@@ -115,13 +116,16 @@ def observe(settings: Settings, client) -> ServerWorld:
         for r in client.containers.list(all=True, filters={"label": label}):
             router_c = {"state": r.attrs["State"]["Status"], "name": r.name,
                         "health": (r.attrs["State"].get("Health") or {}).get("Status")}
+        router_platform = docker_api.image_platform(client, xs.router_image)
+    else:
+        router_platform = ("", "")
     dotenv = d / adoption.DOTENV
     world = ServerWorld(files=files, state=state.read(d), base=read_text(d / compose.BASE_FILE),
                         dotenv=read_text(dotenv), dotenv_link=dotenv.is_symlink(),
                         config_link=bool(info and stat.S_ISLNK(info.st_mode)),
                         config_mode=stat.S_IMODE(info.st_mode) if info else None,
                         config_mtime=info.st_mtime if info else None, server=server, router=router_c,
-                        local_state=local_state)
+                        local_state=local_state, router_platform=router_platform)
     world.master_key = master_key(files, settings.api_key)
     register(world.master_key)
     return world
@@ -201,10 +205,31 @@ def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = Fa
                       notes=_notes(settings, data))
     if not (force or allow_skip) and skipped(recorded, target):
         plan.refusals.append(skipped(recorded, target))
+    if split and router_action in ("create", "recreate"):
+        plan.adoption.problems.extend(_router_image(settings, world.router_platform))
     if recorded is None and target.number > min(settings.stages) and not (force or allow_skip):
         plan.refusals.append(f"no state file in {d}: start from stage {min(settings.stages)} (it adopts the "
                              "server as found), or pass --force")
     return plan
+
+
+def _router_image(settings: Settings, platform: tuple[str, str] | None) -> list[str]:
+    """Why the router cannot start here (checked before anything changes): its image is missing,
+    or built for another architecture than this engine's."""
+    image = settings.xiaozhi_server.router_image
+    if platform is None:
+        return [f"the router's image {image} is not on this host: build it (`invoke -f sandbox-xiaozhi.yaml "
+                "sandbox.build` builds it from pinned wheels) or load it (`docker load`), then run again"]
+    built, engine = platform
+    if built and engine and built != engine:
+        return [f"the router's image {image} is built for {built}, this engine runs {engine}: build it on this "
+                "host (or set migrate.xiaozhi_server.router_image to an image for " + engine + ")"]
+    return []
+
+
+def _model(name: str) -> str:
+    """Ollama's name for a model: a name without a tag means its `latest`."""
+    return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
 
 
 def _mode(now: int | None, theirs: int | None, target: Stage, changed: bool) -> tuple[int, int] | None:
@@ -256,6 +281,14 @@ def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, 
         elif world.state is None and selected != xs.local_entry:
             problems.append(f"selected_module.LLM is {selected}, not the local entry {xs.local_entry}: set "
                             "migrate.xiaozhi_server.local_entry to the entry of your local model")
+        entry = (data.get("LLM") or {}).get(xs.local_entry) if hasattr(data.get("LLM"), "get") else None
+        runs = str(entry.get("model_name") or "") if hasattr(entry, "get") else ""
+        if runs and _model(runs) != _model(settings.local_llm.model):
+            # The router, health and the decommission name the model by migrate.local_llm.model: with
+            # another one there, the decommission would remove a model the server does not use.
+            problems.append(f"LLM.{xs.local_entry}.model_name is {runs}, but migrate.local_llm.model is "
+                            f"{settings.local_llm.model}: set migrate.local_llm.model to {runs} (the model your "
+                            "server runs; the router, health and the decommission use it)")
     return problems + adoption.folder_problems(d, world.dotenv), theirs, data
 
 

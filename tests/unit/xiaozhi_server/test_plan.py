@@ -227,3 +227,34 @@ def test_the_router_master_key_is_stable_and_reveals_nothing_of_the_api_key():
     first, again = p.master_key({}, KEY), p.master_key({r.ROUTER_ENV: "LITELLM_MASTER_KEY=old\n"}, KEY)
     assert first == again and KEY not in first and first != p.master_key({}, KEY + "x")
     assert p.master_key({r.ROUTER_ENV: "LITELLM_MASTER_KEY=sk-deployed\n"}, "") == "sk-deployed"   # cron: no key
+
+
+@pytest.mark.parametrize("theirs, setting, refused", [
+    ("qwen2:7b", "qwen2:7b", False), ("qwen2.5", "qwen2.5:latest", False),
+    ("qwen2.5", "qwen2:7b", True),            # upstream's example entry with the toolkit's default: the reproduction
+    ("qwen2:1.5b", "qwen2:7b", True),
+])
+def test_the_model_their_entry_runs_must_be_the_one_the_toolkit_decommissions(tmp_path, theirs, setting, refused):
+    data = yaml.safe_load(yaml.safe_dump(DATA))
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    data["migrate"]["local_llm"]["model"] = setting
+    s = config.load(data, env={"QWEN_API_KEY": KEY})
+    found = world()
+    found = dataclasses.replace(found, files={**found.files, r.CONFIG_FILE: RICH.replace('model_name: "qwen2:7b"',
+                                                                                          f'model_name: "{theirs}"')})
+    problems = p.make(s, found, s.stage(0)).adoption.problems
+    named = [line for line in problems if "migrate.local_llm.model" in line]
+    assert bool(named) is refused, problems
+    if refused:
+        assert theirs in named[0] and setting in named[0]
+
+
+@pytest.mark.parametrize("platform, words", [
+    (None, "is not on this host"), (("amd64", "arm64"), "built for amd64, this engine runs arm64"),
+    (("amd64", "amd64"), None), (("", ""), None)])
+def test_stage_2_checks_the_router_image_before_anything_changes(tmp_path, platform, words):
+    s = settings(tmp_path)
+    found = dataclasses.replace(world(state={"stage": 1}), router_platform=platform)
+    problems = p.make(s, found, s.stage(2)).adoption.problems
+    assert (words is None and not problems) or any(words in line for line in problems), problems
+    assert not p.make(s, dataclasses.replace(found, router_platform=None), s.stage(1)).adoption.problems
