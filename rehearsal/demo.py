@@ -5,6 +5,7 @@ with health checks between them (stage 3 decommissions the local LLM), measures 
 split at the emulators, and tears the sandbox down unless asked to keep it."""
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -14,7 +15,8 @@ from orchestration import move
 from rehearsal import sandbox_stack
 from core import state
 from core.config import Settings
-from core.errors import VerifyFailed
+from adapters import docker_api
+from core.errors import Refused, VerifyFailed
 
 # Ollama's own chat (llm-service, the router) and its OpenAI-compatible one (the server's `ollama` provider)
 LOCAL_ROUTES, API_ROUTE = ("POST /api/chat", "POST /v1/chat/completions"), "POST /compatible-mode/v1/chat/completions"
@@ -82,9 +84,32 @@ def settings(given=None, target: str | None = None):
     return config, dataclasses.replace(loaded, gates=dataclasses.replace(loaded.gates, history_records=3))
 
 
+def refuse_on_a_real_stack(settings: Settings, client) -> None:
+    """The demo's stack names its local model's container as production does (xiaozhi-local-llm)
+    and publishes its port (11434): on a host where either belongs to something else (the real
+    stack, an Ollama on the host) it stops before building or starting anything."""
+    name = settings.local_llm.container
+    found = docker_api.container_or_none(client, name)
+    project = (found.labels or {}).get("com.docker.compose.project") if found is not None else None
+    if found is not None and project != settings.project:
+        raise Refused(f"the container {name} belongs to {'the Compose project ' + project if project else 'no Compose project'}"
+                      f", not the demo's {settings.project}: this host runs a real stack", where=name,
+                      hint="run the demo on a machine of its own (or a VM); nothing was changed")
+    port = settings.local_llm.service.publish
+    if port and found is None:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            taken = probe.connect_ex((settings.bind, port)) == 0
+        if taken:
+            raise Refused(f"port {port} on {settings.bind} is taken by something that is not the demo's (an Ollama "
+                          "on this host?)", where=f"{settings.bind}:{port}",
+                          hint="run the demo on a machine of its own, or stop what listens there; nothing was changed")
+
+
 def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, out=print) -> list[str]:
     report: list[str] = []
     started = time.monotonic()
+    refuse_on_a_real_stack(settings, docker_api.client())
     try:
         out("== building the sandbox images (if needed) and bringing the stack up at stage 0")
         sandbox_stack.up(config, settings, out=out)
