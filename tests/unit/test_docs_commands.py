@@ -36,3 +36,9 @@ def test_each_command_and_flag_in_the_docs_exists(doc, name, flags):
     assert name in names, f"{doc}: `invoke {name}` is no task"
     missing = [f for f in flags if f not in flags_of(name) | {"help"}]
     assert not missing, f"{doc}: `invoke {name}` has no --{', --'.join(missing)}"
+
+
+@pytest.mark.parametrize("variant, term", [("回退", "回滚"), ("隔离区", "隔离目录"), ("管理后台", "智控台")])
+def test_the_chinese_runbook_says_one_thing_one_way(variant, term):
+    text = (ROOT / "docs/runbook.zh-CN.md").read_text()
+    assert variant not in text and term in text, f"write {term}, not {variant}"
