@@ -3,6 +3,7 @@ its anchors, `x-` extensions and Compose's own `!reset` / `!override` tags) and 
 override. Pure; what Compose itself makes of the files (the merged model) is adapters/compose."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -52,3 +53,30 @@ def declared(*texts: str | None) -> set[str]:
     """Every service the files declare together (the operator's and the override): a container
     of the project whose service is not among them is one of Compose's orphans."""
     return set().union(*(services(text) for text in texts))
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_UNIT = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def seconds(value) -> float | None:
+    """A Compose duration (`1m30s`, `45s`, a bare number of seconds) in seconds; None when it is
+    not one (a `${VARIABLE}` Compose fills in later, say)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _UNIT[u] for n, u in parts)
+
+
+def grace_periods(text: str | None) -> dict[str, float | None]:
+    """The services of the file that set their own stop_grace_period, in seconds (None: not a
+    duration the toolkit can read)."""
+    try:
+        found = services(text)
+    except yaml.YAMLError:
+        return {}
+    return {name: seconds(block["stop_grace_period"]) for name, block in found.items()
+            if block.get("stop_grace_period") not in (None, "")}

@@ -56,7 +56,7 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
                   dry_run: bool) -> Outcome:
     """Observe, render, plan, show the plan and run the gates; raise when the move is refused."""
     world = planning.observe(settings, client)
-    wanted = render(settings, target)
+    wanted = render(settings, target, base=world.base)
     plan = planning.make(settings, world, target, wanted, force=force, allow_skip=backward_ok)
     if not plan.adoption.problems and not plan.nothing_to_do:
         plan.model_diff, changed = merged.compare(settings, wanted, bool(plan.base_changed))

@@ -12,7 +12,7 @@ import jinja2
 import yaml
 
 from adapters import compose
-from core import envfile
+from core import composefile, envfile
 from core import services as services_table
 from core.config import Settings, Stage
 from core.errors import TemplateError
@@ -38,8 +38,13 @@ def environment(templates: Path = TEMPLATES, compose_file: bool = True) -> jinja
     return env
 
 
-def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict | None = None) -> dict:
-    return {"project": settings.project, "bind": settings.bind, "stage": stage,
+def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict | None = None,
+            base: str | None = None) -> dict:
+    """``base``: their docker-compose.yml; a service of theirs with a stop_grace_period as long as
+    the toolkit's (or one it cannot read) keeps it: the override never shortens theirs."""
+    theirs = composefile.grace_periods(base)
+    keep = {name for name, grace in theirs.items() if grace is None or grace >= settings.stop_grace_s}
+    return {"project": settings.project, "bind": settings.bind, "stage": stage, "their_grace": keep,
             "services": settings.services, "extra_services": settings.extra_services,
             "local_llm": settings.local_llm, "api": settings.api, "api_key": api_key,
             "fingerprints": fingerprints or {}, "stop_grace_s": settings.stop_grace_s,
@@ -48,7 +53,7 @@ def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict |
             "env_file": envfile.ENV_FILE, "off_profile": compose.OFF_PROFILE}
 
 
-def render(settings: Settings, stage: Stage, *, redact: bool = False,
+def render(settings: Settings, stage: Stage, *, redact: bool = False, base: str | None = None,
            templates: Path = TEMPLATES) -> dict[str, str]:
     """Every deployed file of ``stage``. With ``redact`` the key is a placeholder, for review.
 
@@ -56,10 +61,10 @@ def render(settings: Settings, stage: Stage, *, redact: bool = False,
     hash of its own block and of the env files it reads (with the real key, so that a new key
     recreates it), and the second pass writes them as labels."""
     env = environment(templates)
-    ctx = context(settings, stage, settings.api_key)
+    ctx = context(settings, stage, settings.api_key, base=base)
     first = _render_all(env, ctx, templates)
     prints = fingerprints(first)
-    ctx = context(settings, stage, KEY_PLACEHOLDER if redact else settings.api_key, prints)
+    ctx = context(settings, stage, KEY_PLACEHOLDER if redact else settings.api_key, prints, base=base)
     return _render_all(env, ctx, templates)
 
 

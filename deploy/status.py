@@ -41,7 +41,6 @@ def report(settings: Settings) -> str:
 def converge_lines(settings: Settings, stage: Stage) -> list[str]:
     """Where the world stands against ``stage``, read from the same Plan that `phase --dry-run`
     shows and that verification re-makes after an apply: status never judges on its own."""
-    wanted = render(settings, stage)
     try:
         world = planning.observe(settings, docker_api.client())
     except DockerError as exc:
@@ -49,6 +48,7 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
                                             **planning.read_world_files(settings)), exc.what
     else:
         unreachable = None
+    wanted = render(settings, stage, base=world.base)
     plan = planning.make(settings, world, stage, wanted, allow_skip=True)
     lines = [f"file {c.name}: " + (f"DIFFERS from stage {stage.number}" if c.changed else f"matches stage {stage.number}")
              for c in plan.files]

@@ -78,8 +78,10 @@ class ComposeEnv:
         return self._client
 
     def render(self, stage: Stage) -> dict[str, str]:
+        from adapters.compose import BASE_FILE
+        from core.files import read_text
         from deploy.render import render
-        return render(self.settings, stage)
+        return render(self.settings, stage, base=read_text(self.settings.deploy_dir / BASE_FILE))
 
     def uses_api(self, stage: Stage) -> bool:
         return stage.uses_api

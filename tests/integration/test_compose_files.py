@@ -134,3 +134,19 @@ def test_a_gpu_reservation_of_theirs_survives_every_stage_in_the_merged_model(st
     else:
         assert "local-llm" not in services
         assert services["llm-service"]["depends_on"]["local-llm"]["required"] is False
+
+
+def test_a_longer_grace_of_theirs_stands_in_the_merged_model(tmp_path):
+    import yaml
+    from core import config
+    from deploy.render import render
+    from ..conftest import OPERATOR_BASE
+    base = OPERATOR_BASE.replace("tts: {image: xiaozhi/tts}", "tts: {image: xiaozhi/tts, stop_grace_period: 2m}")
+    settings = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={})
+    (tmp_path / "docker-compose.yml").write_text(base)
+    for name, text in render(settings, settings.stage(2), redact=True, base=base).items():
+        (tmp_path / name).write_text(text)
+    done = merged(tmp_path, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    assert services["tts"]["stop_grace_period"] == "2m0s" and services["asr"]["stop_grace_period"] == "35s"

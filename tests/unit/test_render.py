@@ -109,3 +109,21 @@ def test_bind_mounted_store_is_found_on_the_host(tmp_path):
     settings = config.load(data, env={})
     assert _volume(settings, client=None) is None
     assert host_store(settings, None) == tmp_path / "models" / "models"
+
+
+@pytest.mark.parametrize("value, expected", [("45s", 45), ("1m30s", 90), ("2m", 120), (60, 60), ("1h", 3600),
+                                             ("500ms", 0.5), ("${GRACE}", None), ("soon", None), ("10", None)])
+def test_compose_durations(value, expected):
+    from core import composefile
+    assert composefile.seconds(value) == expected
+
+
+@pytest.mark.parametrize("theirs, ours_kept", [("2m", False), ("35s", False), ("${GRACE}", False), ("5s", True),
+                                               (None, True)])
+def test_a_longer_grace_of_theirs_is_never_shortened(theirs, ours_kept):
+    from ..conftest import OPERATOR_BASE
+    base = OPERATOR_BASE.replace("tts: {image: xiaozhi/tts}", "tts: {image: xiaozhi/tts" +
+                                 (f", stop_grace_period: '{theirs}'" if theirs else "") + "}")
+    services = yaml.safe_load(r.render(SETTINGS, SETTINGS.stage(2), base=base)["docker-compose.migrate.yml"])["services"]
+    assert ("stop_grace_period" in services["tts"]) is ours_kept
+    assert services["asr"]["stop_grace_period"] == f"{SETTINGS.stop_grace_s}s"
