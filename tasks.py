@@ -8,6 +8,7 @@ import atexit
 import functools
 import gc
 import os
+import sys
 
 from invoke import Collection, Exit
 from invoke import task as _task
@@ -77,7 +78,8 @@ def render(c, out="compose", check=False):
 def _confirm(question: str) -> bool:
     try:
         return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-    except EOFError:  # no terminal (cron, CI): never assume yes
+    except (EOFError, OSError, RuntimeError):  # no terminal (cron, CI), or stdin closed (<&-): never assume yes
+        print(file=sys.stderr)
         return False
 
 
@@ -280,6 +282,10 @@ def cron_install(c, every="5m", prom="/var/lib/node_exporter/textfile_collector/
                  systemd=False, mkdir=False, yes=False):
     """Schedule `invoke health --prom` (with history) under flock, in cron or systemd."""
     from checks import cron
+    only_here = sorted(k for k in os.environ if k.startswith("INVOKE_MIGRATE_"))
+    if only_here:   # the crontab's line carries -f, not this shell's environment
+        print(f"warning: {', '.join(only_here)} set in this shell will not reach cron, whose health runs would then "
+              "read other settings (another deploy dir): put them in /etc/invoke.yaml or your -f file first")
     cron.install(_cron_job(c, every, prom), dry_run=dry_run, systemd=systemd, mkdir=mkdir, yes=yes, confirm=_confirm)
 
 

@@ -34,7 +34,11 @@ def image_platform(c, tag: str) -> tuple[str, str] | None:
     except docker.errors.ImageNotFound:
         return None
     engine = c.info().get("Architecture", "")
-    return image.attrs.get("Architecture", ""), {"x86_64": "amd64", "aarch64": "arm64"}.get(engine, engine)
+    return image.attrs.get("Architecture", ""), ENGINE_ARCH.get(engine, engine)
+
+
+ENGINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "i686": "386", "i386": "386",
+               "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}   # uname -m -> an image's architecture
 
 
 def container_or_none(c, name: str):

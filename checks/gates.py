@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from adapters import http
 from checks import history, probes
@@ -110,19 +111,40 @@ def health_history(settings: Settings, recorded: int | None, since: float | None
         return GateResult("history", False, f"{len(bad)} of the last {k} health records are CRITICAL "
                                             f"(last at {when}: {failing})")
     # Observed for a while, not k runs in a minute: the records at this stage (cron's and manual
-    # runs alike: one series) must span the hours asked, and none of them CRITICAL.
+    # runs alike: one series) must reach back the hours asked, with no gap longer than MAX_GAP_S
+    # in that window (nobody watching), and none CRITICAL in it (an older blip does not count).
     hours = settings.gates.history_min_hours
-    span = (records[-1]["time"] - records[0]["time"]) / 3600
-    if hours and span < hours:
-        return GateResult("history", False, f"the health records at stage {recorded} span {span:.1f} h, need "
-                                            f"{hours:g} h (migrate.gates.history_min_hours): keep `invoke cron.install` "
-                                            f"running and come back in {hours - span:.1f} h")
-    if hours and any(r["status"] == "CRITICAL" for r in records):
-        worst = next(r for r in reversed(records) if r["status"] == "CRITICAL")
-        return GateResult("history", False, f"a health record at stage {recorded} in the last {span:.1f} h is CRITICAL "
-                                            f"(at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(worst['time']))})")
+    if hours:
+        now, window_s = time.time(), hours * 3600
+        start = now - window_s
+        if records[0]["time"] > start:
+            span = (now - records[0]["time"]) / 3600
+            kept = Path(f"{settings.history_path}.{settings.health.history_keep}")
+            if kept.exists():   # rotated away: the history cannot reach back far enough
+                return GateResult("history", False, f"the health history keeps only {span:.1f} h of records (rotated at "
+                                                    "migrate.health.history_max_bytes x history_keep), the gate needs "
+                                                    f"{hours:g} h: raise one of them, or run cron less often")
+            return GateResult("history", False, f"the health records at stage {recorded} span {span:.1f} h, need "
+                                                f"{hours:g} h (migrate.gates.history_min_hours): keep `invoke cron.install` "
+                                                f"running and come back in {hours - span:.1f} h")
+        window = [r for r in records if r["time"] >= start]
+        points = [start] + [r["time"] for r in window] + [now]
+        gap, after = max((b - a, a) for a, b in zip(points, points[1:]))
+        if gap > MAX_GAP_S:
+            return GateResult("history", False, f"no health record for {gap / 3600:.1f} h from "
+                                                f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(after))}: the stage was "
+                                                f"not watched then; the last {hours:g} h need a record every "
+                                                f"{MAX_GAP_S / 3600:g} h at least (cron)")
+        bad = [r for r in window if r["status"] == "CRITICAL"]
+        if bad:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(bad[-1]["time"]))
+            return GateResult("history", False, f"{len(bad)} health record(s) at stage {recorded} in the last {hours:g} h "
+                                                f"are CRITICAL (last at {when})")
     return GateResult("history", True, f"no CRITICAL in the last {k} health records at stage {recorded}"
-                      + (f", over {span:.1f} h (at least {hours:g} h asked)" if hours else ""))
+                      + (f", and none in the last {hours:g} h, watched throughout" if hours else ""))
+
+
+MAX_GAP_S = 6 * 3600   # a longer silence in the window means nobody was watching
 
 
 GATES = {"key": key, "api": api, "server-calls": server_calls, "validation": validation,

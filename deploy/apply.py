@@ -15,7 +15,7 @@ from checks import gates as gating
 from deploy import adoption, backup, merged, plan as planning
 from deploy.render import FILES, SECRET_FILES, render
 from adapters import compose
-from core import envfile, state
+from core import composefile, envfile, state
 from core.config import Settings, Stage
 from core.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
 from core.files import atomic_write, check_key_path, check_private_dir, read_text, write_files
@@ -169,8 +169,16 @@ def _up(settings: Settings) -> None:
     # by its own careful step, never as a side effect of this one.
     t = settings.gates.wait_timeout
     compose.run(compose.argv(settings.project, settings.deploy_dir)
-                + ["up", "-d", "--wait", "--wait-timeout", str(t), "--timeout", str(settings.stop_grace_s)],
-                timeout=t + settings.stop_grace_s + 60)   # the grace the plan promises, on their stack too
+                + ["up", "-d", "--wait", "--wait-timeout", str(t), "--timeout", str(grace_timeout(settings))],
+                timeout=t + grace_timeout(settings) + 60)
+
+
+def grace_timeout(settings: Settings) -> int:
+    """What `compose up --timeout` gives a container it stops: the plan's grace, or the longest of
+    their own stop_grace_periods when longer (the flag overrides each container's own; without it,
+    a container created before the override had one would get Compose's 10 s)."""
+    theirs = composefile.grace_periods(read_text(settings.deploy_dir / compose.BASE_FILE)).values()
+    return int(max([settings.stop_grace_s, *(g for g in theirs if g is not None)]) + 0.999)
 
 
 def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) -> list[str]:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from adapters import compose
-from core import composefile, envfile, state
+from core import composefile, envfile, ollama_store, state
 from core.config import Settings, Stage
 from core.errors import MigrationError
 from core.files import read_text
@@ -217,9 +217,13 @@ def _router_image(settings: Settings, platform: tuple[str, str] | None) -> list[
     """Why the router cannot start here (checked before anything changes): its image is missing,
     or built for another architecture than this engine's."""
     image = settings.xiaozhi_server.router_image
+    first = image.split("/", 1)[0]
+    if platform is None and "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return []   # in a registry: Compose pulls it (and says so if it cannot)
     if platform is None:
         return [f"the router's image {image} is not on this host: build it (`invoke -f sandbox-xiaozhi.yaml "
-                "sandbox.build` builds it from pinned wheels) or load it (`docker load`), then run again"]
+                "sandbox.build` builds it from pinned wheels), load it (`docker load`), or name one in your "
+                "registry in migrate.xiaozhi_server.router_image, then run again"]
     built, engine = platform
     if built and engine and built != engine:
         return [f"the router's image {image} is built for {built}, this engine runs {engine}: build it on this "
@@ -227,9 +231,10 @@ def _router_image(settings: Settings, platform: tuple[str, str] | None) -> list[
     return []
 
 
-def _model(name: str) -> str:
-    """Ollama's name for a model: a name without a tag means its `latest`."""
-    return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
+def _model(name: str) -> tuple[str, str, str, str]:
+    """A model as Ollama reads its name (registry, namespace, name, tag): `qwen2.5`,
+    `qwen2.5:latest` and `registry.ollama.ai/library/qwen2.5` are one model."""
+    return ollama_store.split_name(name.strip())
 
 
 def _mode(now: int | None, theirs: int | None, target: Stage, changed: bool) -> tuple[int, int] | None:
@@ -287,8 +292,9 @@ def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, 
             # The router, health and the decommission name the model by migrate.local_llm.model: with
             # another one there, the decommission would remove a model the server does not use.
             problems.append(f"LLM.{xs.local_entry}.model_name is {runs}, but migrate.local_llm.model is "
-                            f"{settings.local_llm.model}: set migrate.local_llm.model to {runs} (the model your "
-                            "server runs; the router, health and the decommission use it)")
+                            f"{settings.local_llm.model}: set migrate.local_llm.model to "
+                            f"{ollama_store.display_name(*_model(runs))} (the model your server runs, as Ollama "
+                            "lists it; the router, health and the decommission use it)")
     return problems + adoption.folder_problems(d, world.dotenv), theirs, data
 
 

@@ -127,3 +127,14 @@ def test_a_longer_grace_of_theirs_is_never_shortened(theirs, ours_kept):
     services = yaml.safe_load(r.render(SETTINGS, SETTINGS.stage(2), base=base)["docker-compose.migrate.yml"])["services"]
     assert ("stop_grace_period" in services["tts"]) is ours_kept
     assert services["asr"]["stop_grace_period"] == f"{SETTINGS.stop_grace_s}s"
+
+
+@pytest.mark.parametrize("theirs, timeout", [(None, 35), ("2m", 120), ("10s", 35), ("${GRACE}", 35)])
+def test_compose_up_waits_as_long_as_the_longest_grace(tmp_path, theirs, timeout):
+    import dataclasses
+    from deploy.apply import grace_timeout
+    from ..conftest import OPERATOR_BASE
+    base = OPERATOR_BASE.replace("tts: {image: xiaozhi/tts}", "tts: {image: xiaozhi/tts" +
+                                 (f", stop_grace_period: '{theirs}'" if theirs else "") + "}")
+    (tmp_path / "docker-compose.yml").write_text(base)
+    assert grace_timeout(dataclasses.replace(SETTINGS, deploy_dir=tmp_path)) == timeout

@@ -103,3 +103,13 @@ def test_phase_without_a_stage_says_how():
     with pytest.raises(Exit) as exc:
         tasks.phase(MockContext())
     assert exc.value.code == 2 and "--stage" in exc.value.message
+
+
+@pytest.mark.parametrize("stdin", ["closed", "devnull"])
+def test_a_question_with_stdin_closed_is_a_no_not_a_traceback(tmp_path, stdin):
+    import subprocess
+    import sys
+    code = "import tasks; print('answer', tasks._confirm('go?'))"
+    argv = ["bash", "-c", f"{sys.executable} -c \"{code}\" " + ("<&-" if stdin == "closed" else "</dev/null")]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tasks.__file__.rsplit("/", 1)[0], timeout=60)
+    assert "answer False" in done.stdout and "Traceback" not in done.stderr, done.stdout + done.stderr

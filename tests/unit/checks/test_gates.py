@@ -38,12 +38,12 @@ def test_every_gate_config_may_name_exists():
     assert tuple(gates.GATES) == config.GATE_NAMES
 
 
-def _history(tmp_path, monkeypatch, hours_ago: list[float], status="OK", min_hours=0.0, critical_at=None):
+def _history(tmp_path, hours_ago: list[float], min_hours=0.0, critical_at=None, rotated=False):
     import dataclasses
     import json
     import time
     now = time.time()
-    lines = [{"time": now - h * 3600, "stage": 2, "status": "CRITICAL" if i == critical_at else status,
+    lines = [{"time": now - h * 3600, "stage": 2, "status": "CRITICAL" if i == critical_at else "OK",
               "seconds": 1, "checks": {"api.auth": "CRITICAL" if i == critical_at else "OK"}}
              for i, h in enumerate(hours_ago)]
     data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
@@ -51,17 +51,27 @@ def _history(tmp_path, monkeypatch, hours_ago: list[float], status="OK", min_hou
     s = config.load(data, env={})
     s = dataclasses.replace(s, gates=dataclasses.replace(s.gates, history_records=12, history_min_hours=min_hours))
     (tmp_path / "health-history.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return gates.health_history(s, recorded=2, since=now - 400 * 3600)
+    if rotated:
+        (tmp_path / f"health-history.jsonl.{s.health.history_keep}").write_text("")
+    return gates.health_history(s, recorded=2, since=now - 900 * 3600)
 
 
-@pytest.mark.parametrize("hours_ago, min_hours, critical_at, passed, words", [
-    ([i / 60 for i in range(12, 0, -1)], 0, None, True, "no CRITICAL in the last 12"),   # 12 runs in 12 min, no time asked
-    ([i / 60 for i in range(12, 0, -1)], 168, None, False, "span 0.2 h, need 168 h"),    # the reproduction
-    ([170 - i * 14 for i in range(13)], 168, None, True, "over 168.0 h"),                # a week of records
-    ([170 - i * 14 for i in range(13)], 168, 0, False, "is CRITICAL"),                    # a CRITICAL a week ago
-    ([170] + [i / 60 for i in range(11, 0, -1)], 168, None, True, "over 170.0 h"),        # cron and manual: one series
+EVERY_2H_FOR_A_WEEK = [170 - 2 * i for i in range(85)]       # 170 h ago .. 2 h ago, cron every 2 h
+MINUTES = [i / 60 for i in range(12, 0, -1)]                 # 12 runs in the last 12 minutes
+
+
+@pytest.mark.parametrize("hours_ago, min_hours, critical_at, rotated, passed, words", [
+    (MINUTES, 0, None, False, True, "no CRITICAL in the last 12"),                  # no time asked: as before
+    (MINUTES, 168, None, False, False, "span 0.2 h, need 168 h"),                   # the reproduction
+    (EVERY_2H_FOR_A_WEEK, 168, None, False, True, "watched throughout"),            # a week of cron
+    (EVERY_2H_FOR_A_WEEK + MINUTES, 168, None, False, True, "watched throughout"),  # cron and manual: one series
+    (EVERY_2H_FOR_A_WEEK, 168, 84, False, False, "are CRITICAL"),                   # a CRITICAL 2 h ago
+    ([500] + EVERY_2H_FOR_A_WEEK, 168, 0, False, True, "watched throughout"),       # a blip before the week: past
+    ([170] + MINUTES[1:], 168, None, False, False, "no health record for"),         # one run, a week of silence
+    (EVERY_2H_FOR_A_WEEK[:40] + EVERY_2H_FOR_A_WEEK[50:], 168, None, False, False, "no health record for"),
+    (MINUTES, 168, None, True, False, "keeps only"),                                # rotation ate the week
 ])
-def test_the_history_gate_can_require_time_as_well_as_records(tmp_path, monkeypatch, hours_ago, min_hours,
-                                                              critical_at, passed, words):
-    result = _history(tmp_path, monkeypatch, hours_ago, min_hours=min_hours, critical_at=critical_at)
+def test_the_history_gate_can_require_time_as_well_as_records(tmp_path, hours_ago, min_hours, critical_at, rotated,
+                                                              passed, words):
+    result = _history(tmp_path, hours_ago, min_hours=min_hours, critical_at=critical_at, rotated=rotated)
     assert result.passed is passed and words in result.detail, result.detail

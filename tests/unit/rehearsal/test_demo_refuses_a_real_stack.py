@@ -46,3 +46,18 @@ def test_a_port_taken_by_something_else_is_refused(settings):
         server.listen()
         with pytest.raises(Refused, match="an Ollama on this host"):
             demo.refuse_on_a_real_stack(settings, Client(False))
+
+
+def test_the_xiaozhi_demo_refuses_a_real_server_container():
+    config, loaded = demo.settings(None, "xiaozhi-server")
+    service = dataclasses.replace(loaded.local_llm.service, publish=free_port())
+    loaded = dataclasses.replace(loaded, local_llm=dataclasses.replace(loaded.local_llm, service=service))
+
+    class Server(Client):
+        def get(self, name):
+            import docker
+            if name != loaded.xiaozhi_server.container:
+                raise docker.errors.NotFound(name)
+            return SimpleNamespace(labels={"com.docker.compose.project": "xiaozhi-server"})
+    with pytest.raises(Refused, match=f"the container {loaded.xiaozhi_server.container} belongs to"):
+        demo.refuse_on_a_real_stack(loaded, Server(False))

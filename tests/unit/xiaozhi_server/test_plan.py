@@ -233,6 +233,7 @@ def test_the_router_master_key_is_stable_and_reveals_nothing_of_the_api_key():
     ("qwen2:7b", "qwen2:7b", False), ("qwen2.5", "qwen2.5:latest", False),
     ("qwen2.5", "qwen2:7b", True),            # upstream's example entry with the toolkit's default: the reproduction
     ("qwen2:1.5b", "qwen2:7b", True),
+    ("library/qwen2:7b", "qwen2:7b", False), ("registry.ollama.ai/library/qwen2:7b", "qwen2:7b", False),
 ])
 def test_the_model_their_entry_runs_must_be_the_one_the_toolkit_decommissions(tmp_path, theirs, setting, refused):
     data = yaml.safe_load(yaml.safe_dump(DATA))
@@ -249,11 +250,13 @@ def test_the_model_their_entry_runs_must_be_the_one_the_toolkit_decommissions(tm
         assert theirs in named[0] and setting in named[0]
 
 
-@pytest.mark.parametrize("platform, words", [
-    (None, "is not on this host"), (("amd64", "arm64"), "built for amd64, this engine runs arm64"),
-    (("amd64", "amd64"), None), (("", ""), None)])
-def test_stage_2_checks_the_router_image_before_anything_changes(tmp_path, platform, words):
-    s = settings(tmp_path)
+@pytest.mark.parametrize("platform, words, image", [
+    (None, "is not on this host", None), (("amd64", "arm64"), "built for amd64, this engine runs arm64", None),
+    (("amd64", "amd64"), None, None), (("", ""), None, None),
+    (None, None, "registry.example.com:5000/ops/litellm:1.108.7"),    # in a registry: Compose pulls it
+])
+def test_stage_2_checks_the_router_image_before_anything_changes(tmp_path, platform, words, image):
+    s = settings(tmp_path, **({"router_image": image} if image else {}))
     found = dataclasses.replace(world(state={"stage": 1}), router_platform=platform)
     problems = p.make(s, found, s.stage(2)).adoption.problems
     assert (words is None and not problems) or any(words in line for line in problems), problems
