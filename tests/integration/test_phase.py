@@ -120,7 +120,7 @@ def test_walk_forward_and_back(cfg, deploy, sandbox_up, docker_client):
 
     done = invoke(cfg, "rollback", "--yes", check=False)
     assert done.returncode == 1 and "decommission.restore" in done.stderr, "rollback without the model"
-    assert invoke(cfg, "decommission.restore", check=False).returncode == 0
+    assert invoke(cfg, "decommission.restore", "--yes", check=False).returncode == 0
     rc = invoke(cfg, "rollback", "--yes", check=False).returncode
     assert rc == 0 and state.current_stage(deploy) == 2
     assert env_of(docker_client, project, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:70,local:30"
