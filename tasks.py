@@ -93,7 +93,21 @@ def phase(c, stage=None, dry_run=False, yes=False, force=False):
     from core.errors import ConfigError
     if stage is None:  # a flag with no default would be positional, and swallow `--help`
         raise ConfigError("which stage?", where="--stage", hint="invoke phase --stage N (see `invoke phase --help`)")
-    move.phase(_settings(c), _number(stage, '--stage'), dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
+    from core.config import OUTAGE
+    number = _number(stage, '--stage')
+    if number == OUTAGE:
+        raise ConfigError("the outage stage is entered with `invoke outage`", where="--stage",
+                          hint="invoke outage (it puts the local model back first when it is gone)")
+    move.phase(_settings(c), number, dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
+
+
+@task(help={"end": "go back to the stage the outage left, once the API answers again",
+            "dry_run": "print the plan; change nothing", "yes": "apply without asking"})
+@converted
+def outage(c, end=False, dry_run=False, yes=False):
+    """The API fails after the cut-over: send every chat to the local model (--end: go back)."""
+    from orchestration import outage as plan
+    (plan.end if end else plan.start)(_settings(c), dry_run=dry_run, yes=yes, confirm=_confirm)
 
 
 @task(help={"to": "the stage to go back to (default: the one before the current)",
@@ -325,7 +339,7 @@ sandbox.add_task(sandbox_status, "status")
 alerts = Collection("alerts")
 alerts.add_task(alerts_test, "test")
 
-ns = Collection(demo, phase, rollback, status, render, health, bench, decom, cron, alerts, sandbox)
+ns = Collection(demo, phase, rollback, outage, status, render, health, bench, decom, cron, alerts, sandbox)
 # The defaults as the collection's configuration: below /etc/invoke.yaml, ~/.invoke.yaml, a project
 # invoke.yaml, INVOKE_MIGRATE_* and -f, as Invoke documents its levels.
 ns.configure(defaults.load())

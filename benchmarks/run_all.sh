@@ -14,4 +14,6 @@ echo "== no-change phase (issue 4)"
 python benchmarks/phase_noop.py
 echo "== disruption of a stage move under load (issue 10)"
 python benchmarks/move_disruption.py
+echo "== the outage plan: from the API failing at stage 3 to every chat on the local model (issue 26)"
+python benchmarks/outage.py
 invoke -f sandbox.yaml sandbox.down >/dev/null

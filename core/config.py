@@ -157,6 +157,9 @@ class XiaozhiServer:
         return f"http://{self.router_service}:{self.router_port}/v1"
 
 
+OUTAGE = -1   # the stage number the state records while `invoke outage` holds the stack on the local model
+
+
 @dataclass(frozen=True)
 class Settings:
     deploy_dir: Path
@@ -196,7 +199,16 @@ class Settings:
     def history_path(self) -> Path:
         return self.deploy_dir / "health-history.jsonl"
 
+    @property
+    def outage(self) -> Stage:
+        """Where `invoke outage` puts the stack when the API fails after the cut-over: every chat
+        on the local model (weights qwen:0,local:100), with the first stage's limits."""
+        first = self.stages[min(self.stages)]
+        return Stage(OUTAGE, "outage", 0, 100, True, first.limits, False)
+
     def stage(self, number: int) -> Stage:
+        if number == OUTAGE:
+            return self.outage
         if number not in self.stages:
             raise ConfigError(f"unknown stage {number}", where="--stage",
                               hint="choose one of " + ", ".join(

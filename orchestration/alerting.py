@@ -29,15 +29,14 @@ def next_steps(settings: Settings, stage: int | None, failing: list[str], recove
         return []
     cutover = max(settings.stages)
     if stage == cutover and any(name in API_CHECKS for name in failing):
+        # The outage plan: every chat on the local model (its quarantined copy put back first).
         from decommission.quarantine import newest_copy
         copy = newest_copy(settings)
-        back = max(n for n in settings.stages if n < cutover)
         model = settings.local_llm.model
         if copy is not None:
             hours = f"{(time.time() - copy[1]) / 3600:.1f}"
-            return [("invoke decommission.restore", ("copy", {"model": model, "hours": hours, "path": str(copy[0])})),
-                    f"invoke rollback --to {back}"]
-        return [("invoke health", ("no_copy", {})), (f"invoke rollback --to {back}", ("after_pull", {"model": model}))]
+            return [("invoke outage", ("copy", {"model": model, "hours": hours, "path": str(copy[0])})), "invoke health"]
+        return [("invoke health", ("no_copy", {})), ("invoke outage", ("after_pull", {"model": model}))]
     if "drift" in failing:
         return ["invoke status", f"invoke phase --stage {stage}"]
     return ["invoke health", "invoke status"]

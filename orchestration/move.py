@@ -95,6 +95,10 @@ def _prepare(settings, target, stage, force, backward_ok, out, dry_run) -> Outco
     if not outcome.plan.nothing_to_do:
         if not stage.local_llm and target.local_llm_exists():
             outcome.deletes_bytes = target.decommission_preview(stage, out)
+            if outcome.deletes_bytes:
+                out("warning: no quarantine is configured (migrate.decommission.quarantine_dir): if the API fails "
+                    "later, the outage plan (`invoke outage`) must pull the model again "
+                    f"({outcome.deletes_bytes / 1e9:.1f} GB) before the local model can answer")
         if dry_run:
             out("dry run: nothing was changed")
     return outcome

@@ -197,3 +197,33 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(cfg, deploy, tmp_path, a
     for word in words:
         assert word in out
     assert (files_of(deploy), (deploy / "state.json").read_text()) == before
+
+
+def test_the_outage_plan_puts_every_chat_on_the_local_model_and_end_goes_back(cfg, deploy, sandbox_up, docker_client):
+    """The API fails after the cut-over: `invoke outage` brings the quarantined model back and
+    sends it every chat; `outage --end` returns to stage 3 once the API answers (and the local
+    model goes back to quarantine)."""
+    reach(cfg, 3)
+    assert "xiaozhi-local-llm" not in {c.name for c in docker_client.containers.list(all=True)}
+    httpx.post(API + "/_sandbox/knobs", json={"error_rate": 1.0}).raise_for_status()   # the API is down
+    began = time.monotonic()
+    done = invoke(cfg, "outage", "--yes", check=False)
+    assert done.returncode == 0 and "restored qwen2:7b" in done.stdout, done.stdout + done.stderr
+    assert "every chat now goes to the local model" in done.stdout
+    local0 = counts(LOCAL).get("POST /api/chat", 0)
+    with httpx.Client(base_url=endpoints.LLM, timeout=30) as http:
+        for _ in range(50):
+            http.post("/chat", json={"prompt": "hi"}).raise_for_status()
+    print(f"outage: {time.monotonic() - began:.1f} s from the command to 50 chats answered by the local model")
+    assert counts(LOCAL)["POST /api/chat"] - local0 == 50
+    assert state.current_stage(deploy) == -1 and state.read(deploy)["previous"] == 3
+    assert env_of(docker_client, sandbox_up, "llm-service")["LLM_PROVIDER_WEIGHTS"] == "qwen:0,local:100"
+    again = invoke(cfg, "outage", "--yes")
+    assert "already in an outage" in again.stdout
+    done = invoke(cfg, "outage", "--end", "--yes", check=False)
+    assert done.returncode == 5 and "stays on the local model" in done.stderr, done.stdout + done.stderr
+    httpx.post(API + "/_sandbox/knobs", json={"error_rate": 0}).raise_for_status()   # the API is back
+    done = invoke(cfg, "outage", "--end", "--yes", check=False)
+    assert done.returncode == 0 and "stage 3 (cutover) applied and verified" in done.stdout, done.stdout + done.stderr
+    assert state.current_stage(deploy) == 3 and "move to quarantine" in done.stdout
+    assert invoke(cfg, "health", check=False).returncode == 0

@@ -19,7 +19,7 @@ def settings(quarantine_dir):
 def test_without_a_copy_the_way_back_says_to_pull_the_model_again(tmp_path):
     (tmp_path / "20260101T000000-garbage").mkdir()   # hostile: a batch without a readable manifest
     steps = next_steps(settings(tmp_path), 3, ["api.auth"])
-    assert steps == [("invoke health", ("no_copy", {})), ("invoke rollback --to 2", ("after_pull", {"model": "qwen2:7b"}))]
+    assert steps == [("invoke health", ("no_copy", {})), ("invoke outage", ("after_pull", {"model": "qwen2:7b"}))]
 
 
 @pytest.mark.parametrize("stage, failing, expected", [
