@@ -4,6 +4,8 @@ Stages that keep the local LLM need it to serve; the cut-over stage needs port 1
 the container gone (a listener left there is memory not freed: a WARNING)."""
 from __future__ import annotations
 
+import dataclasses
+
 from checks.facts import Api, Container, Generation, Host, LocalLLM, Port, Stack
 from checks.model import Result, Status
 from core.config import STACK_SERVICES, Health, Stage
@@ -62,14 +64,18 @@ def api(stage: Stage, facts: Api, limits: Health, light: bool) -> list[Result]:
         status = Status.CRITICAL if stage.requires_key else Status.WARNING
         actual = facts.detail or "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"
         return [Result("api.auth", status, expected, actual)]
+    # A stage that sends the API nothing (the outage stage: every chat local) is not broken by an
+    # API that fails: that is why it is there. Said, as a WARNING.
     if auth != "ok":
-        status = Status.WARNING if auth == "throttled" else Status.CRITICAL
+        status = Status.WARNING if auth == "throttled" or not stage.uses_api else Status.CRITICAL
         detail = f"{AUTH_WORDS.get(auth, auth)} {facts.detail}".strip()
         return [Result("api.auth", status, expected, detail)]
     results = [Result("api.auth", Status.OK, expected, "accepted")]
     if not light:
-        results.append(_latency("api.generate", facts.generation, limits.api_warn_ms, limits.api_crit_ms,
-                                "completion"))
+        generate = _latency("api.generate", facts.generation, limits.api_warn_ms, limits.api_crit_ms, "completion")
+        if not stage.uses_api and generate.status is Status.CRITICAL:
+            generate = dataclasses.replace(generate, status=Status.WARNING)
+        results.append(generate)
     return results
 
 

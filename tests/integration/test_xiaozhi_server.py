@@ -225,7 +225,14 @@ def test_with_the_local_model_stopped_no_chat_fails(cfg, docker_client):
 def test_a_failed_verification_rolls_back_byte_for_byte(cfg, docker_client, tmp_path):
     at(cfg, docker_client, 1)
     before = theirs(cfg)
-    broken = config_variant(cfg, tmp_path, **{"xiaozhi_server.router_image": "xiaozhi-litellm:0.0.0-missing"})
+    files = files_and_times(cfg)
+    # A router image that is not on this host is refused before anything changes ...
+    missing = config_variant(cfg, tmp_path, **{"xiaozhi_server.router_image": "xiaozhi-litellm:0.0.0-missing"})
+    done = invoke(missing, "phase", "--stage", "2", "--yes", check=False, env=ENV)
+    assert done.returncode == 2 and "is not on this host" in done.stderr, done.stdout + done.stderr
+    assert files_and_times(cfg) == files
+    # ... one that is here but is no router starts, never gets healthy, and the move is rolled back.
+    broken = config_variant(cfg, tmp_path, **{"xiaozhi_server.router_image": "xiaozhi-sandbox:latest"})
     done = invoke(broken, "phase", "--stage", "2", "--yes", check=False, env=ENV)
     assert done.returncode != 0 and "rolled back" in done.stdout + done.stderr, done.stdout + done.stderr
     assert theirs(cfg) == before

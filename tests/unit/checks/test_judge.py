@@ -157,3 +157,14 @@ def test_orphans_are_read_from_both_files(tmp_path):
     assert stack.orphans(settings, labelled) == ["xiaozhi-cache-1 (service cache)"]
     (tmp_path / "docker-compose.yml").write_text("services: [\n")
     assert stack.orphans(settings, labelled).startswith("cannot read the compose files")
+
+
+@pytest.mark.parametrize("stage, auth, gen_error, status", [
+    (-1, "bad_key", None, WARN), (-1, "server_error", None, WARN), (-1, "ok", "server_error", WARN),   # the outage
+    (3, "bad_key", None, CRIT), (3, "ok", "server_error", CRIT), (0, "server_error", None, CRIT),
+])
+def test_an_api_that_fails_is_a_warning_only_at_a_stage_that_sends_it_nothing(stage, auth, gen_error, status):
+    api = f.Api(url="u", model="qwen-plus", auth=auth,
+                generation=f.Generation(error=gen_error) if gen_error else f.Generation(first_token_s=0.5))
+    results = judge.api(SETTINGS.stage(stage), api, SETTINGS.health, light=False)
+    assert worst([r.status for r in results]) is status, results
