@@ -27,6 +27,7 @@ def model_back() -> None:
     """The model in the sandbox's store again, as `ollama pull` would put it (the sandbox
     decommissions without a quarantine, so the outage has no copy to restore)."""
     import docker
+    sys.path.insert(0, str(ROOT))   # the sandbox's store layout, as the tests use it
     from sandbox.store import Store, build
     client = docker.from_env()
     store = Path(client.volumes.get(f"{SETTINGS['project']}_ollama").attrs["Mountpoint"]) / "models"
