@@ -114,14 +114,16 @@ def dump(data, like: str = "") -> str:
     return (BOM if style.bom else "") + text.replace("\n", style.newline)
 
 
-def kept(before: str, after: str, where: str = "data/.config.yaml") -> str:
+def kept(before: str, after: str, owned_before: set[int] | None = None, where: str = "data/.config.yaml") -> str:
     """``after`` with every line of theirs exactly as in ``before``, or Refused (naming the line,
     never its content): the guard between a round trip and a write. Outside the keys the toolkit
     owns, ``after`` must hold the same lines in the same order; a line that ruamel rewrote only in
     its trailing spaces or line ending (or that gained the newline an entry added after it needs)
-    is put back as they wrote it; any other change to a line of theirs refuses the write."""
+    is put back as they wrote it; any other change to a line of theirs refuses the write.
+    ``owned_before``: the owned lines of ``before``, when its parse is at hand."""
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
-    owned_old, owned_new = owned_lines(load(before, where)), owned_lines(load(after, where))
+    owned_old = owned_lines(load(before, where)) if owned_before is None else owned_before
+    owned_new = owned_lines(load(after, where))
     theirs_old = [(i, line) for i, line in enumerate(old) if i not in owned_old]
     theirs_new = [j for j in range(len(new)) if j not in owned_new]
     for n, (i, line) in enumerate(theirs_old):

@@ -41,7 +41,7 @@ class Edited:
 
 def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...] = ()) -> Edited:
     data = sc.load(text)
-    before = _summary(data)
+    before, found, owned = _summary(data), _entries(data), sc.owned_lines(data)   # read before any edit
     moved: list[str] = []
     # Back to what the user had, then forward to the stage: one path, whatever the starting stage.
     for dotted in retargeted:
@@ -62,17 +62,16 @@ def render(text: str, number: int, entries: Entries, retargeted: tuple[str, ...]
     after = _summary(data)
     changes = [f"{key}: {before.get(key) or '(none)'} -> {after.get(key) or '(none)'}"
                for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
-    if not changes and not _entries_differ(text, data, entries):
+    # The summary names no key: a rotated key or a new router URL changes the entries alone.
+    if not changes and _entries(data) == found:
         return Edited(text, changes, moved)     # nothing of the toolkit's changes: their bytes, untouched
-    return Edited(sc.kept(text, sc.dump(data, like=text)), changes, moved)
+    return Edited(sc.kept(text, sc.dump(data, like=text), owned), changes, moved)
 
 
-def _entries_differ(text: str, data, entries: Entries) -> bool:
-    """Whether the toolkit's entries as rendered differ from the file's (a rotated key, a new
-    router URL: the summary names neither key)."""
-    found = sc.load(text).get("LLM") or {}
-    wanted = data.get("LLM") or {}
-    return any(dict(found.get(n) or {}) != dict(wanted.get(n) or {}) for n in (API_ENTRY, ROUTER_ENTRY))
+def _entries(data) -> dict:
+    """The toolkit's entries as plain mappings (compared before and after an edit)."""
+    section = data.get("LLM") or {}
+    return {n: dict(section.get(n) or {}) for n in (API_ENTRY, ROUTER_ENTRY)}
 
 
 def holds_key(number: int) -> bool:
