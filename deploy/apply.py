@@ -167,10 +167,9 @@ def _os_problem(exc: OSError) -> str:
 def _up(settings: Settings) -> None:
     # No --remove-orphans: at stage 3 xiaozhi-local-llm leaves compose but is decommissioned
     # by its own careful step, never as a side effect of this one.
-    t = settings.gates.wait_timeout
+    t, grace = settings.gates.wait_timeout, grace_timeout(settings)
     compose.run(compose.argv(settings.project, settings.deploy_dir)
-                + ["up", "-d", "--wait", "--wait-timeout", str(t), "--timeout", str(grace_timeout(settings))],
-                timeout=t + grace_timeout(settings) + 60)
+                + ["up", "-d", "--wait", "--wait-timeout", str(t), "--timeout", str(grace)], timeout=t + grace + 60)
 
 
 def grace_timeout(settings: Settings) -> int:
