@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Removes what an interrupted test or benchmark run of this project may have left on the engine:
+# the two sandboxes (sandbox.yaml, sandbox-xiaozhi.yaml) and every Compose project named
+# "${XZTEST_PROJECT_PREFIX:-xztest}-*" (the integration tests' own). A stack left up would hold
+# xiaozhi-local-llm and the sandbox's ports, and the next run would refuse to start (as it should
+# on a real host). Nothing else is touched: only those project names, found by Compose's label.
+# Usage: bash scripts/clear-test-stacks.sh      (CI runs it before the tests)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+prefix="${XZTEST_PROJECT_PREFIX:-xztest}-"
+for config in sandbox.yaml sandbox-xiaozhi.yaml; do
+  invoke -f "$config" sandbox.down >/dev/null 2>&1 || echo "clear: sandbox.down of $config failed (continuing)"
+done
+label='{{.Label "com.docker.compose.project"}}'
+projects=$(docker ps -a --filter label=com.docker.compose.project --format "$label"
+           docker network ls --filter label=com.docker.compose.project --format "$label"
+           docker volume ls --filter label=com.docker.compose.project --format "$label")
+for project in $(printf '%s\n' "$projects" | grep "^${prefix}" | sort -u); do
+  filter="label=com.docker.compose.project=$project"
+  ids=$(docker ps -aq --filter "$filter"); [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  ids=$(docker network ls -q --filter "$filter"); [ -z "$ids" ] || docker network rm $ids >/dev/null
+  ids=$(docker volume ls -q --filter "$filter"); [ -z "$ids" ] || docker volume rm -f $ids >/dev/null
+  echo "clear: removed the test project $project"
+done
+exit 0
