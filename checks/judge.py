@@ -26,8 +26,17 @@ def _latency(name, facts: Generation | None, warn_ms, crit_ms, what) -> Result:
     return Result(name, status, expected, f"{ms:.0f} ms{word}", metrics={"first_token_seconds": ms / 1000})
 
 
-def local_llm(stage: Stage, port: Port, facts: LocalLLM, limits: Health, light: bool) -> list[Result]:
+def local_llm(stage: Stage, port: Port, facts: LocalLLM, limits: Health, light: bool,
+              on_host: bool = False) -> list[Result]:
     where = f"{port.host}:{port.port}"
+    if not stage.local_llm and on_host and port.open:
+        # The operator's own Ollama on the host may serve other models: only ours still held counts.
+        if facts.error is None and facts.model_present is False:
+            return [Result("local.port", Status.OK, f"{facts.model} gone from {where}",
+                           f"the host's Ollama answers without {facts.model}")]
+        return [Result("local.port", Status.WARNING, f"{facts.model} gone from {where}",
+                       f"the host's Ollama still holds {facts.model}: nothing routes to it; `invoke decommission` "
+                       "says how to free it (the toolkit does not stop an Ollama it did not deploy)")]
     if not stage.local_llm:
         if port.open:
             return [Result("local.port", Status.WARNING, f"{where} closed",
@@ -83,7 +92,8 @@ def integrity(local: LocalLLM, stack: Stack, llm) -> Result:
     """The local model whole: manifest and blobs in the store (read from the host), and Ollama's
     /api/show answering with its template. Damage names the repair."""
     expected = "manifest, blobs and template whole"
-    repair = (f"repair: `invoke decommission.restore` if a quarantined copy exists, "
+    repair = (f"repair: `ollama pull {llm.model}` on this host" if llm.on_host else
+              f"repair: `invoke decommission.restore` if a quarantined copy exists, "
               f"else `docker exec {llm.container} ollama pull {llm.model}`")
     found = stack.integrity
     if isinstance(found, list) and found:
@@ -92,6 +102,9 @@ def integrity(local: LocalLLM, stack: Stack, llm) -> Result:
     if local.template is False:
         return Result("local.integrity", Status.CRITICAL, expected,
                       f"/api/show answers no template for {llm.model}; {repair}")
+    if found is None and llm.on_host and local.template:
+        return Result("local.integrity", Status.OK, expected, "template answered (the host's store is not "
+                      "read: set migrate.local_llm.store_host_path to check its files too)")
     if isinstance(found, str) or found is None:
         return Result("local.integrity", Status.UNKNOWN, expected,
                       found or "the model store was not found from here (is the container running?)")

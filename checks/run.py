@@ -114,8 +114,9 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
         "stack": _timed(_stack_and_host(settings, per, stage, port), deadline,
                         f.Stack("timeout", detail="the Docker engine did not answer in time")),
     }
-    if stage.local_llm:
-        jobs["local"] = _timed(probes.ollama(local.probe_url, local.model, per, not light), deadline,
+    if stage.local_llm or local.on_host:  # an Ollama on the host is asked at every stage: it may serve others
+        jobs["local"] = _timed(probes.ollama(local.probe_url, local.model, per, stage.local_llm and not light),
+                               deadline,
                                f.LocalLLM(local.probe_url, local.model, error="timeout"))
     if extra is not None:
         jobs.update({name: _timed(coro, deadline, fallback)
@@ -130,13 +131,14 @@ def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool, extra: 
     from checks import judge
     limits = settings.health
     local = facts.get("local") or f.LocalLLM(settings.local_llm.probe_url, settings.local_llm.model)
-    results = judge.local_llm(stage, facts["local_port"], local, limits, light)
+    results = judge.local_llm(stage, facts["local_port"], local, limits, light, settings.local_llm.on_host)
     results += judge.api(stage, facts["api"], limits, light)
     stack = facts["stack"]
     if extra is None:
         results += judge.containers(stage, stack, settings.local_llm.container)
-    else:
+    elif not settings.local_llm.on_host:
         results += judge.local_container(stage, stack, settings.local_llm.container)
+    if extra is not None:
         results += extra.judge(settings, stage, facts)
     results += judge.orphans(stack)
     if stage.local_llm:

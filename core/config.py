@@ -56,6 +56,11 @@ class LocalLLM:
     store_mount: str  # where the volume is mounted in the container
     store_path: str   # the Ollama store inside the container ($OLLAMA_MODELS)
     store_host_path: str | None = None  # where the store is on the host; None = derive it
+    runs_on: str = "container"  # "host": an Ollama the operator runs on the host, no container of the stack
+
+    @property
+    def on_host(self) -> bool:
+        return self.runs_on == "host"
 
     @property
     def store_is_path(self) -> bool:
@@ -223,7 +228,7 @@ KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, 
                 "stages", "health", "gates", "decommission", "sandbox", "xiaozhi_server", "alerts"),
     "service": SERVICE_KEYS,
     "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
-                                 "store_mount", "store_path", "store_host_path"),
+                                 "store_mount", "store_path", "store_host_path", "runs_on"),
     "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key", "ca_file", "prices"),
     "stage": ("stage", "name", "weights", "local_llm", "requires_key", "limits"),
     "decommission": ("drain_timeout", "stop_timeout", "quarantine_dir"),
@@ -256,6 +261,16 @@ def _str(data, key, where, pattern: re.Pattern | None = None, allowed: str = "")
         raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{key}",
                           hint=allowed or "give a non-empty string")
     return _printable(value, f"{where}.{key}")
+
+
+RUNS_ON = ("container", "host")
+
+
+def _choice(data, key, where, allowed: tuple[str, ...], default: str) -> str:
+    value = data.get(key, default) if isinstance(data, Mapping) else default
+    if value not in allowed:
+        raise ConfigError(f"invalid value {shown(value)}", where=f"{where}.{key}", hint="one of: " + ", ".join(allowed))
+    return value
 
 
 def _printable(value: str, where: str) -> str:
@@ -528,7 +543,8 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
                      store_volume=_str(ll, "store_volume", lw, _VOLUME,
                                        "a volume name, or a host path starting with / or ./ (bind mount)"),
                      store_mount=_str(ll, "store_mount", lw), store_path=_str(ll, "store_path", lw),
-                     store_host_path=_str(ll, "store_host_path", lw) if ll.get("store_host_path") else None)
+                     store_host_path=_str(ll, "store_host_path", lw) if ll.get("store_host_path") else None,
+                     runs_on=_choice(ll, "runs_on", lw, RUNS_ON, "container"))
     if not local.store_path.startswith(local.store_mount):
         raise ConfigError(f"{local.store_path} is not inside {local.store_mount}",
                           where=f"{lw}.store_path", hint="the store must live on the model volume")
@@ -554,6 +570,10 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     if configured is not None and not isinstance(configured, str):
         raise ConfigError("invalid value", where=f"{aw}.key", hint="a string (the sandbox's key only)")
     target = _target(root, where)
+    if local.on_host and target != "xiaozhi-server":
+        raise ConfigError("runs_on: host is for the xiaozhi-server target only", where=f"{lw}.runs_on",
+                          hint=f"the {target} stack runs its local model as the Compose service "
+                               f"{local.service.compose_service}: leave runs_on out (container)")
     key = secrets.find_key(configured or "", env, deploy_dir if deployed_key else None, secrets.KEY_PLACES[target])
     return Settings(deploy_dir=deploy_dir, project=_str(root, "project", where, _NAME),
                     bind=_bind(root, where), services=services, extra_services=extra_services,

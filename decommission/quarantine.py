@@ -89,6 +89,11 @@ def restore(settings: Settings, quarantine: str | None, out=print, verify: bool 
     """Put the newest quarantined copy of the model back, check that the model is whole (every
     blob its manifest names, with its size; the content's sha256 with ``verify``), and start the
     container if it exists. A model that is not whole is an error naming each damaged blob."""
+    if settings.local_llm.on_host:
+        raise MigrationError("Ollama runs on this host, outside Compose: the toolkit never quarantined its model",
+                             where="migrate.local_llm.runs_on",
+                             hint=f"put back the copy you kept, or `ollama pull {settings.local_llm.model}`; "
+                                  "nothing was changed")
     qdir = quarantine or settings.decommission.quarantine_dir
     if not qdir:
         raise MigrationError("no quarantine directory", where="--quarantine",

@@ -152,12 +152,27 @@ def _resources(store: Path | None) -> dict:
     return {"mem_available": psutil.virtual_memory().available, "disk_free": psutil.disk_usage(str(path)).free}
 
 
+def on_host_refusal(settings: Settings) -> Refused:
+    """An Ollama the operator runs on the host is not the toolkit's to stop or delete: it did not
+    deploy it, cannot quarantine its files where they are, and cannot start it again."""
+    model = settings.local_llm.model
+    return Refused(f"Ollama runs on this host, outside Compose (migrate.local_llm.runs_on: host): the toolkit "
+                   f"moves the traffic off it but does not stop it or delete {model}",
+                   where="migrate.local_llm.runs_on",
+                   hint=f"when `invoke health` shows nothing uses it, free its memory with `ollama stop {model}` "
+                        "(and `sudo systemctl disable --now ollama` if nothing else uses Ollama); free its disk "
+                        f"with `ollama rm {model}` after copying its store if you want a quick way back; "
+                        "nothing was changed")
+
+
 def decommission(settings: Settings, routed: Callable[[], Routed], *, dry_run=False, yes=False, force=False,
                  quarantine: str | None = None, purge=False, purge_whole_volume=False, drain_timeout: float | None = None, confirm=None,
                  out=print, locked: bool = False, client=None) -> dict:
     """``routed`` reads what the running stack sends the local LLM (the target knows how);
     ``locked``: the caller (phase) already holds the deploy directory's lock."""
     d = settings.deploy_dir
+    if settings.local_llm.on_host:
+        raise on_host_refusal(settings)
     check_private_dir(d)
     client = client or docker_api.client()
     qdir = Path(quarantine or settings.decommission.quarantine_dir) if (quarantine or settings.decommission.quarantine_dir) else None

@@ -114,6 +114,8 @@ class ComposeEnv:
 
     def local_llm_exists(self) -> bool:
         from adapters import docker_api
+        if self.settings.local_llm.on_host:  # not the toolkit's: the plan says how to free it by hand
+            return False
         return docker_api.container_or_none(self.client, self.settings.local_llm.container) is not None
 
     def routed(self):

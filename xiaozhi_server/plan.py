@@ -24,6 +24,7 @@ from core.errors import MigrationError
 from core.files import read_text
 from core.services import LOCAL_LLM_SERVICE
 from core.secrets import mask_env_lines, redact, register
+from decommission.run import on_host_refusal
 from deploy import adoption
 from deploy.plan import skipped
 from xiaozhi_server import render as rendering, router, server_config, stages
@@ -202,7 +203,7 @@ def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = Fa
                       dotenv_link=world.dotenv_link, compose_file=compose_file,
                       local=local.name if local is not None and target.local_llm and world.local_state != "running"
                       else "",
-                      notes=_notes(settings, data))
+                      notes=_notes(settings, data) + _host_notes(settings, target))
     if not (force or allow_skip) and skipped(recorded, target):
         plan.refusals.append(skipped(recorded, target))
     if split and router_action in ("create", "recreate"):
@@ -295,7 +296,53 @@ def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, 
                             f"{settings.local_llm.model}: set migrate.local_llm.model to "
                             f"{ollama_store.display_name(*_model(runs))} (the model your server runs, as Ollama "
                             "lists it; the router, health and the decommission use it)")
+        problems += _where_ollama_runs(settings, world, theirs, entry)
     return problems + adoption.folder_problems(d, world.dotenv), theirs, data
+
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _reached(url: str) -> tuple[str, int | None]:
+    """Host and port of a URL, as the server or the router would connect (never its user or path)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
+def _where_ollama_runs(settings: Settings, world: ServerWorld, theirs: dict, entry) -> list[str]:
+    """The local entry's base_url is where the server reaches its Ollama; the router, health and
+    the decommission use migrate.local_llm.*. They must be the same Ollama: refused, naming both
+    (host and port only: a URL of theirs may carry a password)."""
+    xs, ll = settings.xiaozhi_server, settings.local_llm
+    url = str(entry.get("base_url") or entry.get("url") or "") if hasattr(entry, "get") else ""
+    problems = []
+    service = rendering.local_service(theirs, ll.container, settings.compose_names[LOCAL_LLM_SERVICE])
+    if ll.on_host and (service is not None or world.local_state is not None):
+        what = f"the service {service.name} of {compose.BASE_FILE}" if service else f"a container {ll.container}"
+        problems.append(f"migrate.local_llm.runs_on is host, but {what} runs Ollama in this stack: leave "
+                        "runs_on out (container), or name your host's Ollama only")
+    if not url:
+        return problems
+    (host, port), (want_host, want_port) = _reached(url), _reached(ll.url)
+    if host in LOOPBACK:
+        return problems  # the server's own container, or the host with network_mode: host: a note says so
+    in_stack = {ll.container.lower(), settings.compose_names[LOCAL_LLM_SERVICE].lower()}
+    same_host = host == want_host or (not ll.on_host and {host, want_host} <= in_stack)
+    if not same_host or port != want_port:
+        problems.append(f"LLM.{xs.local_entry}.base_url reaches Ollama at {host}:{port}, but migrate.local_llm.url "
+                        f"is {want_host}:{want_port}: the router and the checks would use another Ollama than "
+                        "your server does; set migrate.local_llm.url (and probe_url, as this host reaches it) to "
+                        "your server's Ollama")
+    elif (world.state is None and not ll.on_host and service is None and world.local_state is None
+          and host not in in_stack):
+        problems.append(f"no container {ll.container} and no service of {compose.BASE_FILE} runs Ollama, and "
+                        f"LLM.{xs.local_entry}.base_url reaches it at {host}:{port}: if Ollama runs on this "
+                        "host (not in Compose), set migrate.local_llm.runs_on: host")
+    return problems
 
 
 def _notes(settings: Settings, data) -> list[str]:
@@ -303,11 +350,20 @@ def _notes(settings: Settings, data) -> list[str]:
     entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) or {}
     url = str(entry.get("base_url") or entry.get("url") or "") if hasattr(entry, "get") else ""
     host = urlsplit(url).hostname or ""
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return [f"LLM.{settings.xiaozhi_server.local_entry}.base_url names {host} (of yours; only its host shown): "
-                "inside the server's container that is the container itself; the router reaches the model at "
-                + settings.local_llm.url]
-    return []
+    notes = []
+    if host in LOOPBACK:
+        notes.append(f"LLM.{settings.xiaozhi_server.local_entry}.base_url names {host} (of yours; only its host "
+                     "shown): inside the server's container that is the container itself; the router reaches the "
+                     "model at " + settings.local_llm.url)
+    return notes
+
+
+def _host_notes(settings: Settings, target: Stage) -> list[str]:
+    """A stage that sends the local model nothing, with Ollama on the host: freeing it is the operator's."""
+    if not settings.local_llm.on_host or target.local_llm:
+        return []
+    refusal = on_host_refusal(settings)
+    return [f"{refusal.what}; {refusal.hint.removesuffix('; nothing was changed')}"]
 
 
 def theirs_unchanged(old: str, new: str) -> int:

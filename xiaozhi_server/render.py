@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from adapters.compose import OFF_PROFILE
 from core import envfile
@@ -34,7 +35,10 @@ def for_stage(settings: Settings, stage: Stage, config_text: str, master_key: st
     """The stage's files from settings: the API entry speaks to ``api.base_url`` with ``key``."""
     api = {"type": "openai", "base_url": settings.api.base_url, "model_name": settings.api.model}
     return render(config_text, stage, settings.xiaozhi_server, router_spec(settings), api, key, master_key,
-                  retargeted, local)
+                  retargeted, local, host_gateway=urlsplit(settings.local_llm.url).hostname == HOST_GATEWAY)
+
+
+HOST_GATEWAY = "host.docker.internal"  # the host, from a container, once mapped to Docker's host-gateway
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,16 @@ def local_service(base_services: dict[str, dict], container: str, name: str) -> 
 
 
 def render(config_text: str, stage: Stage, server: XiaozhiServer, spec: router.RouterSpec, api: dict,
-           key: str, master_key: str, retargeted: tuple[str, ...] = (), local: LocalService | None = None
-           ) -> tuple[dict[str, str | None], stages.Edited]:
+           key: str, master_key: str, retargeted: tuple[str, ...] = (), local: LocalService | None = None,
+           host_gateway: bool = False) -> tuple[dict[str, str | None], stages.Edited]:
     """{file: text, or None when the stage has no such file} and the config file's edit (its
     changes in words, the references it moved)."""
     split = stage.number == stages.SPLIT
     entries = stages.Entries(local=server.local_entry, api={**api, "api_key": key},
                              router_url=server.router_url, router_key=master_key)
     edited = stages.render(config_text, stage.number, entries, retargeted)
-    files: dict[str, str | None] = {CONFIG_FILE: edited.text, OVERRIDE_FILE: override(stage, server, split, local),
+    files: dict[str, str | None] = {CONFIG_FILE: edited.text, OVERRIDE_FILE: override(stage, server, split, local,
+                                                                                       host_gateway),
                                     ROUTER_CONFIG: None, ROUTER_ENV: None}
     if split:
         files[ROUTER_CONFIG] = router.render(spec, {"local": stage.local_weight, "qwen": stage.qwen_weight})
@@ -76,7 +81,8 @@ def render(config_text: str, stage: Stage, server: XiaozhiServer, spec: router.R
     return files, edited
 
 
-def override(stage: Stage, server: XiaozhiServer, split: bool, local: LocalService | None = None) -> str:
+def override(stage: Stage, server: XiaozhiServer, split: bool, local: LocalService | None = None,
+             host_gateway: bool = False) -> str:
     head = (f"# Rendered by the migration toolkit for stage {stage.number} ({stage.name}); do not edit by hand.\n"
             "# Compose merges it over your docker-compose.yml, which the toolkit never writes.\n")
     services: dict[str, dict] = {}
@@ -89,6 +95,8 @@ def override(stage: Stage, server: XiaozhiServer, split: bool, local: LocalServi
             "env_file": [ROUTER_ENV], "volumes": [f"./{ROUTER_CONFIG}:/etc/litellm/config.yaml:ro"],
             "healthcheck": {"test": health, "interval": "5s", "timeout": "3s", "retries": 24},
             "restart": "unless-stopped"}
+        if host_gateway:  # the local model is an Ollama on the host: the router reaches it by this name
+            services[server.router_service]["extra_hosts"] = [f"{HOST_GATEWAY}:host-gateway"]
     if local is not None and not stage.local_llm:
         # Out of the model: a profile never activated; the container is left to the decommission.
         services[local.name] = {"profiles": [OFF_PROFILE]}

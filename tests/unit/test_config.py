@@ -78,6 +78,9 @@ def test_key_never_shows_in_repr():
     ("stages.1.limits", {"vad": 1}, "migrate.stages[1].limits.asr"),
     ("stages.1.stage", 0, "migrate.stages[1].stage"),
     ("stages.0.local_llm", "yes", "migrate.stages[0].local_llm"),
+    ("local_llm.runs_on", "Host", "migrate.local_llm.runs_on"),
+    ("local_llm.runs_on", None, "migrate.local_llm.runs_on"),
+    ("local_llm.runs_on", "host", "migrate.local_llm.runs_on"),  # the seed's stack runs it as a service
 ])
 def test_invalid_values_name_the_dotted_key(path, value, where):
     with pytest.raises(ConfigError) as err:

@@ -14,7 +14,7 @@ MAY_IMPORT = {
     "deploy": {"core", "adapters", "checks"},
     "decommission": {"core", "adapters", "checks"},
     "bench": {"core", "adapters"},
-    "xiaozhi_server": {"core", "adapters", "checks", "deploy"},  # the second target, on deploy's machinery
+    "xiaozhi_server": {"core", "adapters", "checks", "deploy", "decommission"},  # a target: above the engine, checks and decommission
     "alerts": {"core", "adapters"},  # signing, messages, when to send, the sender
     "orchestration": {"core", "adapters", "checks", "deploy", "decommission", "xiaozhi_server", "alerts"},
     "rehearsal": {"core", "adapters", "checks", "deploy", "decommission", "orchestration", "xiaozhi_server"},

@@ -65,3 +65,19 @@ def test_the_stage_files_come_from_settings():
     assert (api["base_url"], api["model_name"], api["api_key"]) == (SETTINGS.api.base_url, SETTINGS.api.model, KEY)
     assert router.weights_of(out[r.ROUTER_CONFIG]) == {"local": 30, "qwen": 70}
     assert SETTINGS.local_llm.url in out[r.ROUTER_CONFIG] and SETTINGS.local_llm.probe_url not in out[r.ROUTER_CONFIG]
+
+
+@pytest.mark.parametrize("url, mapped", [("http://host.docker.internal:11434", True),
+                                         ("http://xiaozhi-local-llm:11434", False)])
+def test_a_router_that_reaches_an_ollama_on_the_host_maps_host_docker_internal(url, mapped):
+    """Linux's engine resolves host.docker.internal only where a container maps it to host-gateway."""
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
+    data["migrate"].update(target="xiaozhi-server")
+    data["migrate"]["local_llm"].update(url=url, runs_on="host" if mapped else "container")
+    settings = config.load(data, env={})
+    out = r.for_stage(settings, settings.stage(2), RICH, MASTER, key=KEY)[0]
+    router_service = yaml.safe_load(out[r.OVERRIDE_FILE])["services"]["xiaozhi-router"]
+    assert router_service.get("extra_hosts") == (["host.docker.internal:host-gateway"] if mapped else None)
+    assert all("extra_hosts" not in block
+               for block in yaml.safe_load(r.for_stage(settings, settings.stage(3), RICH, MASTER, key=KEY)[0]
+                                           [r.OVERRIDE_FILE])["services"].values())
