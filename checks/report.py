@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from pathlib import Path
 
 from checks.model import Status
@@ -17,13 +18,24 @@ def table(report) -> str:
     """The seed's status table: expected against actual, marked ✅ ⚠️ ❌ (❔ when unknown)."""
     rows = [("", "check", "expected", "actual")]
     rows += [(r.status.mark, r.name, r.expected, r.actual) for r in report.results]
-    name_w = max(len(row[1]) for row in rows)
-    exp_w = max(len(row[2]) for row in rows)
+    name_w = max(width(row[1]) for row in rows)
+    exp_w = max(width(row[2]) for row in rows)
     lines = [f"stage {report.stage.number} ({report.stage.name}, {report.stage.weights}): "
              f"{report.status.mark} {report.status.name} in {report.seconds:.2f} s"]
     for mark, name, expected, actual in rows:
-        lines.append(f"{mark:<2} {name:<{name_w}}  {expected:<{exp_w}}  {actual}".rstrip())
+        lines.append(f"{pad(mark, 2)} {pad(name, name_w)}  {pad(expected, exp_w)}  {actual}".rstrip())
     return "\n".join(lines)
+
+
+def width(text: str) -> int:
+    """Columns a terminal gives the text: a CJK character (the server's 初始化组件) or an emoji
+    (✅, ⚠️ with its presentation selector) takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 if c == "\ufe0f"
+               else 0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def pad(text: str, columns: int) -> str:
+    return text + " " * max(columns - width(text), 0)
 
 
 def as_json(report) -> str:

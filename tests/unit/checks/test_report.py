@@ -64,6 +64,15 @@ def test_table_shows_expected_and_actual():
     assert any("api.auth" in line and "401: the key is refused" in line and line.startswith("❌") for line in lines)
 
 
+def test_the_actual_column_lines_up_after_the_servers_chinese_log_line():
+    """The server.llm row expects `初始化组件: llm成功 ...`: each CJK character takes two columns."""
+    results = [Result("server.llm", Status.OK, "初始化组件: llm成功 MigrateRouterLLM", "initialised MigrateRouterLLM"),
+               Result("drift", Status.OK, "stage 2: selects MigrateRouterLLM", "matches")]
+    lines = report.table(Report(SETTINGS.stage(2), results, 0.1, 0.0)).splitlines()[1:]
+    starts = {report.width(line[:line.index(actual)]) for line, actual in zip(lines, ("actual", "initialised", "matches"))}
+    assert len(starts) == 1, lines
+
+
 def test_history_append_rotate_read_and_since(tmp_path):
     path = tmp_path / "h.jsonl"
     for i in range(30):
