@@ -216,7 +216,8 @@ def bench(c, target="both", concurrency="1,8,20,50", requests=40, out="reports",
 @converted
 def sandbox_build(c, rebuild=False):
     """Build the sandbox image and the router's (LiteLLM, from wheels pinned by hash)."""
-    from rehearsal import router_image, sandbox_stack
+    from rehearsal import sandbox_stack
+    from xiaozhi_server import router_image
     sandbox_stack.build(c.config, rebuild=rebuild)
     router_image.build(sandbox_stack.sandbox_settings(c.config).local_base_image, rebuild=rebuild)
 
@@ -321,6 +322,29 @@ def alerts_test(c, channel=None):
         raise Exit(f"{failed} channel(s) did not take the message", code=1)
 
 
+@task(help={"base_image": "the image the wheels go into: Debian 12 with CPython 3.11 (default xiaozhi-base:"
+                          "bookworm, made with debootstrap from this host's apt mirror when missing)",
+            "rebuild": "build even when the image is up to date with its sources",
+            "dry_run": "say what would be built, change and download nothing"})
+@converted
+def router_build(c, base_image=None, rebuild=False, dry_run=False):
+    """Build the router image xiaozhi-server starts at stage 2 (LiteLLM, wheels pinned by hash)."""
+    from xiaozhi_server import router_image
+    settings = _settings(c)
+    wanted = settings.xiaozhi_server.router_image
+    if dry_run:
+        print(router_image.describe(base_image or router_image.DEFAULT_BASE, rebuild=rebuild))
+        print("dry run: nothing was changed")
+    else:
+        router_image.build(base_image or router_image.DEFAULT_BASE, rebuild=rebuild)
+    if wanted != router_image.TAG:
+        print(f"note: migrate.xiaozhi_server.router_image names {wanted}, not {router_image.TAG}: stage 2 starts "
+              "that one (set it to this tag to use the image built here)")
+
+
+router = Collection("router")
+router.add_task(router_build, "build")
+
 decom = Collection("decommission")
 decom.add_task(decommission, "run", default=True)
 decom.add_task(decommission_restore, "restore")
@@ -339,7 +363,7 @@ sandbox.add_task(sandbox_status, "status")
 alerts = Collection("alerts")
 alerts.add_task(alerts_test, "test")
 
-ns = Collection(demo, phase, rollback, outage, status, render, health, bench, decom, cron, alerts, sandbox)
+ns = Collection(demo, phase, rollback, outage, status, render, health, bench, decom, cron, alerts, router, sandbox)
 # The defaults as the collection's configuration: below /etc/invoke.yaml, ~/.invoke.yaml, a project
 # invoke.yaml, INVOKE_MIGRATE_* and -f, as Invoke documents its levels.
 ns.configure(defaults.load())

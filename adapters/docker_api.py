@@ -37,6 +37,12 @@ def image_platform(c, tag: str) -> tuple[str, str] | None:
     return image.attrs.get("Architecture", ""), ENGINE_ARCH.get(engine, engine)
 
 
+def engine_architecture(c) -> str:
+    """The engine's architecture as an image names it (amd64, arm64)."""
+    engine = c.info().get("Architecture", "")
+    return ENGINE_ARCH.get(engine, engine)
+
+
 ENGINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "i686": "386", "i386": "386",
                "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}   # uname -m -> an image's architecture
 

@@ -143,6 +143,9 @@ class Decommission:
     quarantine_dir: str | None = None  # default for --quarantine; None = delete
 
 
+ROUTER_IMAGE = "xiaozhi-litellm:1.108.7"  # what `invoke router.build` builds (xiaozhi_server/litellm/)
+
+
 @dataclass(frozen=True)
 class XiaozhiServer:
     """``migrate.xiaozhi_server``: the upstream xiaozhi-esp32-server (target ``xiaozhi-server``),
@@ -152,7 +155,7 @@ class XiaozhiServer:
     ota_url: str = "http://127.0.0.1:8003/xiaozhi/ota/"   # port 8003's OTA route, likewise
     local_entry: str = "OllamaLLM"                         # their entry for the local model: never written
     router_service: str = "xiaozhi-router"                 # the router's Compose service (and host name)
-    router_image: str = "xiaozhi-litellm:1.108.7"
+    router_image: str = ROUTER_IMAGE
     router_port: int = 4000
     restart_timeout: int = 120     # seconds for a restarted server to log its LLM and answer
 

@@ -10,7 +10,7 @@ from core.config import Settings
 from core.errors import DockerError
 from core.files import write_files
 from core.services import LOCAL_LLM_SERVICE
-from rehearsal import router_image
+from xiaozhi_server import router_image
 from rehearsal.sandbox_stack import ROOT, SandboxSettings
 
 CONFIG_FILE = "data/.config.yaml"   # the server's (xiaozhi_server.render names it for the toolkit)
@@ -34,7 +34,7 @@ def files(settings: Settings, sb: SandboxSettings) -> dict[str, str]:
 def up(settings: Settings, sb: SandboxSettings, *, out=print, wait_timeout: int = 180) -> None:
     client = docker_api.client()
     if not router_image.up_to_date(client):
-        raise DockerError(f"the router's image {router_image.TAG} is missing or older than sandbox/router/",
+        raise DockerError(f"the router's image {router_image.TAG} is missing or older than its sources",
                           where="docker images", hint="run `invoke -f sandbox-xiaozhi.yaml sandbox.build`")
     d = settings.deploy_dir
     missing = {name: text for name, text in files(settings, sb).items() if not (d / name).exists()}

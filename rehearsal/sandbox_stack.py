@@ -54,7 +54,7 @@ def choose_base(client, sb: SandboxSettings, out=print) -> str:
     out(f"cannot pull {sb.base_image} ({pulled.stderr.strip().splitlines()[-1:] or ['no reason']}); "
               f"using the local base image {sb.local_base_image}")
     if not docker_api.image_exists(client, sb.local_base_image):
-        compose.run(["bash", str(SANDBOX_DIR / "build-base-image.sh"), sb.local_base_image], timeout=900)
+        compose.run(["bash", str(ROOT / "scripts" / "build-base-image.sh"), sb.local_base_image], timeout=900)
     return sb.local_base_image
 
 

@@ -222,9 +222,9 @@ def _router_image(settings: Settings, platform: tuple[str, str] | None) -> list[
     if platform is None and "/" in image and ("." in first or ":" in first or first == "localhost"):
         return []   # in a registry: Compose pulls it (and says so if it cannot)
     if platform is None:
-        return [f"the router's image {image} is not on this host: build it (`invoke -f sandbox-xiaozhi.yaml "
-                "sandbox.build` builds it from pinned wheels), load it (`docker load`), or name one in your "
-                "registry in migrate.xiaozhi_server.router_image, then run again"]
+        return [f"the router's image {image} is not on this host: build it (`invoke router.build` builds "
+                "it from pinned wheels), load it (`docker load`), or name one in your registry in "
+                "migrate.xiaozhi_server.router_image, then run again"]
     built, engine = platform
     if built and engine and built != engine:
         return [f"the router's image {image} is built for {built}, this engine runs {engine}: build it on this "

@@ -1,6 +1,8 @@
-"""The sandbox's router: the real LiteLLM proxy, built into a local image from wheels pinned by
-hash (sandbox/router/). Only the download reaches the package registry; the image is built with
-no network, on the Debian 12 base (CPython 3.11, which the pinned wheels are for)."""
+"""The router the xiaozhi-server target deploys at stage 2: the real LiteLLM proxy, built into a
+local image from wheels pinned by hash (xiaozhi_server/litellm/). `invoke router.build` builds it
+on the operator's host; `sandbox.build` calls the same for the rehearsal. Only the download
+reaches the package registry (pip, as configured on this host: its index or mirror); the image is
+built with no network on a Debian 12 base (CPython 3.11, which the pinned wheels are for)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,13 +14,16 @@ import tempfile
 from pathlib import Path
 
 from adapters import compose, docker_api
-from core.errors import DockerError
+from core.config import ROUTER_IMAGE as TAG
+from core.errors import DockerError, MigrationError
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTER_DIR = ROOT / "sandbox" / "router"
-TAG = "xiaozhi-litellm:1.108.7"
+ROUTER_DIR = Path(__file__).resolve().parent / "litellm"
+BASE_IMAGE_SCRIPT = ROOT / "scripts" / "build-base-image.sh"
+DEFAULT_BASE = "xiaozhi-base:bookworm"   # Debian 12 with python3, made by debootstrap from this host's apt mirror
 LABEL = "xiaozhi.router.sources"
 WHEELS = Path(os.environ.get("XIAOZHI_WHEEL_CACHE", Path.home() / ".cache" / "xiaozhi-router-wheels"))
+ARCH = "amd64"   # the pinned wheels' (requirements.txt holds one hash per wheel: x86_64's)
 PLATFORM = ["--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
             "--abi", "abi3", "--abi", "none", "--platform", "manylinux2014_x86_64", "--platform",
             "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64", "--platform", "any"]
@@ -46,17 +51,43 @@ def download(out=print) -> Path:
 
 
 def up_to_date(client) -> bool:
-    """Whether the router image exists and was built from sandbox/router/ as it is now."""
+    """Whether the router image exists and was built from xiaozhi_server/litellm/ as it is now."""
     return docker_api.image_exists(client, TAG) and (client.images.get(TAG).labels or {}).get(LABEL) == sources_digest()
 
 
-def build(base_image: str, *, out=print, rebuild: bool = False) -> str:
-    client = docker_api.client()
+def check_engine(client) -> None:
+    """The pinned wheels are x86_64's: refused on another engine before anything is downloaded."""
+    engine = docker_api.engine_architecture(client)
+    if engine != ARCH:
+        raise MigrationError(f"the router's pinned wheels are for {ARCH}, this engine runs {engine}",
+                             where=str(ROUTER_DIR / "requirements.txt"),
+                             hint="set migrate.xiaozhi_server.router_image to a LiteLLM proxy image for "
+                                  f"{engine} from your registry (pinned by digest), or pin {engine} wheels as "
+                                  f"{ROUTER_DIR / 'README.md'} says; nothing was built")
+
+
+def describe(base_image: str = DEFAULT_BASE, *, rebuild: bool = False, client=None) -> str:
+    """What `build` would do, read from the engine only."""
+    client = client or docker_api.client()
     if up_to_date(client) and not rebuild:
-        out(f"image {TAG} is up to date with sandbox/router/")
+        return f"image {TAG} is up to date with {ROUTER_DIR.relative_to(ROOT)}/: nothing to build"
+    check_engine(client)
+    base = ("present" if docker_api.image_exists(client, base_image)
+            else "missing: built first with debootstrap from this host's apt mirror")
+    return (f"would build {TAG} from {base_image} ({base}), with {len(_pins())} wheels pinned by hash in "
+            f"{ROUTER_DIR.relative_to(ROOT)}/ downloaded into {WHEELS} (pip, this host's index), then "
+            "`docker build --network none`")
+
+
+def build(base_image: str = DEFAULT_BASE, *, out=print, rebuild: bool = False, client=None) -> str:
+    client = client or docker_api.client()
+    if up_to_date(client) and not rebuild:
+        out(f"image {TAG} is up to date with {ROUTER_DIR.relative_to(ROOT)}/")
         return TAG
+    check_engine(client)
     if not docker_api.image_exists(client, base_image):
-        compose.run(["bash", str(ROOT / "sandbox" / "build-base-image.sh"), base_image], timeout=900)
+        out(f"building the base image {base_image} (debootstrap from this host's apt mirror)")
+        compose.run(["bash", str(BASE_IMAGE_SCRIPT), base_image], timeout=900)
     wheels = download(out)
     wanted_files = {line.split("==")[0] for line in _pins()}
     with tempfile.TemporaryDirectory(prefix="xiaozhi-router-build-") as context:
