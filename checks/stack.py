@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from adapters import compose
 from checks.facts import Container, Stack
 from core.config import Settings
 from core.services import STACK
@@ -67,15 +68,16 @@ async def containers(settings: Settings, timeout: float) -> Stack:
     from adapters.engine import Engine  # httpx with it: imported in the probes' thread
     try:
         async with Engine(timeout) as engine:
-            found = await engine.containers([f"com.docker.compose.project={settings.project}"])
-            local = await engine.inspect(settings.local_llm.container)
+            found = await engine.containers(compose.labels(settings.project))
+            # An Ollama on the host has no container: one of that name is not ours to judge.
+            local = None if settings.local_llm.on_host else await engine.inspect(settings.local_llm.container)
     except DockerError as exc:
         return Stack("unreachable", detail=exc.what)
     services: dict[str, Container] = {}
     roles = {name: role for role, name in settings.compose_names.items()}
     labelled = {}
     for attrs in found:
-        service = (attrs["Config"].get("Labels") or {}).get("com.docker.compose.service", "")
+        service = (attrs["Config"].get("Labels") or {}).get(compose.SERVICE_LABEL, "")
         labelled[attrs["Name"].lstrip("/")] = service
         role = roles.get(service)
         if role in DRIFT_VARIABLES:
@@ -89,14 +91,13 @@ def orphans(settings: Settings, labelled: dict[str, str]) -> list[str] | str | N
     declares (Compose's orphans), as 'container (service S)'; None when nothing is deployed."""
     import yaml
 
-    from adapters.compose import BASE_FILE, OVERRIDE_FILE
     from core import composefile
     from core.files import read_text
     try:
-        base = read_text(settings.deploy_dir / BASE_FILE)
+        base = read_text(settings.deploy_dir / compose.BASE_FILE)
         if base is None:
             return None
-        declared = composefile.declared(base, read_text(settings.deploy_dir / OVERRIDE_FILE))
+        declared = composefile.declared(base, read_text(settings.deploy_dir / compose.OVERRIDE_FILE))
     except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable file must not stop the other checks
         return f"cannot read the compose files: {exc}"
     return sorted(f"{name} (service {service})" for name, service in labelled.items() if service not in declared)
