@@ -17,6 +17,13 @@ BASE_FILE = "docker-compose.yml"             # the operator's: never written by 
 OVERRIDE_FILE = "docker-compose.migrate.yml"  # the stage's: only what the migration owns
 FILES = (BASE_FILE, OVERRIDE_FILE)           # the order Compose merges them in
 OFF_PROFILE = "xiaozhi-migrate-off"          # never activated: a service in it is out of the model
+PROJECT_LABEL = "com.docker.compose.project"  # what Compose labels each container, network and volume with
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+def labels(project: str, service: str | None = None) -> list[str]:
+    """The engine's label filter for a Compose project's objects (one service's, if named)."""
+    return [f"{PROJECT_LABEL}={project}"] + ([f"{SERVICE_LABEL}={service}"] if service else [])
 
 
 def argv(project: str, directory: Path, *args: str, base: Path | None = None,

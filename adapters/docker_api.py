@@ -47,6 +47,21 @@ ENGINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l":
                "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}   # uname -m -> an image's architecture
 
 
+def project_containers(c, project: str, service: str | None = None, *, all: bool = True) -> list:
+    """The containers of a Compose project (one service's, if named), stopped ones too unless ``all`` is off."""
+    from adapters.compose import labels
+    return c.containers.list(all=all, filters={"label": labels(project, service)})
+
+
+def image_labels(c, tag: str) -> dict[str, str] | None:
+    """An image's labels; None when it is not on this engine."""
+    import docker
+    try:
+        return c.images.get(tag).labels or {}
+    except docker.errors.ImageNotFound:
+        return None
+
+
 def container_or_none(c, name: str):
     import docker
     try:

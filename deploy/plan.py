@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 
-from adapters import compose
+from adapters import compose, docker_api
 from checks import judge, stack
 from deploy import adoption, render as rendering
 from core import envfile, state
@@ -98,16 +98,14 @@ def read_world_files(settings: Settings) -> dict:
 def observe(settings: Settings, client) -> World:
     containers = {}
     roles = {name: role for role, name in settings.compose_names.items()}
-    label = f"com.docker.compose.project={settings.project}"
-    for c in client.containers.list(all=True, filters={"label": label}):
-        service = c.labels.get("com.docker.compose.service", "")
+    for c in docker_api.project_containers(client, settings.project):
+        service = c.labels.get(compose.SERVICE_LABEL, "")
         role = roles.get(service, service)
         containers[service] = {**stack.describe(c.attrs), "name": c.name, "role": role,
                                "fingerprint": c.labels.get(FINGERPRINT, ""), "env": stack.drift_env(c.attrs, role),
                                "env_digests": stack.env_digests(c.attrs)}
     local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
     if local is None:
-        from adapters import docker_api
         found = docker_api.container_or_none(client, settings.local_llm.container)
         local = {"name": found.name, "state": found.attrs["State"]["Status"]} if found else None
     return World(state=state.read(settings.deploy_dir), containers=containers, local_container=local,

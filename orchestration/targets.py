@@ -125,9 +125,8 @@ class ComposeEnv:
         from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
         from decommission.run import Routed
         service = self.settings.compose_names[WEIGHTS_SERVICE]
-        label = {"label": [f"com.docker.compose.project={self.settings.project}",
-                           f"com.docker.compose.service={service}"]}
-        for c in self.client.containers.list(filters=label):
+        from adapters import docker_api
+        for c in docker_api.project_containers(self.client, self.settings.project, service, all=False):
             text = drift_env(c.attrs, WEIGHTS_SERVICE).get(WEIGHTS_VARIABLE)
             if text is None:
                 continue

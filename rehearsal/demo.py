@@ -15,7 +15,7 @@ from orchestration import move
 from rehearsal import sandbox_stack
 from core import state
 from core.config import Settings
-from adapters import docker_api
+from adapters import compose, docker_api
 from core.errors import Refused, VerifyFailed
 
 # Ollama's own chat (llm-service, the router) and its OpenAI-compatible one (the server's `ollama` provider)
@@ -92,7 +92,7 @@ def refuse_on_a_real_stack(settings: Settings, client) -> None:
                                               if settings.target == "xiaozhi-server" else [])
     for name in names:
         other = docker_api.container_or_none(client, name)
-        project = (other.labels or {}).get("com.docker.compose.project") if other is not None else None
+        project = (other.labels or {}).get(compose.PROJECT_LABEL) if other is not None else None
         if other is not None and project != settings.project:
             raise Refused(f"the container {name} belongs to "
                           f"{'the Compose project ' + project if project else 'no Compose project'}, not the demo's "

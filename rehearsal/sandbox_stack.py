@@ -119,7 +119,7 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
     if _built_from(client, sb.image) != sources_digest():
         build(config, out=out)
     other = docker_api.container_or_none(client, settings.local_llm.container)
-    owner = other.labels.get("com.docker.compose.project") if other else None
+    owner = other.labels.get(compose.PROJECT_LABEL) if other else None
     if other and owner != settings.project:
         raise DockerError(f"container {settings.local_llm.container} already exists, owned by "
                           f"{owner or 'no Compose project'}", where="docker ps -a",
@@ -183,8 +183,8 @@ def _remove_by_label(project: str, out) -> None:
         client = docker_api.client()
     except DockerError:
         return
-    label = f"com.docker.compose.project={project}"
-    for container in client.containers.list(all=True, filters={"label": label}):
+    label = compose.labels(project)
+    for container in docker_api.project_containers(client, project):
         container.remove(force=True)
         out(f"removed container {container.name}")
     for network in client.networks.list(filters={"label": label}):

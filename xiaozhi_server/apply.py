@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from adapters import compose, http
+from adapters import compose, docker_api, http
 from checks import gates as gating
 from core import state
 from core.config import Settings, Stage
@@ -113,8 +113,7 @@ def converge(settings: Settings, client, split: bool, restart: str, out, local: 
             "up", "-d", "--wait", "--wait-timeout", str(t), "--no-deps", *up], timeout=t + 60)
     away = restart_server(settings, client, out, written) if restart else None
     if not split:
-        label = [f"com.docker.compose.project={settings.project}", f"com.docker.compose.service={xs.router_service}"]
-        for container in client.containers.list(all=True, filters={"label": label}):
+        for container in docker_api.project_containers(client, settings.project, xs.router_service):
             container.remove(force=True)
             out(f"removed the router's container {container.name}")
     return away
@@ -126,7 +125,6 @@ def restart_server(settings: Settings, client, out, written: float | None = None
     wait the whole stop timeout with every device away. And one that its restart policy (upstream's
     compose says `restart: always`) started again after ``written``, when the files it must read
     were put back, is not restarted at all."""
-    from adapters import docker_api
     xs = settings.xiaozhi_server
     container = docker_api.container_or_none(client, xs.container)
     if container is None:

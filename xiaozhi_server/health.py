@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from adapters import compose
 from checks.model import Result, Status
 from checks.run import Extra
 from core.config import Settings, Stage
@@ -68,8 +69,7 @@ async def _server(settings: Settings, timeout: float) -> Server:
     try:
         async with Engine(timeout) as engine:
             attrs = await engine.inspect(xs.container)
-            label = [f"com.docker.compose.project={settings.project}", f"com.docker.compose.service={xs.router_service}"]
-            routers = await engine.containers(label)
+            routers = await engine.containers(compose.labels(settings.project, xs.router_service))
             if attrs is not None:
                 s = attrs["State"]
                 facts.container = {"state": s.get("Status"), "started": epoch(s.get("StartedAt"))}

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from adapters import compose
+from adapters import compose, docker_api
 from core import composefile, envfile, ollama_store, state
 from core.config import Settings, Stage
 from core.errors import MigrationError
@@ -106,15 +106,13 @@ def observe(settings: Settings, client) -> ServerWorld:
     info = config.lstat() if os.path.lexists(config) else None
     server = router_c = local_state = None
     if client is not None:
-        from adapters import docker_api
         c = docker_api.container_or_none(client, xs.container)
         if c is not None:
             server = {"state": c.attrs["State"]["Status"], "started": epoch(c.attrs["State"].get("StartedAt")),
-                      "project": (c.labels or {}).get("com.docker.compose.project")}
+                      "project": (c.labels or {}).get(compose.PROJECT_LABEL)}
         local_c = docker_api.container_or_none(client, settings.local_llm.container)
         local_state = local_c.attrs["State"]["Status"] if local_c is not None else None
-        label = [f"com.docker.compose.project={settings.project}", f"com.docker.compose.service={xs.router_service}"]
-        for r in client.containers.list(all=True, filters={"label": label}):
+        for r in docker_api.project_containers(client, settings.project, xs.router_service):
             router_c = {"state": r.attrs["State"]["Status"], "name": r.name,
                         "health": (r.attrs["State"].get("Health") or {}).get("Status")}
         router_platform = docker_api.image_platform(client, xs.router_image)

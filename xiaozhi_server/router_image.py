@@ -52,7 +52,7 @@ def download(out=print) -> Path:
 
 def up_to_date(client) -> bool:
     """Whether the router image exists and was built from xiaozhi_server/litellm/ as it is now."""
-    return docker_api.image_exists(client, TAG) and (client.images.get(TAG).labels or {}).get(LABEL) == sources_digest()
+    return (docker_api.image_labels(client, TAG) or {}).get(LABEL) == sources_digest()
 
 
 def check_engine(client) -> None:

@@ -73,3 +73,10 @@ def test_http_goes_through_adapters_http_alone(package):
                      [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.split(".")[0] in ("httpx", "requests", "urllib3") for n in names), \
                 f"{path.relative_to(ROOT)}:{node.lineno}: use adapters/http.py"
+
+
+def test_the_compose_label_filter_is_built_in_one_place():
+    """Compose's project and service labels are named in adapters/compose.py only (issue 22)."""
+    holding = sorted(str(path.relative_to(ROOT)) for _, path in sources()
+                     if "com.docker.compose." in path.read_text())
+    assert holding == ["adapters/compose.py"], holding
