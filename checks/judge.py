@@ -34,6 +34,10 @@ def local_llm(stage: Stage, port: Port, facts: LocalLLM, limits: Health, light: 
         if facts.error is None and facts.model_present is False:
             return [Result("local.port", Status.OK, f"{facts.model} gone from {where}",
                            f"the host's Ollama answers without {facts.model}")]
+        if facts.error is not None:
+            return [Result("local.port", Status.WARNING, f"{facts.model} gone from {where}",
+                           f"{where} listening, but its Ollama API cannot tell whether {facts.model} is still "
+                           f"held: {facts.error} {facts.detail or ''}".strip())]
         return [Result("local.port", Status.WARNING, f"{facts.model} gone from {where}",
                        f"the host's Ollama still holds {facts.model}: nothing routes to it; `invoke decommission` "
                        "says how to free it (the toolkit does not stop an Ollama it did not deploy)")]

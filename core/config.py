@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Mapping
 
 from core import secrets
@@ -573,6 +574,10 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     if configured is not None and not isinstance(configured, str):
         raise ConfigError("invalid value", where=f"{aw}.key", hint="a string (the sandbox's key only)")
     target = _target(root, where)
+    if local.on_host and urlsplit(local.url).hostname in (local.container, local.service.compose_service):
+        raise ConfigError(f"runs_on: host, but url names {urlsplit(local.url).hostname}, a container of the stack",
+                          where=f"{lw}.url", hint="give the host's Ollama as the router reaches it, e.g. "
+                                                  "http://host.docker.internal:11434")
     if local.on_host and target != "xiaozhi-server":
         raise ConfigError("runs_on: host is for the xiaozhi-server target only", where=f"{lw}.runs_on",
                           hint=f"the {target} stack runs its local model as the Compose service "

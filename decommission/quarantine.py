@@ -55,6 +55,8 @@ def repair_hint(settings: Settings, quarantine: str | None = None, container_exi
     container is gone, since rolling back needs the model first)."""
     qdir = quarantine or settings.decommission.quarantine_dir
     ll = settings.local_llm
+    if ll.on_host:
+        return f"`ollama pull {ll.model}` on this host (its Ollama is yours: the toolkit keeps no copy of its models)"
     copies = [b for b in collect.batches(Path(qdir)) if collect.read_batch(b)["model"] == ll.model] if qdir else []
     if copies:
         return (f"`invoke decommission.restore` puts back the copy quarantined in {copies[-1]}; "

@@ -33,6 +33,11 @@ def start(settings: Settings, *, dry_run: bool = False, yes: bool = False, confi
     began = time.monotonic()
     target = targets.load(settings)
     where, problems = target.needs_local_model(settings.outage)
+    if problems and settings.local_llm.on_host:
+        raise Refused(f"the host's Ollama has no whole {settings.local_llm.model} ({where}): the toolkit kept no copy "
+                      "of a model it did not deploy", where="migrate.local_llm.runs_on",
+                      hint=f"`ollama pull {settings.local_llm.model}` on this host (or put back the copy you kept), "
+                           "then run `invoke outage` again; nothing was changed")
     if problems:
         out(f"the local model {settings.local_llm.model} is not in its store ({where}): putting back the quarantined copy")
         if dry_run:

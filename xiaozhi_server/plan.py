@@ -6,6 +6,7 @@ of their lines kept (it holds keys of theirs no run of ours knows); the toolkit'
 diffs, keys masked."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import hashlib
@@ -201,7 +202,8 @@ def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = Fa
                       dotenv_link=world.dotenv_link, compose_file=compose_file,
                       local=local.name if local is not None and target.local_llm and world.local_state != "running"
                       else "",
-                      notes=_notes(settings, data) + _host_notes(settings, target))
+                      notes=_notes(settings, data) + _host_notes(settings, target)
+                      + _mismatch_note(settings, world, theirs, data))
     if not (force or allow_skip) and skipped(recorded, target):
         plan.refusals.append(skipped(recorded, target))
     if split and router_action in ("create", "recreate"):
@@ -299,55 +301,91 @@ def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, 
 
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
+OLLAMA_DEFAULT_URL = "http://localhost:11434"   # what upstream's Ollama provider uses without a base_url
+UNREADABLE = "(an address that cannot be read, not shown)"
 
 
 def _reached(url: str) -> tuple[str, int | None]:
-    """Host and port of a URL, as the server or the router would connect (never its user or path)."""
+    """Host and port of a URL, as the server or the router would connect (never its user or path).
+    A password with an unencoded '/' moves the '@' out of the address: nothing of it is shown then."""
     parts = urlsplit(url)
+    address = url.split("://", 1)[-1]
     try:
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     except ValueError:
-        port = None
+        return UNREADABLE, None
+    if "@" in address and "@" not in parts.netloc:
+        return UNREADABLE, None
     return (parts.hostname or "").lower(), port
+
+
+def entry_url(entry) -> str:
+    """Where the server's local entry reaches its model: upstream's Ollama provider reads base_url
+    only (localhost without one); its OpenAI-compatible one base_url, else url."""
+    if not hasattr(entry, "get"):
+        return ""
+    if str(entry.get("type") or "").lower() == "ollama":
+        return str(entry.get("base_url") or OLLAMA_DEFAULT_URL)
+    return str(entry.get("base_url") or entry.get("url") or "")
 
 
 def _where_ollama_runs(settings: Settings, world: ServerWorld, theirs: dict, entry) -> list[str]:
     """The local entry's base_url is where the server reaches its Ollama; the router, health and
-    the decommission use migrate.local_llm.*. They must be the same Ollama: refused, naming both
-    (host and port only: a URL of theirs may carry a password)."""
+    the decommission use migrate.local_llm.*. They must be the same Ollama: refused at adoption,
+    naming both (host and port only: a URL of theirs may carry a password); a note afterwards, so
+    that a way back (rollback, outage) is never blocked by a file edited since."""
     xs, ll = settings.xiaozhi_server, settings.local_llm
-    url = str(entry.get("base_url") or entry.get("url") or "") if hasattr(entry, "get") else ""
+    url = entry_url(entry)
     problems = []
     service = rendering.local_service(theirs, ll.container, settings.compose_names[LOCAL_LLM_SERVICE])
-    if ll.on_host and (service is not None or world.local_state is not None):
-        what = f"the service {service.name} of {compose.BASE_FILE}" if service else f"a container {ll.container}"
-        problems.append(f"migrate.local_llm.runs_on is host, but {what} runs Ollama in this stack: leave "
-                        "runs_on out (container), or name your host's Ollama only")
+    if ll.on_host and service is not None:
+        problems.append(f"migrate.local_llm.runs_on is host, but the service {service.name} of {compose.BASE_FILE} "
+                        "runs Ollama in this stack: leave runs_on out (container), or name your host's Ollama only")
+    elif ll.on_host and world.local_state is not None:
+        problems.append(f"migrate.local_llm.runs_on is host, but a container {ll.container} exists here "
+                        f"({world.local_state}): remove it if it is an old one (`docker rm {ll.container}`), or "
+                        "leave runs_on out (container) if it is your Ollama")
     if not url:
         return problems
     (host, port), (want_host, want_port) = _reached(url), _reached(ll.url)
-    if host in LOOPBACK:
-        return problems  # the server's own container, or the host with network_mode: host: a note says so
     in_stack = {ll.container.lower(), settings.compose_names[LOCAL_LLM_SERVICE].lower()}
-    same_host = host == want_host or (not ll.on_host and {host, want_host} <= in_stack)
-    if not same_host or port != want_port:
-        problems.append(f"LLM.{xs.local_entry}.base_url reaches Ollama at {host}:{port}, but migrate.local_llm.url "
-                        f"is {want_host}:{want_port}: the router and the checks would use another Ollama than "
-                        "your server does; set migrate.local_llm.url (and probe_url, as this host reaches it) to "
-                        "your server's Ollama")
+    if service is not None:
+        in_stack.add(service.name.lower())
+    mismatch = []
+    if host in LOOPBACK:   # the server's own container, or the host with network_mode: host: a note says so
+        if port != want_port:
+            mismatch = [f"LLM.{xs.local_entry}.base_url reaches Ollama on port {port} of {host}, but "
+                        f"migrate.local_llm.url is {want_host}:{want_port}"]
+    elif not (host == want_host or (not ll.on_host and {host, want_host} <= in_stack)) or port != want_port:
+        mismatch = [f"LLM.{xs.local_entry}.base_url reaches Ollama at {host}:{port}, but migrate.local_llm.url "
+                    f"is {want_host}:{want_port}"]
+    if mismatch and world.state is None:
+        problems.append(mismatch[0] + ": the router and the checks would use another Ollama than your server "
+                        "does; set migrate.local_llm.url (and probe_url, as this host reaches it) to your "
+                        "server's Ollama")
     elif (world.state is None and not ll.on_host and service is None and world.local_state is None
-          and host not in in_stack):
+          and host not in in_stack and host not in LOOPBACK):
         problems.append(f"no container {ll.container} and no service of {compose.BASE_FILE} runs Ollama, and "
                         f"LLM.{xs.local_entry}.base_url reaches it at {host}:{port}: if Ollama runs on this "
                         "host (not in Compose), set migrate.local_llm.runs_on: host")
     return problems
 
 
+def _mismatch_note(settings: Settings, world: ServerWorld, theirs: dict, data) -> list[str]:
+    """After adoption, the same disagreement is said, not refused (a way back must stay open)."""
+    if world.state is None or data is None:
+        return []
+    entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) if hasattr(data.get("LLM"), "get") \
+        else None
+    adopted = dataclasses.replace(world, state=None, local_state=world.local_state)
+    found = [p for p in _where_ollama_runs(settings, adopted, theirs, entry) if "base_url reaches Ollama" in p]
+    return [f"warning: {found[0]}"] if found else []
+
+
 def _notes(settings: Settings, data) -> list[str]:
     """What an operator should know about their file (never changed by the toolkit)."""
     entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) or {}
-    url = str(entry.get("base_url") or entry.get("url") or "") if hasattr(entry, "get") else ""
-    host = urlsplit(url).hostname or ""
+    host = _reached(entry_url(entry))[0]
     notes = []
     if host in LOOPBACK:
         notes.append(f"LLM.{settings.xiaozhi_server.local_entry}.base_url names {host} (of yours; only its host "

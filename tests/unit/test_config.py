@@ -80,7 +80,7 @@ def test_key_never_shows_in_repr():
     ("stages.0.local_llm", "yes", "migrate.stages[0].local_llm"),
     ("local_llm.runs_on", "Host", "migrate.local_llm.runs_on"),
     ("local_llm.runs_on", None, "migrate.local_llm.runs_on"),
-    ("local_llm.runs_on", "host", "migrate.local_llm.runs_on"),  # the seed's stack runs it as a service
+    ("local_llm.runs_on", "host", "migrate.local_llm.url"),  # names the stack's container: not the host's
 ])
 def test_invalid_values_name_the_dotted_key(path, value, where):
     with pytest.raises(ConfigError) as err:
