@@ -69,8 +69,12 @@ def test_the_actual_column_lines_up_after_the_servers_chinese_log_line():
     results = [Result("server.llm", Status.OK, "初始化组件: llm成功 MigrateRouterLLM", "initialised MigrateRouterLLM"),
                Result("drift", Status.OK, "stage 2: selects MigrateRouterLLM", "matches")]
     lines = report.table(Report(SETTINGS.stage(2), results, 0.1, 0.0)).splitlines()[1:]
-    starts = {report.width(line[:line.index(actual)]) for line, actual in zip(lines, ("actual", "initialised", "matches"))}
-    assert len(starts) == 1, lines
+    # Counted by hand: mark (2 columns) + space, name (10) + 2, the longest expected (the
+    # log line: 初始化组件 is 10 columns, then `: llm成功 MigrateRouterLLM` 26 more) + 2.
+    prefix = [line[:line.index(actual)] for line, actual in zip(lines, ("actual", "initialised", "matches"))]
+    assert prefix[1] == "✅ server.llm  初始化组件: llm成功 MigrateRouterLLM  "
+    assert prefix[2] == "✅ drift       stage 2: selects MigrateRouterLLM" + " " * 5
+    assert prefix[0] == "   check       expected" + " " * 30
 
 
 def test_history_append_rotate_read_and_since(tmp_path):
