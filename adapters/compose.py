@@ -8,7 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from core import envfile
 from core.errors import CommandError, DockerError
+from core.files import atomic_write, read_text
 
 # 2.20: `depends_on: {x: {required: false}}`, which lets stage 3 switch the local LLM off (a
 # profile never activated) while the operator's llm-service still names it in its depends_on.
@@ -34,6 +36,24 @@ def argv(project: str, directory: Path, *args: str, base: Path | None = None,
     directory = Path(directory)
     return ["docker", "compose", "--project-name", project, "--project-directory", str(directory),
             "--file", str(base or directory / BASE_FILE), "--file", str(override or directory / OVERRIDE_FILE), *args]
+
+
+DOTENV = ".env"                 # the project's: Compose reads COMPOSE_FILE (and the operator's variables) there
+COMPOSE_FILE_VARIABLE = "COMPOSE_FILE"
+
+
+def point_compose_file(deploy_dir: Path) -> None:
+    """Set COMPOSE_FILE in the project's .env (Compose reads it from the project directory), so
+    that the operator's own `docker compose ps/logs/up` merges the same two files. Only that line
+    is written; the rest of their .env and its mode and owner are kept. A symlinked .env is
+    left alone (nothing is written through a symlink); the plan says what line to add."""
+    path = Path(deploy_dir) / DOTENV
+    if path.is_symlink():  # never written through: the plan told them which line to add
+        return
+    text = read_text(path)
+    new = envfile.set_variable(text or "", COMPOSE_FILE_VARIABLE, compose_file_value(deploy_dir))
+    if new != text:
+        atomic_write(path, new)   # an existing file keeps its mode and owner
 
 
 def compose_file_value(directory: Path) -> str:

@@ -14,8 +14,8 @@ from core import composefile, envfile
 from core.config import Settings
 from core.services import LOCAL_LLM_SERVICE, WEIGHTS_SERVICE
 
-DOTENV = ".env"                 # the project's: Compose reads COMPOSE_FILE (and the operator's variables) there
-COMPOSE_FILE = "COMPOSE_FILE"
+DOTENV = compose.DOTENV
+COMPOSE_FILE = compose.COMPOSE_FILE_VARIABLE
 ENV_FILE = envfile.ENV_FILE
 
 

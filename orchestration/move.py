@@ -7,7 +7,7 @@ from adapters import compose
 from core import state
 from core.config import Settings, Stage
 from core.errors import GateFailed, MigrationError, Refused, VerifyFailed
-from deploy.apply import Outcome, preflight
+from engine.move import Outcome, preflight
 from orchestration import targets
 
 

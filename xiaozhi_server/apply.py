@@ -1,8 +1,8 @@
-"""Applying a stage to the upstream server: plan and gate, back up, write, bring the router up
-(split stage), restart the server (it reads its config only at start), verify from its log and
-its ports, and on failure put the backup back byte for byte and restart it again. The router
-leaves after the server no longer names it. The lock, the questions and the decommission after
-the cut-over are orchestration's (move.py); every step goes to the audit log."""
+"""The upstream server's steps of a stage move: plan and gate; then, through the engine
+(engine/move.py: back up, pending, roll back byte for byte, record, re-plan), write, bring the
+router up (split stage), restart the server (it reads its config only at start) and verify from
+its log and its ports. The router leaves after the server no longer names it. The lock, the
+questions and the decommission after the cut-over are orchestration's (move.py)."""
 from __future__ import annotations
 
 import os
@@ -10,12 +10,11 @@ import time
 
 from adapters import compose, docker_api, http
 from checks import gates as gating
-from core import state
 from core.config import Settings, Stage
 from core.errors import MigrationError, Refused
 from core.files import atomic_write
-from deploy import backup
-from deploy.apply import Outcome, point_compose_file, roll_back, run_gates, settled
+from engine import move as engine
+from engine.move import Outcome, run_gates, settled
 from xiaozhi_server import plan as planning, render as rendering, stages
 from xiaozhi_server.health import FAILED, RUNNING
 
@@ -39,48 +38,59 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
     return outcome
 
 
+class Steps:
+    """The xiaozhi-server target's steps of a move (engine.move.Steps): its files (their config
+    file's mode kept or tightened), the router and the local model's service, a server restart,
+    and verification from the server's log, its ports and the target's health."""
+    backup_names = planning.FILES
+
+    def __init__(self, settings: Settings, target: Stage, client, extra):
+        self.settings, self.target, self.client, self.extra = settings, target, client, extra
+
+    def audit(self, plan) -> dict:
+        return {"restart": plan.restart, "router": plan.router}
+
+    def write(self, plan) -> None:
+        write(self.settings, plan)
+        compose.point_compose_file(self.settings.deploy_dir)
+
+    def converge(self, plan, out) -> float | None:
+        return converge(self.settings, self.client, self.target.number == stages.SPLIT, plan.restart, out, plan.local)
+
+    def verify(self) -> list[str]:
+        return verify(self.settings, self.target, self.client, self.extra)
+
+    def reapply(self, old_state: dict, plan, out) -> None:
+        before = self.settings.stages.get(old_state.get("stage"))
+        local = plan.local if before is not None and before.local_llm else ""
+        converge(self.settings, self.client, old_state.get("stage") == stages.SPLIT, "rolling back", out, local,
+                 written=time.time())
+
+    def applied(self, away) -> dict:
+        return {"server_away_s": away}
+
+    def recorded(self, plan, old_state: dict) -> dict:
+        holds = stages.holds_key(self.target.number)
+        theirs = old_state.get("config_mode") or (plan.config_mode[0] if plan.config_mode and holds else None)
+        return {"retargeted": plan.retargeted, "config_mode": theirs if holds else None}
+
+    def replan(self):
+        return planning.make(self.settings, planning.observe(self.settings, self.client), self.target, allow_skip=True)
+
+    def unconverged(self, plan) -> bool:
+        return bool(plan.changed_files or plan.restart or plan.router)
+
+    def describe(self, plan) -> str:
+        return planning.describe(plan, self.settings.api_key, self.settings)
+
+    def done(self, away) -> str:
+        return (f"stage {self.target.number} ({self.target.name}) applied and verified"
+                + (f"; the server was away {away:.1f} s (devices reconnect by themselves)" if away is not None else ""))
+
+
 def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out, extra) -> None:
-    """``extra``: the target's health probes, run as part of the verification."""
-    plan, d = outcome.plan, settings.deploy_dir
-    old_state = state.read(d) or {}
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    try:
-        saved = backup.save(d, settings.gates.keep_backups, label=f"to-{target.number}",
-                            names=(*planning.FILES, state.STATE))
-        state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name}})
-        state.audit(d, "apply-start", **{"from": plan.recorded, "to": target.number, "forced": force,
-                                         "failed_gates": [g.name for g in outcome.gates if not g.passed],
-                                         "backup": saved.name, "restart": plan.restart, "router": plan.router})
-    except OSError as exc:
-        raise MigrationError(f"cannot prepare the change: {exc.strerror or exc}", where=str(d),
-                             hint="free space in the server's filesystem (`df -h`), then run again; nothing was "
-                                  "changed") from None
-    try:
-        write(settings, plan)
-        point_compose_file(d)
-        away = converge(settings, client, target.number == stages.SPLIT, plan.restart, out, plan.local)
-        problems = verify(settings, target, client, extra)
-    except MigrationError as exc:
-        problems, away = [exc.message], None
-    except OSError as exc:
-        problems, away = [f"writing the stage's files failed: {exc.strerror or exc}"], None
-    if problems:
-        _roll_back(settings, client, saved, old_state, plan, target, problems, out)
-    same = plan.recorded == target.number and old_state.get("since")
-    holds = stages.holds_key(target.number)
-    theirs = old_state.get("config_mode") or (plan.config_mode[0] if plan.config_mode and holds else None)
-    state.write(d, stage=target.number, since=old_state["since"] if same else time.time(), applied=time.time(),
-                previous=old_state.get("previous") if same else plan.recorded, retargeted=plan.retargeted,
-                config_mode=theirs if holds else None)
-    state.audit(d, "applied", **{"from": plan.recorded, "to": target.number, "forced": force, "result": "ok",
-                                 "server_away_s": away})
-    again = planning.make(settings, planning.observe(settings, client), target, allow_skip=True)
-    if again.changed_files or again.restart or again.router:
-        raise MigrationError("applied, but the stage is still not converged",
-                             detail=planning.describe(again, settings.api_key, settings),
-                             hint="run the same command again; if it persists, look at `docker compose ps`")
-    out(f"stage {target.number} ({target.name}) applied and verified"
-        + (f"; the server was away {away:.1f} s (devices reconnect by themselves)" if away is not None else ""))
+    """``extra``: the target's health probes, run as part of the verification (the engine does the rest)."""
+    engine.apply(settings, target, outcome, Steps(settings, target, client, extra), force, out)
 
 
 def write(settings: Settings, plan: planning.ServerPlan) -> None:
@@ -201,11 +211,3 @@ def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
         if (not critical and not waiting) or failed or time.time() > deadline:
             return critical + [f"health {r.name}: {r.actual}" for r in waiting if r.status is not Status.CRITICAL]
         time.sleep(1)
-
-
-def _roll_back(settings, client, saved, old_state, plan, target, problems, out) -> None:
-    before = settings.stages.get(old_state.get("stage"))
-    local = plan.local if before is not None and before.local_llm else ""
-    roll_back(settings.deploy_dir, saved, planning.FILES, old_state, plan.recorded, target, problems, out,
-              reapply=lambda: converge(settings, client, old_state.get("stage") == stages.SPLIT, "rolling back",
-                                       out, local, written=time.time()))

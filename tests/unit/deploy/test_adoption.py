@@ -123,7 +123,7 @@ def test_a_colon_in_the_deploy_path_is_refused():
 
 
 def test_a_symlinked_dotenv_is_never_written_and_the_plan_says_what_to_add(tmp_path):
-    from deploy.apply import point_compose_file
+    from adapters.compose import point_compose_file
     outside = tmp_path / "elsewhere.env"
     outside.write_text("TZ=Asia/Shanghai\n")
     deploy = tmp_path / "deploy"
@@ -143,7 +143,7 @@ def test_a_symlinked_dotenv_is_never_written_and_the_plan_says_what_to_add(tmp_p
 
 
 def test_their_dotenv_keeps_every_other_line_and_its_mode(tmp_path):
-    from deploy.apply import point_compose_file
+    from adapters.compose import point_compose_file
     (tmp_path / ".env").write_text("# theirs\nDB_PASSWORD='s3cr#t'\nCOMPOSE_FILE=docker-compose.yml\n")
     (tmp_path / ".env").chmod(0o600)
     point_compose_file(tmp_path)
@@ -158,7 +158,7 @@ def test_their_dotenv_keeps_every_other_line_and_its_mode(tmp_path):
 @pytest.mark.parametrize("theirs", [b"# theirs\r\nTZ=Asia/Shanghai\r\n", b"\xef\xbb\xbfTZ=x\r\nDB_PASS='a b'\r\n",
                                     b"TZ=x\r\nCOMPOSE_FILE=old.yml\r\n# end\r\n"])
 def test_their_crlf_dotenv_stays_crlf_byte_for_byte(tmp_path, theirs):
-    from deploy.apply import point_compose_file
+    from adapters.compose import point_compose_file
     (tmp_path / ".env").write_bytes(theirs)
     point_compose_file(tmp_path)
     after = (tmp_path / ".env").read_bytes()

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from core.errors import Refused
-from deploy import backup
+from engine import backup
 
 NAMES = ("data/.config.yaml", "router.env", "state.json")
 THEIRS = b"server:\r\n    port: 8000   # theirs\r\nLLM:\r\n    OllamaLLM: {type: ollama}\r\n"

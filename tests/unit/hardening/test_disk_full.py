@@ -10,7 +10,7 @@ import yaml
 
 from deploy import apply, plan as planning, render
 from core import config, envfile, files
-from core.errors import VerifyFailed
+from core.errors import MigrationError, VerifyFailed
 
 from ...conftest import ROOT
 
@@ -86,7 +86,7 @@ def test_disk_full_before_anything_changed_says_so(small_disk, monkeypatch):
     target = settings.stage(2)
     world = planning.World(files={}, state=None, containers={}, local_container=None)
     plan = planning.make(settings, world, target, render.render(settings, target), force=True)
-    with pytest.raises(apply.MigrationError) as err:
+    with pytest.raises(MigrationError) as err:
         apply.apply_plan(settings, target, apply.Outcome(plan), client=None, force=False, out=lambda *_: None)
     assert "No space left" in err.value.message and "not changed" in err.value.message
     assert {n: (small_disk / n).read_bytes() for n in before} == before

@@ -118,12 +118,13 @@ def test_output_streams_mask_registered_keys(capsys):
 def test_a_keyless_shell_never_blanks_the_deployed_key(tmp_path, stage):
     """`sudo` drops QWEN_API_KEY; `rollback --to 0` then rendered `QWEN_API_KEY=` while stage 0
     still sends 25 of every 55 chats to the API."""
-    from deploy import apply, render
+    from deploy import render
+    from engine.move import preflight
     deploy_env(tmp_path)
     settings = config.load(production(tmp_path), env={})
     assert envfile.parse(render.render(settings, settings.stage(stage))["llm.env"])["QWEN_API_KEY"] == DEPLOYED
     (tmp_path / envfile.ENV_FILE).unlink()
     keyless = config.load(production(tmp_path), env={})
     with pytest.raises(ConfigError) as err:
-        apply.preflight(keyless, keyless.stage(stage), dry_run=True)
+        preflight(keyless, keyless.stage(stage), dry_run=True)
     assert "no key was found" in err.value.message and "nothing was changed" in err.value.message

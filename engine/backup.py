@@ -1,5 +1,5 @@
-"""Timestamped backups of the deployed files and state, in ``<deploy>/backups/``; the last N are
-kept. Restoring puts the files back byte for byte, with their modes.
+"""The engine's before-images: timestamped backups of the files a stage changes and the state, in
+``<deploy>/backups/``; the last N are kept. The target names the files (``names``). Restoring puts the files back byte for byte, with their modes.
 
 ``backups/`` is the toolkit's own folder: a symlinked one, or one another user owns or may write,
 is refused before anything is copied. Only folders named with the toolkit's own stamp are ever
@@ -20,10 +20,6 @@ from pathlib import Path
 
 from core.errors import MigrationError
 from core.files import atomic_write, check_private_dir, read_bytes
-from core.state import STATE
-from deploy.render import FILES
-
-NAMES = (*FILES, STATE)
 ROOT = "backups"
 MANIFEST = ".manifest.json"
 STAMP = re.compile(r"^\d{8}T\d{6}\.\d{9}(-[A-Za-z0-9_-]+)?$")   # what save() names a backup, and nothing else
@@ -43,7 +39,7 @@ def root_of(deploy_dir: Path) -> Path:
     return root
 
 
-def save(deploy_dir: Path, keep: int, label: str = "", names: tuple[str, ...] = NAMES) -> Path:
+def save(deploy_dir: Path, keep: int, names: tuple[str, ...], label: str = "") -> Path:
     """Copy ``names`` (paths relative to the deploy directory) that exist into a new backup, with
     a manifest of what existed; then prune the oldest of the toolkit's own backups beyond ``keep``."""
     root = root_of(deploy_dir)
@@ -78,7 +74,7 @@ def prune(root: Path, keep: int, taken: Path | None = None) -> None:
         shutil.rmtree(old)
 
 
-def restore(saved: Path, deploy_dir: Path, names: tuple[str, ...] = FILES) -> None:
+def restore(saved: Path, deploy_dir: Path, names: tuple[str, ...]) -> None:
     """Put back the files the backup holds; remove deployed files that did not exist when it was
     taken. Every copy is checked against the manifest first: when one is missing or altered,
     RestoreFailed is raised and nothing is touched. A file that cannot be written (the disk is
