@@ -12,7 +12,7 @@ MAY_IMPORT = {
     "adapters": {"core"},
     "checks": {"core", "adapters"},
     "engine": {"core", "adapters", "checks"},   # the stage move: knows no kind of stack
-    "deploy": {"core", "adapters", "checks", "engine"},
+    "deploy": {"core", "adapters", "checks", "engine", "decommission"},   # the compose-env target
     "decommission": {"core", "adapters", "checks"},
     "bench": {"core", "adapters"},
     "xiaozhi_server": {"core", "adapters", "checks", "engine", "deploy", "decommission"},  # a target: above the engine, checks and decommission
@@ -81,3 +81,13 @@ def test_the_compose_label_filter_is_built_in_one_place():
     holding = sorted(str(path.relative_to(ROOT)) for _, path in sources()
                      if "com.docker.compose." in path.read_text())
     assert holding == ["adapters/compose.py"], holding
+
+
+def test_no_target_takes_another_targets_machinery():
+    """The xiaozhi-server target once subclassed compose-env's and took its apply machinery; the
+    engine (engine/) holds what both need now (issue 22)."""
+    for _, path in sources():
+        if path.parent.name != "xiaozhi_server":
+            continue
+        for top, module, names, line in imports(path):
+            assert module not in ("deploy.apply", "deploy.target", "deploy.backup"), f"{path.name}:{line} {module}"

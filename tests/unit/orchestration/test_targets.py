@@ -92,3 +92,22 @@ def test_a_weight_routed_elsewhere_is_named_in_the_refusal():
                       api_ok=True, api_detail="")
     assert run._refusals(None, facts) == ["the running LiteLLM router still sends weight 30 to the local LLM: "
                                           "move to stage 3 first (`invoke phase --stage 3`)"]
+
+
+def test_each_registered_target_is_its_own_class_with_the_whole_protocol():
+    """One registry line per target; no target inherits from another (issue 22)."""
+    import importlib
+    import inspect
+    classes = []
+    for name, where in targets.TARGETS.items():
+        module, _, attr = where.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        assert cls.name == name
+        missing = [m for m in ("render", "uses_api", "observe", "plan_and_gate", "apply", "health",
+                               "needs_local_model", "local_llm_exists", "routed", "status", "decommission_preview")
+                   if not callable(getattr(cls, m, None))]
+        assert not missing, (name, missing)
+        classes.append(cls)
+    for cls in classes:
+        assert not any(issubclass(cls, other) for other in classes if other is not cls), cls
+        assert inspect.getmro(cls)[1:] == (object,), cls

@@ -1,0 +1,77 @@
+"""The compose-env target: the seed's stack, the operator's docker-compose.yml with a Compose
+override and llm.env rendered per stage beside it; the weights in llm-service's
+LLM_PROVIDER_WEIGHTS. What orchestration/targets.py's protocol asks, from this package's modules."""
+from __future__ import annotations
+
+from adapters import docker_api
+from adapters.compose import BASE_FILE
+from checks import run
+from checks.stack import drift_env
+from core.config import Settings, Stage
+from core.errors import MigrationError
+from core.files import read_text
+from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
+from decommission import local
+from decommission.run import Routed
+from deploy import apply, plan, status
+from deploy.render import SECRET_FILES, render
+
+
+class ComposeEnv:
+    name = "compose-env"
+    secret_files = SECRET_FILES   # the files of the deploy dir that hold a key
+
+    def __init__(self, settings: Settings, client=None):
+        self.settings = settings
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = docker_api.client()
+        return self._client
+
+    def render(self, stage: Stage) -> dict[str, str]:
+        return render(self.settings, stage, base=read_text(self.settings.deploy_dir / BASE_FILE))
+
+    def uses_api(self, stage: Stage) -> bool:
+        return stage.uses_api
+
+    def observe(self):
+        return plan.observe(self.settings, self.client)
+
+    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+        return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
+
+    def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
+        apply.apply_plan(self.settings, stage, outcome, self.client, force, out)
+
+    def health(self, stage: Stage, **options):
+        return run.start(self.settings, stage, **options)
+
+    def needs_local_model(self, stage: Stage) -> tuple[str, list[str]]:
+        return local.needs_local_model(self.settings, self.client, stage)
+
+    def local_llm_exists(self) -> bool:
+        return local.container_exists(self.settings, self.client)
+
+    def routed(self) -> Routed:
+        """The local provider's weight in the running llm-service (None: no llm-service runs)."""
+        service = self.settings.compose_names[WEIGHTS_SERVICE]
+        for c in docker_api.project_containers(self.client, self.settings.project, service, all=False):
+            text = drift_env(c.attrs, WEIGHTS_SERVICE).get(WEIGHTS_VARIABLE)
+            if text is None:
+                continue
+            try:
+                return Routed("llm-service", parse_weights(text).get("local", 0))
+            except ValueError as exc:
+                raise MigrationError(str(exc), where=f"container {c.name}",
+                                     hint="the running llm-service has weights this toolkit cannot read: "
+                                          "check it with `invoke status`") from None
+        return Routed("llm-service", None)
+
+    def status(self) -> str:
+        return status.report(self.settings)
+
+    def decommission_preview(self, stage: Stage, out) -> int:
+        return local.preview(self.settings, self.client, self.routed(), stage, out)
