@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from checks.model import Status, worst
-from checks.run import Report, start
+from checks.run import Report
 from core.config import Settings
 from core.errors import ConfigError, MigrationError
 from core.secrets import redact
@@ -28,17 +28,16 @@ def resolve_stage(settings: Settings, stage: int | None) -> int:
 
 
 def health(settings: Settings, *, stage: int | None = None, output: str = "table", prom: str | None = None,
-           light: bool = False, timeout: float | None = None, record: bool = True, probes=None,
+           light: bool = False, timeout: float | None = None, record: bool = True, probes,
            then=None) -> tuple[str, int]:
     """``probes(stage, **options)`` starts the target's own probes (orchestration passes the
-    target's); by default the compose stack's. ``then(report, previous record, this record)`` runs
-    once the verdict is recorded (the alerts); it cannot change the exit code."""
+    target's). ``then(report, previous record, this record)`` runs once the verdict is recorded
+    (the alerts); it cannot change the exit code."""
     if output not in ("table", "json", "nagios"):
         raise ConfigError(f"unknown output {output!r}", where="--output", hint="table, json or nagios")
     if timeout is not None and not 0.1 <= float(timeout) <= 600:
         raise ConfigError(f"invalid timeout {timeout!r}", where="--timeout", hint="seconds, 0.1 to 600")
     target = settings.stage(resolve_stage(settings, stage))
-    probes = probes or (lambda stage, **options: start(settings, stage, **options))
     wait = probes(target, light=light, timeout=float(timeout) if timeout else None, from_process_start=True)
     # Imported while the probes wait on the network: this is on the critical path otherwise.
     from checks import history, judge, report as fmt  # noqa: F401

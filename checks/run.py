@@ -19,9 +19,9 @@ from core.config import Settings, Stage
 
 @dataclass(frozen=True)
 class Extra:
-    """What a target other than the compose stack adds to the shared checks: its own probes, run
-    with the others under the same deadline, and its judgement of them, which takes the place of
-    the compose stack's services and drift."""
+    """What a target adds to the shared checks (the local model, the API, orphans, the host): its
+    own probes, run with the others under the same deadline, and its judgement of its stack (its
+    containers, its drift). checks/ knows no kind of stack: each target passes its own."""
     jobs: Callable[[Settings, Stage, float], dict]            # name -> (coroutine, fallback facts)
     judge: Callable[[Settings, Stage, dict], list[Result]]     # facts by job name -> results
 
@@ -94,8 +94,8 @@ def process_age() -> float:
         return 0.0
 
 
-async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, spent: float = 0.0,
-                 extra: Extra | None = None) -> dict:
+async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, spent: float = 0.0, *,
+                 extra: Extra) -> dict:
     # The run must end within its timeout: ``spent`` of it is already gone (the health command's
     # start-up), and reporting and exit need a little. HTTP probes stop first, so they say
     # "timeout" themselves.
@@ -118,33 +118,25 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
         jobs["local"] = _timed(probes.ollama(local.probe_url, local.model, per, stage.local_llm and not light),
                                deadline,
                                f.LocalLLM(local.probe_url, local.model, error="timeout"))
-    if extra is not None:
-        jobs.update({name: _timed(coro, deadline, fallback)
-                     for name, (coro, fallback) in extra.jobs(settings, stage, per).items()})
+    jobs.update({name: _timed(coro, deadline, fallback)
+                 for name, (coro, fallback) in extra.jobs(settings, stage, per).items()})
     values = dict(zip(jobs, await asyncio.gather(*jobs.values())))
     if values["api"].auth == "no_key":  # say where the key was looked for
         values["api"].detail = settings.key_source
     return values
 
 
-def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool, extra: Extra | None = None) -> list[Result]:
+def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool, *, extra: Extra) -> list[Result]:
     from checks import judge
     limits = settings.health
     local = facts.get("local") or f.LocalLLM(settings.local_llm.probe_url, settings.local_llm.model)
     results = judge.local_llm(stage, facts["local_port"], local, limits, light, settings.local_llm.on_host)
     results += judge.api(stage, facts["api"], limits, light)
     stack = facts["stack"]
-    if extra is None:
-        results += judge.containers(stage, stack, settings.local_llm.container)
-    elif not settings.local_llm.on_host:
-        results += judge.local_container(stage, stack, settings.local_llm.container)
-    if extra is not None:
-        results += extra.judge(settings, stage, facts)
+    results += extra.judge(settings, stage, facts)
     results += judge.orphans(stack)
     if stage.local_llm:
         results.append(judge.integrity(local, stack, settings.local_llm))
-    if extra is None:
-        results.append(judge.drift(stage, stack))
     if stack.host is not None:
         results.append(judge.host(stack.host, limits))
     else:
@@ -158,7 +150,7 @@ def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool, extra: 
 
 
 def start(settings: Settings, stage: Stage, *, light: bool = False, timeout: float | None = None,
-          from_process_start: bool = False, extra: Extra | None = None):
+          from_process_start: bool = False, extra: Extra):
     """Start the probes in a daemon thread and return a function that waits for the Report.
     The caller can import and prepare what it needs while the probes wait on the network.
 
@@ -173,7 +165,7 @@ def start(settings: Settings, stage: Stage, *, light: bool = False, timeout: flo
     def probe():
         try:
             from adapters import http
-            box["facts"] = http.run(gather(settings, stage, light, timeout, spent, extra))
+            box["facts"] = http.run(gather(settings, stage, light, timeout, spent, extra=extra))
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
@@ -184,11 +176,11 @@ def start(settings: Settings, stage: Stage, *, light: bool = False, timeout: flo
         thread.join()
         if "error" in box:
             raise box["error"]
-        results = evaluate(settings, stage, box["facts"], light, extra)
+        results = evaluate(settings, stage, box["facts"], light, extra=extra)
         return Report(stage, results, time.perf_counter() - t0, started)
     return wait
 
 
 def run(settings: Settings, stage: Stage, *, light: bool = False, timeout: float | None = None,
-        extra: Extra | None = None) -> Report:
+        extra: Extra) -> Report:
     return start(settings, stage, light=light, timeout=timeout, extra=extra)()

@@ -11,7 +11,7 @@ from core import composefile
 from core.config import Settings, Stage
 from core.errors import Refused
 from core.files import read_text, write_files
-from deploy import merged, plan as planning
+from deploy import health, merged, plan as planning
 from deploy.render import FILES, SECRET_FILES, render
 from engine import move as engine
 from engine.move import Outcome, run_gates, settled
@@ -123,6 +123,6 @@ def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) ->
         elif got["fingerprint"] != fp:
             problems.append(f"{service} runs an older configuration")
     problems += judge.drift_of(target, world.envs)
-    report = run(settings, target)
+    report = run(settings, target, extra=health.EXTRA)
     problems += [f"health {r.name}: {r.actual}" for r in report.results if r.status is Status.CRITICAL]
     return problems

@@ -3,23 +3,25 @@ override and llm.env rendered per stage beside it; the weights in llm-service's
 LLM_PROVIDER_WEIGHTS. What orchestration/targets.py's protocol asks, from this package's modules."""
 from __future__ import annotations
 
-from adapters import docker_api
-from adapters.compose import BASE_FILE
 from checks import run
-from checks.stack import drift_env
 from core.config import Settings, Stage
-from core.errors import MigrationError
-from core.files import read_text
-from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
-from decommission import local
-from decommission.run import Routed
-from deploy import apply, plan, status
-from deploy.render import SECRET_FILES, render
+from deploy import health
+
+# Lazy imports below, each for one reason: `invoke health` loads the target to run its probes, and
+# must not wait for the move's modules (Jinja2, the SDK, psutil): render, plan, apply, status, the
+# decommission. LAZY lists them; tests/unit/test_layers.py checks every lazy import is listed.
+LAZY = ("adapters.docker_api", "adapters.compose", "checks.stack", "core.errors", "core.files", "core.services",
+        "decommission.local", "decommission.run", "deploy.apply", "deploy.plan", "deploy.render", "deploy.status")
 
 
 class ComposeEnv:
     name = "compose-env"
-    secret_files = SECRET_FILES   # the files of the deploy dir that hold a key
+
+    @property
+    def secret_files(self) -> set[str]:
+        """The files of the deploy dir that hold a key."""
+        from deploy.render import SECRET_FILES
+        return SECRET_FILES
 
     def __init__(self, settings: Settings, client=None):
         self.settings = settings
@@ -28,35 +30,49 @@ class ComposeEnv:
     @property
     def client(self):
         if self._client is None:
+            from adapters import docker_api
             self._client = docker_api.client()
         return self._client
 
     def render(self, stage: Stage) -> dict[str, str]:
+        from adapters.compose import BASE_FILE
+        from core.files import read_text
+        from deploy.render import render
         return render(self.settings, stage, base=read_text(self.settings.deploy_dir / BASE_FILE))
 
     def uses_api(self, stage: Stage) -> bool:
         return stage.uses_api
 
     def observe(self):
+        from deploy import plan
         return plan.observe(self.settings, self.client)
 
     def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+        from deploy import apply
         return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
 
     def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
+        from deploy import apply
         apply.apply_plan(self.settings, stage, outcome, self.client, force, out)
 
     def health(self, stage: Stage, **options):
-        return run.start(self.settings, stage, **options)
+        return run.start(self.settings, stage, extra=health.EXTRA, **options)
 
     def needs_local_model(self, stage: Stage) -> tuple[str, list[str]]:
+        from decommission import local
         return local.needs_local_model(self.settings, self.client, stage)
 
     def local_llm_exists(self) -> bool:
+        from decommission import local
         return local.container_exists(self.settings, self.client)
 
-    def routed(self) -> Routed:
+    def routed(self):
         """The local provider's weight in the running llm-service (None: no llm-service runs)."""
+        from adapters import docker_api
+        from checks.stack import drift_env
+        from core.errors import MigrationError
+        from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
+        from decommission.run import Routed
         service = self.settings.compose_names[WEIGHTS_SERVICE]
         for c in docker_api.project_containers(self.client, self.settings.project, service, all=False):
             text = drift_env(c.attrs, WEIGHTS_SERVICE).get(WEIGHTS_VARIABLE)
@@ -71,7 +87,9 @@ class ComposeEnv:
         return Routed("llm-service", None)
 
     def status(self) -> str:
+        from deploy import status
         return status.report(self.settings)
 
     def decommission_preview(self, stage: Stage, out) -> int:
+        from decommission import local
         return local.preview(self.settings, self.client, self.routed(), stage, out)

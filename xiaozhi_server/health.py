@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapters import compose
+from checks import judge as judge_checks
 from checks.model import Result, Status
 from checks.run import Extra
 from core.config import Settings, Stage
@@ -117,7 +118,11 @@ def judge(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
     xs = settings.xiaozhi_server
     want = stages.selected_for(stage.number, xs.local_entry)
     http, ota, server, files = facts["server.http"], facts["server.ota"], facts["server"], facts["server.files"]
-    results = [
+    # The local model's container (none to judge for an Ollama on the host: its API is judged).
+    stack = facts.get("stack")
+    local = ([] if settings.local_llm.on_host or stack is None else
+             judge_checks.local_container(stage, stack, settings.local_llm.container))
+    results = local + [
         Result("server.http", Status.OK if RUNNING in http.body else Status.CRITICAL, RUNNING,
                http.body.strip()[:80] if http.status else f"no answer ({http.error})", seconds=http.seconds),
         Result("server.ota", Status.OK if ota.status == 200 else Status.CRITICAL, "200",

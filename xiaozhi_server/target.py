@@ -4,19 +4,26 @@ verified from its log. What orchestration/targets.py's protocol asks, from this 
 (the local model's store and container through decommission.local, as every target does)."""
 from __future__ import annotations
 
-from adapters import docker_api
 from checks import run
 from core.config import Settings, Stage
-from core.errors import MigrationError
-from core.files import read_text
-from decommission import local
-from decommission.run import Routed
-from xiaozhi_server import apply, health, plan, render, router, server_config, stages, status
+from xiaozhi_server import health, stages
+
+# Lazy imports below, each for one reason: `invoke health` loads the target to run its probes, and
+# must not wait for the move's modules (ruamel.yaml, Jinja2, the SDK, psutil). LAZY lists them;
+# tests/unit/test_layers.py checks every lazy import is listed.
+LAZY = ("adapters.docker_api", "core.errors", "core.files", "decommission.local", "decommission.run",
+        "xiaozhi_server.apply", "xiaozhi_server.plan", "xiaozhi_server.render", "xiaozhi_server.router",
+        "xiaozhi_server.server_config", "xiaozhi_server.status")
 
 
 class XiaozhiServer:
     name = "xiaozhi-server"
-    secret_files = render.SECRET_FILES   # their data/.config.yaml among them
+
+    @property
+    def secret_files(self) -> set[str]:
+        """Their data/.config.yaml among them."""
+        from xiaozhi_server.render import SECRET_FILES
+        return SECRET_FILES
 
     def __init__(self, settings: Settings, client=None):
         self.settings = settings
@@ -25,6 +32,7 @@ class XiaozhiServer:
     @property
     def client(self):
         if self._client is None:
+            from adapters import docker_api
             self._client = docker_api.client()
         return self._client
 
@@ -34,30 +42,40 @@ class XiaozhiServer:
         return stages.holds_key(stage.number)
 
     def render(self, stage: Stage) -> dict[str, str]:
+        from xiaozhi_server import plan
         made = plan.make(self.settings, self.observe(), stage, allow_skip=True)
         return {change.name: change.new for change in made.files if change.new is not None}
 
     def observe(self):
+        from xiaozhi_server import plan
         return plan.observe(self.settings, self.client)
 
     def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+        from xiaozhi_server import apply
         return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
 
     def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
+        from xiaozhi_server import apply
         apply.apply_plan(self.settings, stage, outcome, self.client, force, out, health.EXTRA)
 
     def health(self, stage: Stage, **options):
         return run.start(self.settings, stage, extra=health.EXTRA, **options)
 
     def needs_local_model(self, stage: Stage) -> tuple[str, list[str]]:
+        from decommission import local
         return local.needs_local_model(self.settings, self.client, stage)
 
     def local_llm_exists(self) -> bool:
+        from decommission import local
         return local.container_exists(self.settings, self.client)
 
-    def routed(self) -> Routed:
+    def routed(self):
         """What the server's config sends the local model: through the router, the weight its
         deployed config gives it (running or not: it routes so once it runs); else all or nothing."""
+        from core.errors import MigrationError
+        from core.files import read_text
+        from decommission.run import Routed
+        from xiaozhi_server import render, router, server_config
         d = self.settings.deploy_dir
         selected = server_config.selected_llm(server_config.load(read_text(d / render.CONFIG_FILE) or ""))
         if selected == stages.ROUTER_ENTRY:
@@ -71,7 +89,9 @@ class XiaozhiServer:
                       100 if selected == self.settings.xiaozhi_server.local_entry else 0)
 
     def status(self) -> str:
+        from xiaozhi_server import status
         return status.report(self.settings, self.client)
 
     def decommission_preview(self, stage: Stage, out) -> int:
+        from decommission import local
         return local.preview(self.settings, self.client, self.routed(), stage, out)

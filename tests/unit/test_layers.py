@@ -91,3 +91,16 @@ def test_no_target_takes_another_targets_machinery():
             continue
         for top, module, names, line in imports(path):
             assert module not in ("deploy.apply", "deploy.target", "deploy.backup"), f"{path.name}:{line} {module}"
+
+
+@pytest.mark.parametrize("path", [ROOT / "deploy" / "target.py", ROOT / "xiaozhi_server" / "target.py"])
+def test_a_targets_lazy_imports_are_listed_with_their_reason(path):
+    """`invoke health` loads the target: what only a move needs is imported in the method, and the
+    module's LAZY says which, once (issue 22: lazy imports listed with their reason in one place)."""
+    tree = ast.parse(path.read_text())
+    listed = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                  and getattr(n.targets[0], "id", "") == "LAZY")
+    unlisted = [f"{node.module}.{a.name}" for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
+                for node in ast.walk(fn) if isinstance(node, ast.ImportFrom) for a in node.names
+                if node.module not in listed and f"{node.module}.{a.name}" not in listed]
+    assert not unlisted, f"{path.name}: lazy imports not in LAZY: {unlisted}"

@@ -6,6 +6,7 @@ from checks import facts as f
 from checks import judge
 from checks.model import Status, worst
 from checks.run import evaluate
+from deploy.health import EXTRA as COMPOSE_ENV
 from core import config
 
 from ...conftest import ROOT
@@ -103,19 +104,20 @@ SCENARIOS = [
 @pytest.mark.parametrize("stage, observed, expected, overall", [s[1:] for s in SCENARIOS],
                          ids=[s[0] for s in SCENARIOS])
 def test_scenarios(stage, observed, expected, overall):
-    results = {r.name: r.status for r in evaluate(SETTINGS, SETTINGS.stage(stage), observed, light=False)}
+    results = {r.name: r.status for r in evaluate(SETTINGS, SETTINGS.stage(stage), observed, light=False, extra=COMPOSE_ENV)}
     for name, status in expected.items():
         assert results[name] is status, (name, results)
     assert worst(results.values()) is overall
 
 
 def test_stage_3_does_not_probe_the_local_model():
-    results = evaluate(SETTINGS, SETTINGS.stage(3), facts(stage=3, port=False, local_container=None), light=False)
+    results = evaluate(SETTINGS, SETTINGS.stage(3), facts(stage=3, port=False, local_container=None), light=False,
+                       extra=COMPOSE_ENV)
     assert not any(r.name in ("local.model", "local.generate") for r in results)
 
 
 def test_light_skips_generate_checks():
-    names = {r.name for r in evaluate(SETTINGS, SETTINGS.stage(2), facts(), light=True)}
+    names = {r.name for r in evaluate(SETTINGS, SETTINGS.stage(2), facts(), light=True, extra=COMPOSE_ENV)}
     assert "local.generate" not in names and "api.generate" not in names and "local.model" in names
 
 

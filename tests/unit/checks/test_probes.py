@@ -10,6 +10,7 @@ import yaml
 from checks import probes, run
 from core import config
 from adapters.http import HTTPError
+from deploy.health import EXTRA as COMPOSE_ENV
 
 from ...conftest import ROOT
 
@@ -72,7 +73,7 @@ def test_a_hung_name_lookup_holds_neither_the_run_nor_its_exit_past_the_deadline
     data["migrate"]["deploy_dir"] = str(tmp_path)
     settings = config.load(data, env={"QWEN_API_KEY": "sk-test-123456"})
     start = time.perf_counter()
-    report = run.run(settings, settings.stage(2), timeout=1.0)
+    report = run.run(settings, settings.stage(2), timeout=1.0, extra=COMPOSE_ENV)
     assert time.perf_counter() - start < 1.5
     words = {r.name: r.actual for r in report.results}
     assert "DNS" in words["api.auth"] and "dns" in words["local.port"], words
@@ -93,11 +94,11 @@ def test_a_run_inside_a_long_running_process_keeps_its_whole_budget(monkeypatch,
         data["migrate"]["local_llm"]["probe_url"] = "http://127.0.0.1:9"
         data["migrate"]["deploy_dir"] = str(tmp_path)
         settings = config.load(data, env={"QWEN_API_KEY": "sk-test-123456"})
-        report = run.run(settings, settings.stage(3), timeout=5.0)
+        report = run.run(settings, settings.stage(3), timeout=5.0, extra=COMPOSE_ENV)
         words = {r.name: (r.status.name, r.actual) for r in report.results}
         assert words["api.generate"][0] == "OK", words
         # The health command itself still counts its start-up: 30 s old means no time left.
-        late = run.start(settings, settings.stage(3), timeout=5.0, from_process_start=True)()
+        late = run.start(settings, settings.stage(3), timeout=5.0, from_process_start=True, extra=COMPOSE_ENV)()
         assert {r.name: r.status.name for r in late.results}["api.generate"] != "OK"
     finally:
         server.shutdown()

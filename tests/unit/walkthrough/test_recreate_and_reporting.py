@@ -56,9 +56,9 @@ def fake_report(status_):
 
 @pytest.mark.parametrize("found, code", [(Status.CRITICAL, 2), (Status.UNKNOWN, 3), (Status.WARNING, 1), (Status.OK, 1)])
 def test_an_unwritable_metrics_file_never_lowers_the_exit_code(monkeypatch, tmp_path, capsys, found, code):
-    monkeypatch.setattr(command, "start", lambda *a, **k: (lambda: fake_report(found)))
     settings = type(SETTINGS)(**{**SETTINGS.__dict__, "deploy_dir": tmp_path})
-    text, exit_code = command.health(settings, stage=2, output="nagios", prom=str(tmp_path / "missing" / "x.prom"))
+    text, exit_code = command.health(settings, stage=2, output="nagios", prom=str(tmp_path / "missing" / "x.prom"),
+                                      probes=lambda *a, **k: (lambda: fake_report(found)))
     assert exit_code == code
     assert "metrics file" in capsys.readouterr().err and text.startswith("XIAOZHI_LLM")
 

@@ -1,0 +1,21 @@
+"""The compose-env target's part of `invoke health`: no probes of its own (the shared ones read
+its containers), and its judgement: every stack service running, the local model's container as
+the stage wants it, and the services' environment as the stage sets it (drift)."""
+from __future__ import annotations
+
+from checks import judge
+from checks.model import Result
+from checks.run import Extra
+from core.config import Settings, Stage
+
+
+def jobs(settings: Settings, stage: Stage, per: float) -> dict:
+    return {}
+
+
+def judgement(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
+    stack = facts["stack"]
+    return judge.containers(stage, stack, settings.local_llm.container) + [judge.drift(stage, stack)]
+
+
+EXTRA = Extra(jobs=jobs, judge=judgement)
