@@ -24,6 +24,7 @@ class Extra:
     containers, its drift). checks/ knows no kind of stack: each target passes its own."""
     jobs: Callable[[Settings, Stage, float], dict]            # name -> (coroutine, fallback facts)
     judge: Callable[[Settings, Stage, dict], list[Result]]     # facts by job name -> results
+    after: Callable[[Settings, Stage, dict], list[Result]] | None = None   # results placed after integrity
 
 
 @dataclass
@@ -137,6 +138,8 @@ def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool, *, extr
     results += judge.orphans(stack)
     if stage.local_llm:
         results.append(judge.integrity(local, stack, settings.local_llm))
+    if extra.after is not None:
+        results += extra.after(settings, stage, facts)
     if stack.host is not None:
         results.append(judge.host(stack.host, limits))
     else:

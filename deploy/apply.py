@@ -45,7 +45,7 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
 class Steps:
     """The compose-env target's steps of a move (engine.move.Steps): its files, `compose up`, its
     fingerprints, environment and health."""
-    backup_names = FILES
+    backup_names = tuple(FILES)
 
     def __init__(self, settings: Settings, target: Stage, client):
         self.settings, self.target, self.client = settings, target, client

@@ -13,9 +13,12 @@ def jobs(settings: Settings, stage: Stage, per: float) -> dict:
     return {}
 
 
-def judgement(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
-    stack = facts["stack"]
-    return judge.containers(stage, stack, settings.local_llm.container) + [judge.drift(stage, stack)]
+def containers(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
+    return judge.containers(stage, facts["stack"], settings.local_llm.container)
 
 
-EXTRA = Extra(jobs=jobs, judge=judgement)
+def drift(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
+    return [judge.drift(stage, facts["stack"])]
+
+
+EXTRA = Extra(jobs=jobs, judge=containers, after=drift)   # drift last, as the table has always shown it

@@ -30,7 +30,7 @@ fi
 # As pip does for installed packages: with PYTHONDONTWRITEBYTECODE set (or a read-only
 # checkout), every `invoke health` from cron would compile the toolkit again (~15 ms).
 # Python checks each file's time stamp, so an edited file is still read from its source.
-.venv/bin/python -m compileall -q tasks.py core adapters checks deploy decommission orchestration bench rehearsal >/dev/null
+.venv/bin/python -m compileall -q tasks.py core adapters checks engine deploy decommission xiaozhi_server alerts orchestration bench rehearsal >/dev/null
 
 compose_ok() {  # Compose v2 at 2.20 or later (the same floor as adapters/compose.py MIN_VERSION)
   v=$(docker compose version --short 2>/dev/null | sed 's/^v//') || return 1

@@ -170,3 +170,12 @@ def test_an_api_that_fails_is_a_warning_only_at_a_stage_that_sends_it_nothing(st
                 generation=f.Generation(error=gen_error) if gen_error else f.Generation(first_token_s=0.5))
     results = judge.api(SETTINGS.stage(stage), api, SETTINGS.health, light=False)
     assert worst([r.status for r in results]) is status, results
+
+
+def test_the_compose_stacks_rows_keep_their_order():
+    """The table, --json, the nagios line (its first CRITICAL) and the alerts list the checks in
+    this order; moving compose-env's judgement into its own Extra must not reorder them."""
+    names = [r.name for r in evaluate(SETTINGS, SETTINGS.stage(2), facts(), light=False, extra=COMPOSE_ENV)]
+    assert names == ["local.port", "local.model", "local.generate", "api.auth", "api.generate", "container.vad",
+                     "container.asr", "container.tts", "container.llm-service", "container.xiaozhi-local-llm",
+                     "local.integrity", "drift", "host"]

@@ -126,5 +126,5 @@ def test_a_keyless_shell_never_blanks_the_deployed_key(tmp_path, stage):
     (tmp_path / envfile.ENV_FILE).unlink()
     keyless = config.load(production(tmp_path), env={})
     with pytest.raises(ConfigError) as err:
-        preflight(keyless, keyless.stage(stage), dry_run=True)
+        preflight(keyless, keyless.stage(stage), dry_run=True, secret_files=render.SECRET_FILES)
     assert "no key was found" in err.value.message and "nothing was changed" in err.value.message
