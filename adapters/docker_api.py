@@ -47,6 +47,25 @@ ENGINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l":
                "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}   # uname -m -> an image's architecture
 
 
+def inspect_or_none(c, name: str) -> dict | None:
+    """A container's inspect data (as `docker inspect` gives it: Name, State, Config.Labels, ...)."""
+    found = container_or_none(c, name)
+    return found.attrs if found is not None else None
+
+
+def project_inspects(c, project: str, service: str | None = None, *, all: bool = True) -> list[dict]:
+    """The inspect data of a Compose project's containers (one service's, if named)."""
+    return [found.attrs for found in project_containers(c, project, service, all=all)]
+
+
+def name_of(attrs: dict) -> str:
+    return attrs["Name"].lstrip("/")
+
+
+def labels_of(attrs: dict) -> dict[str, str]:
+    return (attrs.get("Config") or {}).get("Labels") or {}
+
+
 def project_containers(c, project: str, service: str | None = None, *, all: bool = True) -> list:
     """The containers of a Compose project (one service's, if named), stopped ones too unless ``all`` is off."""
     from adapters.compose import labels

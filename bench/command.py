@@ -58,8 +58,8 @@ class Progress:
 def _local_pid(settings: Settings) -> int | None:
     try:
         from adapters import docker_api
-        c = docker_api.container_or_none(docker_api.client(), settings.local_llm.container)
-        return c.attrs["State"]["Pid"] if c and c.status == "running" else None
+        found = docker_api.inspect_or_none(docker_api.client(), settings.local_llm.container)
+        return found["State"]["Pid"] if found and found["State"].get("Status") == "running" else None
     except Exception:
         return None
 

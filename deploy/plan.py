@@ -98,16 +98,17 @@ def read_world_files(settings: Settings) -> dict:
 def observe(settings: Settings, client) -> World:
     containers = {}
     roles = {name: role for role, name in settings.compose_names.items()}
-    for c in docker_api.project_containers(client, settings.project):
-        service = c.labels.get(compose.SERVICE_LABEL, "")
+    for attrs in docker_api.project_inspects(client, settings.project):
+        labels = docker_api.labels_of(attrs)
+        service = labels.get(compose.SERVICE_LABEL, "")
         role = roles.get(service, service)
-        containers[service] = {**stack.describe(c.attrs), "name": c.name, "role": role,
-                               "fingerprint": c.labels.get(FINGERPRINT, ""), "env": stack.drift_env(c.attrs, role),
-                               "env_digests": stack.env_digests(c.attrs)}
+        containers[service] = {**stack.describe(attrs), "name": docker_api.name_of(attrs), "role": role,
+                               "fingerprint": labels.get(FINGERPRINT, ""), "env": stack.drift_env(attrs, role),
+                               "env_digests": stack.env_digests(attrs)}
     local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
     if local is None:
-        found = docker_api.container_or_none(client, settings.local_llm.container)
-        local = {"name": found.name, "state": found.attrs["State"]["Status"]} if found else None
+        found = docker_api.inspect_or_none(client, settings.local_llm.container)
+        local = {"name": docker_api.name_of(found), "state": found["State"]["Status"]} if found else None
     return World(state=state.read(settings.deploy_dir), containers=containers, local_container=local,
                  **read_world_files(settings))
 

@@ -74,14 +74,14 @@ class ComposeEnv:
         from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
         from decommission.run import Routed
         service = self.settings.compose_names[WEIGHTS_SERVICE]
-        for c in docker_api.project_containers(self.client, self.settings.project, service, all=False):
-            text = drift_env(c.attrs, WEIGHTS_SERVICE).get(WEIGHTS_VARIABLE)
+        for attrs in docker_api.project_inspects(self.client, self.settings.project, service, all=False):
+            text = drift_env(attrs, WEIGHTS_SERVICE).get(WEIGHTS_VARIABLE)
             if text is None:
                 continue
             try:
                 return Routed("llm-service", parse_weights(text).get("local", 0))
             except ValueError as exc:
-                raise MigrationError(str(exc), where=f"container {c.name}",
+                raise MigrationError(str(exc), where=f"container {docker_api.name_of(attrs)}",
                                      hint="the running llm-service has weights this toolkit cannot read: "
                                           "check it with `invoke status`") from None
         return Routed("llm-service", None)

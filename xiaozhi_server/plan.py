@@ -107,15 +107,15 @@ def observe(settings: Settings, client) -> ServerWorld:
     info = config.lstat() if os.path.lexists(config) else None
     server = router_c = local_state = None
     if client is not None:
-        c = docker_api.container_or_none(client, xs.container)
+        c = docker_api.inspect_or_none(client, xs.container)
         if c is not None:
-            server = {"state": c.attrs["State"]["Status"], "started": epoch(c.attrs["State"].get("StartedAt")),
-                      "project": (c.labels or {}).get(compose.PROJECT_LABEL)}
-        local_c = docker_api.container_or_none(client, settings.local_llm.container)
-        local_state = local_c.attrs["State"]["Status"] if local_c is not None else None
-        for r in docker_api.project_containers(client, settings.project, xs.router_service):
-            router_c = {"state": r.attrs["State"]["Status"], "name": r.name,
-                        "health": (r.attrs["State"].get("Health") or {}).get("Status")}
+            server = {"state": c["State"]["Status"], "started": epoch(c["State"].get("StartedAt")),
+                      "project": docker_api.labels_of(c).get(compose.PROJECT_LABEL)}
+        local_c = docker_api.inspect_or_none(client, settings.local_llm.container)
+        local_state = local_c["State"]["Status"] if local_c is not None else None
+        for r in docker_api.project_inspects(client, settings.project, xs.router_service):
+            router_c = {"state": r["State"]["Status"], "name": docker_api.name_of(r),
+                        "health": (r["State"].get("Health") or {}).get("Status")}
         router_platform = docker_api.image_platform(client, xs.router_image)
     else:
         router_platform = ("", "")
