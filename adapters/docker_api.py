@@ -1,6 +1,8 @@
 """Thin adapter over the docker SDK: one client, and a clear error when the engine is away."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.errors import DockerError
 
 
@@ -45,6 +47,25 @@ def engine_architecture(c) -> str:
 
 ENGINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "i686": "386", "i386": "386",
                "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}   # uname -m -> an image's architecture
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    mountpoint: str   # where its data is on the host
+
+
+def volume_or_none(c, name: str) -> Volume | None:
+    import docker
+    try:
+        found = c.volumes.get(name)
+    except docker.errors.NotFound:
+        return None
+    return Volume(found.name, found.attrs["Mountpoint"])
+
+
+def remove_volume(c, name: str) -> None:
+    c.volumes.get(name).remove()
 
 
 def inspect_or_none(c, name: str) -> dict | None:

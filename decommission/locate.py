@@ -5,18 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from adapters import docker_api
 from core.config import Settings
 
 
-def volume(settings: Settings, client):
-    """The model volume (docker SDK object), or None: a bind mount, or not created yet."""
+def volume(settings: Settings, client) -> docker_api.Volume | None:
+    """The model volume, or None: a bind mount, or not created yet."""
     if settings.local_llm.store_is_path:
         return None
-    import docker
-    try:
-        return client.volumes.get(f"{settings.project}_{settings.local_llm.store_volume}")
-    except docker.errors.NotFound:
-        return None
+    return docker_api.volume_or_none(client, f"{settings.project}_{settings.local_llm.store_volume}")
 
 
 def host_store(settings: Settings, found_volume) -> Path | None:
@@ -29,4 +26,4 @@ def host_store(settings: Settings, found_volume) -> Path | None:
         return (settings.deploy_dir / ll.store_volume).resolve() / inside
     if found_volume is None:
         return None
-    return Path(found_volume.attrs["Mountpoint"]) / inside
+    return Path(found_volume.mountpoint) / inside

@@ -37,7 +37,7 @@ class Routed:
 @dataclass
 class Facts:
     container: object | None     # docker SDK container
-    volume: object | None
+    volume: docker_api.Volume | None
     store: Path | None           # the store's path on the host
     found: Owned | None
     routed: Routed               # what the running stack sends the local LLM (from the target)
@@ -71,7 +71,7 @@ def observe(settings: Settings, client, routed: Routed, check_api: bool = True, 
     if check_api:  # the same judgement as the phase gate of that name
         verdict = gates.api(settings)
         api_ok, detail = verdict.passed, verdict.detail
-    content = (volume_content(Path(volume.attrs["Mountpoint"]), store, found)
+    content = (volume_content(Path(volume.mountpoint), store, found)
                if purge and volume is not None else None)
     return Facts(container, volume, store, found, routed, api_ok, detail, content)
 
@@ -242,7 +242,7 @@ def _carry_out(settings, client, facts, qdir, remove_volume, force, refusals, dr
         container.remove()
         log("container-removed", name=settings.local_llm.container)
     if remove_volume:
-        facts.volume.remove()
+        docker_api.remove_volume(client, facts.volume.name)
         log("volume-removed", name=facts.volume.name)
     elif facts.volume is not None and facts.content is not None and facts.content.keeps_the_volume:
         log("volume-kept", name=facts.volume.name, others=sorted(facts.content.others),
