@@ -68,6 +68,29 @@ def remove_volume(c, name: str) -> None:
     c.volumes.get(name).remove()
 
 
+def container_state(c, name: str) -> dict | None:
+    """A container's State as `docker inspect` gives it, read now; None: no such container."""
+    found = container_or_none(c, name)
+    return found.attrs["State"] if found is not None else None
+
+
+def start(c, name: str) -> None:
+    c.containers.get(name).start()
+
+
+def restart(c, name: str, timeout: int) -> None:
+    c.containers.get(name).restart(timeout=timeout)
+
+
+def remove(c, name: str) -> None:
+    c.containers.get(name).remove(force=True)
+
+
+def logs_since(c, name: str, since: float) -> str:
+    """stdout and stderr of a container since a time (Unix seconds)."""
+    return c.containers.get(name).logs(since=since).decode(errors="replace")
+
+
 def inspect_or_none(c, name: str) -> dict | None:
     """A container's inspect data (as `docker inspect` gives it: Name, State, Config.Labels, ...)."""
     found = container_or_none(c, name)

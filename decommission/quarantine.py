@@ -120,18 +120,18 @@ def restore(settings: Settings, quarantine: str | None, out=print, verify: bool 
         state.audit(d, "decommission-restore", batch=str(mine[-1]), model=data["model"],
                     bytes=sum(e["bytes"] for e in data["files"]))
     problems = ollama_store.damage(store, settings.local_llm.model, verify=verify)
-    container = docker_api.container_or_none(client, settings.local_llm.container)
+    exists = docker_api.container_state(client, settings.local_llm.container) is not None
     if problems:
         state.audit(d, "decommission-restore-damaged", model=data["model"], problems=problems)
         raise MigrationError(f"the quarantined files are back in {store}, but {data['model']} is not whole",
                              where=str(store), detail="\n".join(problems),
-                             hint=repair_hint(settings, qdir, container_exists=container is not None)
+                             hint=repair_hint(settings, qdir, container_exists=exists)
                              + "; do not roll back until then")
     out(f"restored {data['model']} ({sum(e['bytes'] for e in data['files']) / GB:.2f} GB) into {data['root']}; "
         f"every blob its manifest names is there with its size" + (" and content" if verify else ""))
-    if container is not None:
-        container.start()
-        out(f"started {container.name}")
+    if exists:
+        docker_api.start(client, settings.local_llm.container)
+        out(f"started {settings.local_llm.container}")
     else:
         out("the container is gone: `invoke rollback --to 2` recreates it with the restored model")
     return data

@@ -123,9 +123,9 @@ def converge(settings: Settings, client, split: bool, restart: str, out, local: 
             "up", "-d", "--wait", "--wait-timeout", str(t), "--no-deps", *up], timeout=t + 60)
     away = restart_server(settings, client, out, written) if restart else None
     if not split:
-        for container in docker_api.project_containers(client, settings.project, xs.router_service):
-            container.remove(force=True)
-            out(f"removed the router's container {container.name}")
+        for attrs in docker_api.project_inspects(client, settings.project, xs.router_service):
+            docker_api.remove(client, docker_api.name_of(attrs))
+            out(f"removed the router's container {docker_api.name_of(attrs)}")
     return away
 
 
@@ -136,43 +136,41 @@ def restart_server(settings: Settings, client, out, written: float | None = None
     compose says `restart: always`) started again after ``written``, when the files it must read
     were put back, is not restarted at all."""
     xs = settings.xiaozhi_server
-    container = docker_api.container_or_none(client, xs.container)
-    if container is None:
-        raise MigrationError(f"the server's container {xs.container} does not exist", where="docker ps -a",
+    name = xs.container
+    if docker_api.container_state(client, name) is None:
+        raise MigrationError(f"the server's container {name} does not exist", where="docker ps -a",
                              hint="start the server (`docker compose up -d`) and run again")
-    _settle(container, xs.http_url, xs.restart_timeout)
-    start, s = time.time(), container.attrs["State"]
+    _settle(client, name, xs.http_url, xs.restart_timeout)
+    start, s = time.time(), docker_api.container_state(client, name)
     if written is not None and _running(s) and (planning.epoch(s.get("StartedAt")) or 0) > written:
-        out(f"{xs.container} was started again on these files by its restart policy; waiting for it to answer")
+        out(f"{name} was started again on these files by its restart policy; waiting for it to answer")
     else:
-        out(f"restarting {xs.container} (its websocket clients reconnect by themselves)")
-        container.restart(timeout=10)
-        container.reload()
-    since = planning.log_begins(container.attrs["State"]) or start   # not the lines of the run before
+        out(f"restarting {name} (its websocket clients reconnect by themselves)")
+        docker_api.restart(client, name, timeout=10)
+    since = planning.log_begins(docker_api.container_state(client, name)) or start   # not the run before's lines
     while time.time() < start + xs.restart_timeout:
         if _answers(xs.http_url):
             return time.time() - start
-        failed = _failure(container, since)
+        failed = _failure(client, name, since)
         if failed:  # it will not come up with this config: no need to wait for the bound
-            raise MigrationError(f"{xs.container} did not start: {failed[:300]}", where=xs.container,
-                                 hint=f"read `docker logs {xs.container}`")
+            raise MigrationError(f"{name} did not start: {failed[:300]}", where=name,
+                                 hint=f"read `docker logs {name}`")
         time.sleep(0.2)
-    raise MigrationError(f"{xs.container} did not answer on {xs.http_url} within {xs.restart_timeout} s of its "
-                         "restart", where=xs.container, hint=f"read `docker logs {xs.container}`")
+    raise MigrationError(f"{name} did not answer on {xs.http_url} within {xs.restart_timeout} s of its "
+                         "restart", where=name, hint=f"read `docker logs {name}`")
 
 
-def _settle(container, url: str, bound: float) -> None:
+def _settle(client, name: str, url: str, bound: float) -> None:
     """Wait while the server is starting up: running for less than ``bound`` seconds, neither
     answering nor having logged a failure. One running for longer that does not answer is hung,
     not starting: no wait for it."""
     while True:
-        s = container.attrs["State"]
+        s = docker_api.container_state(client, name)
         started = planning.epoch(s.get("StartedAt")) or 0
         if (not _running(s) or time.time() > started + bound or _answers(url)
-                or _failure(container, planning.log_begins(s))):
+                or _failure(client, name, planning.log_begins(s))):
             return
         time.sleep(0.2)
-        container.reload()
 
 
 def _running(docker_state: dict) -> bool:
@@ -186,12 +184,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _failure(container, since: float | None) -> str:
+def _failure(client, name: str, since: float | None) -> str:
     """The last `初始化组件失败` line the server logged since ``since``, or ''."""
     if since is None:
         return ""
-    lines = [line.strip() for line in container.logs(since=since).decode(errors="replace").splitlines()
-             if FAILED in line]
+    lines = [line.strip() for line in docker_api.logs_since(client, name, since).splitlines() if FAILED in line]
     return lines[-1] if lines else ""
 
 
