@@ -68,6 +68,26 @@ def remove_volume(c, name: str) -> None:
     c.volumes.get(name).remove()
 
 
+@dataclass(frozen=True)
+class Container:
+    """A container as read once: enough to judge it and to act on it by name."""
+    name: str
+    status: str          # running, exited, created, ...
+    pid: int | None      # its main process on the host while it runs
+
+
+def container(c, name: str) -> Container | None:
+    found = container_or_none(c, name)
+    if found is None:
+        return None
+    s = found.attrs["State"]
+    return Container(found.name, s.get("Status", ""), s.get("Pid") or None)
+
+
+def stop(c, name: str, timeout: int) -> None:
+    c.containers.get(name).stop(timeout=timeout)
+
+
 def container_state(c, name: str) -> dict | None:
     """A container's State as `docker inspect` gives it, read now; None: no such container."""
     found = container_or_none(c, name)
@@ -82,8 +102,8 @@ def restart(c, name: str, timeout: int) -> None:
     c.containers.get(name).restart(timeout=timeout)
 
 
-def remove(c, name: str) -> None:
-    c.containers.get(name).remove(force=True)
+def remove(c, name: str, *, force: bool = True) -> None:
+    c.containers.get(name).remove(force=force)
 
 
 def logs_since(c, name: str, since: float) -> str:

@@ -36,7 +36,7 @@ class Routed:
 
 @dataclass
 class Facts:
-    container: object | None     # docker SDK container
+    container: docker_api.Container | None
     volume: docker_api.Volume | None
     store: Path | None           # the store's path on the host
     found: Owned | None
@@ -60,7 +60,7 @@ def volume_fate(facts: Facts, purge: bool, whole: bool) -> tuple[bool, str]:
 
 def observe(settings: Settings, client, routed: Routed, check_api: bool = True, purge: bool = False) -> Facts:
     """The world as decommissioning sees it; the volume's whole content is walked only for --purge."""
-    container = docker_api.container_or_none(client, settings.local_llm.container)
+    container = docker_api.container(client, settings.local_llm.container)
     volume = find_volume(settings, client)
     store = host_store(settings, volume)
     found = None
@@ -222,7 +222,7 @@ def _carry_out(settings, client, facts, qdir, remove_volume, force, refusals, dr
     if container is not None and container.status == "running":
         # Counted inside the container's network namespace: its own port, not the published one.
         port = settings.local_llm.service.port
-        drained, left = drain.wait(port, container.attrs["State"].get("Pid"), drain_timeout, out)
+        drained, left = drain.wait(port, container.pid, drain_timeout, out)
         log("drain", drained=drained, connections_left=left)
         if not drained and not force:
             raise Refused(f"{left} connection(s) to the local LLM still open after {drain_timeout:.0f} s",
@@ -230,16 +230,16 @@ def _carry_out(settings, client, facts, qdir, remove_volume, force, refusals, dr
     found = facts.found
     if found is not None and found.manifest is not None:
         if qdir is not None:
-            _stop(settings, container, log)
+            _stop(settings, client, container, log)
             batch = collect.quarantine(d, facts.store, found, qdir, log)
             freed = found.bytes
         else:
-            _delete(settings, container, facts, log, out)
+            _delete(settings, client, container, facts, log, out)
         # Measured, not assumed: the planned files that are really gone now.
         freed = sum(size for path, size, _ in found.remove if not os.path.lexists(path))
-    _stop(settings, container, log)
+    _stop(settings, client, container, log)
     if container is not None:
-        container.remove()
+        docker_api.remove(client, container.name, force=False)
         log("container-removed", name=settings.local_llm.container)
     if remove_volume:
         docker_api.remove_volume(client, facts.volume.name)
@@ -258,7 +258,7 @@ def _carry_out(settings, client, facts, qdir, remove_volume, force, refusals, dr
     return summary
 
 
-def _delete(settings, container, facts, log, out) -> None:
+def _delete(settings, client, container, facts, log, out) -> None:
     """Through Ollama while it runs (it prunes what it no longer references), else offline."""
     found = facts.found
     if container is not None and container.status == "running":
@@ -277,17 +277,17 @@ def _delete(settings, container, facts, log, out) -> None:
                 out(f"Ollama's delete answered {status}: {text[:200]}; using the offline collector")
         except http.HTTPError as exc:
             out(f"Ollama's delete failed ({exc}); using the offline collector")
-        _stop(settings, container, log)
+        _stop(settings, client, container, log)
         found = owned(facts.store, settings.local_llm.model)
         if found.manifest is None:  # Ollama removed the manifest: finish its blobs from the plan
             found = facts.found
     collect.delete(settings.deploy_dir, facts.store, found, log)
 
 
-def _stop(settings, container, log) -> None:
+def _stop(settings, client, container, log) -> None:
     if container is None:
         return
-    container.reload()
-    if container.status == "running":
-        container.stop(timeout=settings.decommission.stop_timeout)
+    now = docker_api.container(client, container.name)   # read again: it may have stopped since
+    if now is not None and now.status == "running":
+        docker_api.stop(client, container.name, timeout=settings.decommission.stop_timeout)
         log("container-stopped", name=container.name, timeout=settings.decommission.stop_timeout)

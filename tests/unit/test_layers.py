@@ -1,6 +1,7 @@
 """Layers point down only, and no package reaches into another's private names (README,
 "Architecture"). Read from the source with ast: lazy imports inside functions count too."""
 import ast
+import re
 
 import pytest
 
@@ -107,3 +108,15 @@ def test_a_targets_lazy_imports_are_listed_with_their_reason(path):
     unlisted += [a.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
                  for node in ast.walk(fn) if isinstance(node, ast.Import) for a in node.names if a.name not in listed]
     assert not unlisted, f"{path.name}: lazy imports not in LAZY: {unlisted}"
+
+
+SDK_USE = re.compile(r"\b(client|self\.client|c)\.(containers|images|volumes|networks)\.|\.attrs\[|^\s*(import docker|from docker\b)",
+                     re.M)
+
+
+def test_docker_sdk_objects_stay_in_the_adapters():
+    """Containers, images and volumes are read and acted on through adapters/docker_api.py (by
+    name, as inspect data or frozen records); no product package holds an SDK object (issue 22)."""
+    holding = sorted(str(path.relative_to(ROOT)) for package, path in sources()
+                     if package not in ("adapters", "rehearsal", "sandbox") and SDK_USE.search(path.read_text()))
+    assert holding == [], holding

@@ -9,6 +9,7 @@ import yaml
 from checks import stack
 from decommission import drain, run
 from core import config
+from adapters import docker_api
 
 from ...conftest import ROOT
 
@@ -44,10 +45,11 @@ def test_drain_counts_the_container_port_not_the_published_one(monkeypatch, tmp_
     settings = type(settings)(**{**settings.__dict__, "deploy_dir": tmp_path})
     ports = []
     monkeypatch.setattr(drain, "wait", lambda port, pid, timeout, out: (ports.append(port), (True, 0))[1])
-    container = SimpleNamespace(status="running", name="xiaozhi-local-llm", attrs={"State": {"Pid": 4242}},
-                                reload=lambda: None, stop=lambda timeout: None, remove=lambda: None)
-    facts = run.Facts(container=container, volume=None, store=None, found=None, routed=run.Routed("llm-service", 0), api_ok=True,
-                      api_detail="")
+    engine_side = SimpleNamespace(name="xiaozhi-local-llm", attrs={"State": {"Status": "running", "Pid": 4242}},
+                                  stop=lambda timeout: None, remove=lambda force: None)
+    client = SimpleNamespace(containers=SimpleNamespace(get=lambda name: engine_side))
+    facts = run.Facts(container=docker_api.container(client, "xiaozhi-local-llm"), volume=None, store=None, found=None,
+                      routed=run.Routed("llm-service", 0), api_ok=True, api_detail="")
     monkeypatch.setattr(run, "_resources", lambda store: {"mem_available": 0, "disk_free": 0})
-    run._carry_out(settings, None, facts, None, False, False, [], 5, lambda *_: None)
+    run._carry_out(settings, client, facts, None, False, False, [], 5, lambda *_: None)
     assert ports == [11434]
