@@ -77,11 +77,11 @@ class Container:
 
 
 def container(c, name: str) -> Container | None:
-    found = container_or_none(c, name)
+    found = inspect_or_none(c, name)
     if found is None:
         return None
-    s = found.attrs["State"]
-    return Container(found.name, s.get("Status", ""), s.get("Pid") or None)
+    s = found["State"]
+    return Container(name, s.get("Status", ""), s.get("Pid") or None)
 
 
 def stop(c, name: str, timeout: int) -> None:
@@ -90,8 +90,8 @@ def stop(c, name: str, timeout: int) -> None:
 
 def container_state(c, name: str) -> dict | None:
     """A container's State as `docker inspect` gives it, read now; None: no such container."""
-    found = container_or_none(c, name)
-    return found.attrs["State"] if found is not None else None
+    found = inspect_or_none(c, name)
+    return found["State"] if found is not None else None
 
 
 def start(c, name: str) -> None:

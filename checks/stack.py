@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from adapters import compose
+from adapters import compose, docker_api
 from checks.facts import Container, Stack
 from core.config import Settings
 from core.services import STACK
@@ -40,7 +40,7 @@ def value_digest(value: str) -> str:
 def describe(attrs: dict) -> dict:
     """State, health, start time and pid of a container, from `docker inspect` data."""
     state = attrs["State"]
-    return {"container": attrs["Name"].lstrip("/"), "state": state.get("Status"),
+    return {"container": docker_api.name_of(attrs), "state": state.get("Status"),
             "health": (state.get("Health") or {}).get("Status"), "started_at": state.get("StartedAt"),
             "pid": state.get("Pid") or None}
 
@@ -77,8 +77,8 @@ async def containers(settings: Settings, timeout: float) -> Stack:
     roles = {name: role for role, name in settings.compose_names.items()}
     labelled = {}
     for attrs in found:
-        service = (attrs["Config"].get("Labels") or {}).get(compose.SERVICE_LABEL, "")
-        labelled[attrs["Name"].lstrip("/")] = service
+        service = docker_api.labels_of(attrs).get(compose.SERVICE_LABEL, "")
+        labelled[docker_api.name_of(attrs)] = service
         role = roles.get(service)
         if role in DRIFT_VARIABLES:
             services[role] = container(attrs, role)
