@@ -6,7 +6,6 @@ of their lines kept (it holds keys of theirs no run of ours knows); the toolkit'
 diffs, keys masked."""
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import difflib
 import hashlib
@@ -347,28 +346,41 @@ def _where_ollama_runs(settings: Settings, world: ServerWorld, theirs: dict, ent
                         "leave runs_on out (container) if it is your Ollama")
     if not url:
         return problems
-    (host, port), (want_host, want_port) = _reached(url), _reached(ll.url)
-    in_stack = {ll.container.lower(), settings.compose_names[LOCAL_LLM_SERVICE].lower()}
-    if service is not None:
-        in_stack.add(service.name.lower())
-    mismatch = []
-    if host in LOOPBACK:   # the server's own container, or the host with network_mode: host: a note says so
-        if port != want_port:
-            mismatch = [f"LLM.{xs.local_entry}.base_url reaches Ollama on port {port} of {host}, but "
-                        f"migrate.local_llm.url is {want_host}:{want_port}"]
-    elif not (host == want_host or (not ll.on_host and {host, want_host} <= in_stack)) or port != want_port:
-        mismatch = [f"LLM.{xs.local_entry}.base_url reaches Ollama at {host}:{port}, but migrate.local_llm.url "
-                    f"is {want_host}:{want_port}"]
+    mismatch = _ollama_mismatch(settings, url, service)
+    host, port = _reached(url)
     if mismatch and world.state is None:
-        problems.append(mismatch[0] + ": the router and the checks would use another Ollama than your server "
-                        "does; set migrate.local_llm.url (and probe_url, as this host reaches it) to your "
-                        "server's Ollama")
+        problems.append(mismatch)
     elif (world.state is None and not ll.on_host and service is None and world.local_state is None
-          and host not in in_stack and host not in LOOPBACK):
+          and host not in _in_stack(settings, service) and host not in LOOPBACK):
         problems.append(f"no container {ll.container} and no service of {compose.BASE_FILE} runs Ollama, and "
                         f"LLM.{xs.local_entry}.base_url reaches it at {host}:{port}: if Ollama runs on this "
                         "host (not in Compose), set migrate.local_llm.runs_on: host")
     return problems
+
+
+def _in_stack(settings: Settings, service) -> set[str]:
+    """The names the stack's Ollama answers to: its container, the configured service, their file's service."""
+    ll = settings.local_llm
+    names = {ll.container.lower(), settings.compose_names[LOCAL_LLM_SERVICE].lower()}
+    return names | ({service.name.lower()} if service is not None else set())
+
+
+def _ollama_mismatch(settings: Settings, url: str, service) -> str:
+    """Why the entry's Ollama (``url``) is not migrate.local_llm.url's, or ''; host and port only."""
+    ll = settings.local_llm
+    (host, port), (want_host, want_port) = _reached(url), _reached(ll.url)
+    if host in LOOPBACK:   # the server's own container, or the host with network_mode: host: a note says so
+        if port == want_port:
+            return ""
+        found = f"on port {port} of {host}"
+    elif (host == want_host or (not ll.on_host and {host, want_host} <= _in_stack(settings, service))) \
+            and port == want_port:
+        return ""
+    else:
+        found = f"at {host}:{port}"
+    return (f"LLM.{settings.xiaozhi_server.local_entry}.base_url reaches Ollama {found}, but migrate.local_llm.url "
+            f"is {want_host}:{want_port}: the router and the checks would use another Ollama than your server "
+            "does; set migrate.local_llm.url (and probe_url, as this host reaches it) to your server's Ollama")
 
 
 def _mismatch_note(settings: Settings, world: ServerWorld, theirs: dict, data) -> list[str]:
@@ -377,9 +389,11 @@ def _mismatch_note(settings: Settings, world: ServerWorld, theirs: dict, data) -
         return []
     entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) if hasattr(data.get("LLM"), "get") \
         else None
-    adopted = dataclasses.replace(world, state=None, local_state=world.local_state)
-    found = [p for p in _where_ollama_runs(settings, adopted, theirs, entry) if "base_url reaches Ollama" in p]
-    return [f"warning: {found[0]}"] if found else []
+    url = entry_url(entry)
+    ll = settings.local_llm
+    mismatch = url and _ollama_mismatch(settings, url, rendering.local_service(
+        theirs, ll.container, settings.compose_names[LOCAL_LLM_SERVICE]))
+    return [f"warning: {mismatch}"] if mismatch else []
 
 
 def _notes(settings: Settings, data) -> list[str]:
