@@ -5,46 +5,20 @@ Imports of the heavy packages stay inside the tasks so that `invoke --list` stay
 from __future__ import annotations
 
 import atexit
-import functools
 import gc
+import importlib
 import os
 import sys
 
 from invoke import Collection, Exit
-from invoke import task as _task
 
-from core import defaults
-
-# No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
-task = functools.partial(_task, auto_shortflags=False)
+from core import defaults, registry
+from core.cli import converted, settings as _settings, task
 
 # Each command ends right after its task. Freezing the heap at exit spares the collector one
 # last walk over every object (~30 ms of each run, a cron `health` included); the memory goes
 # back to the OS all the same, and files are closed by their own code, not by the collector.
 atexit.register(gc.freeze)
-
-
-def converted(fn):
-    """The one place where toolkit errors become exit codes and messages. While a task runs, its
-    stdout and stderr mask every key the config loader has found (in every form Python prints)."""
-    @functools.wraps(fn)
-    def wrapper(c, *args, **kwargs):
-        import sys
-        from core.errors import MigrationError
-        from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
-        for name in KEY_VARIABLES:  # known before any config is read: a failing load may quote it
-            register(os.environ.get(name, "").strip())
-        streams = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
-        try:
-            return fn(c, *args, **kwargs)
-        except MigrationError as exc:
-            # Errors quote commands' stderr and servers' answers: never let a key through.
-            raise Exit(f"error: {redact(exc.message)}", code=exc.exit_code) from None
-        finally:
-            sys.stdout.flush()
-            sys.stdout, sys.stderr = streams
-    return wrapper
 
 
 def _number(value, flag: str) -> int:
@@ -55,16 +29,11 @@ def _number(value, flag: str) -> int:
         raise ConfigError(f"{value!r} is not a stage number", where=flag, hint="give a whole number, e.g. --stage 2") from None
 
 
-def _settings(c):
-    from core import config
-    return config.load(c.config)
-
-
 @task(help={"out": "folder for the rendered stages (default: compose/)",
             "check": "only compare: exit 1 when compose/ differs from the templates"})
 @converted
 def render(c, out="compose", check=False):
-    """Render every stage of both targets into compose/ (keys redacted) for review."""
+    """Render every stage of every target into compose/ (keys redacted) for review."""
     from orchestration import review
     changed = review.write_all(out, check=check)
     for path in changed:
@@ -176,8 +145,8 @@ def decommission_purge(c, older_than="7d", quarantine=None, dry_run=False, yes=F
 @task(help={"keep": "leave the demo stack up afterwards (take it down with `invoke demo --down`)",
             "requests": "chats sent through the stack per stage to observe the split (default 200)",
             "down": "only take down a demo stack left by --keep",
-            "target": "compose-env or xiaozhi-server: which sandbox to migrate (default: the -f config's, "
-                      "else compose-env)"})
+            "target": " or ".join(registry.names()) + ": which sandbox to migrate (default: the -f config's, "
+                      "else " + registry.default() + ")"})
 @converted
 def demo(c, keep=False, requests=200, down=False, target=None):
     """Run the whole migration on the sandbox (stages 1-3, health, decommission)."""
@@ -215,11 +184,11 @@ def bench(c, target="both", concurrency="1,8,20,50", requests=40, out="reports",
 @task(help={"rebuild": "build the sandbox image even when it exists"})
 @converted
 def sandbox_build(c, rebuild=False):
-    """Build the sandbox image and the router's (LiteLLM, from wheels pinned by hash)."""
+    """Build the sandbox image and each target's own (the router's: LiteLLM, wheels pinned by hash)."""
     from rehearsal import sandbox_stack
-    from xiaozhi_server import router_image
     sandbox_stack.build(c.config, rebuild=rebuild)
-    router_image.build(sandbox_stack.sandbox_settings(c.config).local_base_image, rebuild=rebuild)
+    for spec in registry.specs():
+        importlib.import_module(spec.sandbox_steps).build(sandbox_stack.sandbox_settings(c.config), rebuild=rebuild)
 
 
 @task(help={"wait_timeout": "seconds to wait for every service to be healthy (default 180)"})
@@ -322,29 +291,6 @@ def alerts_test(c, channel=None):
         raise Exit(f"{failed} channel(s) did not take the message", code=1)
 
 
-@task(help={"base_image": "the image the wheels go into: Debian 12 with CPython 3.11 (default xiaozhi-base:"
-                          "bookworm, made with debootstrap from this host's apt mirror when missing)",
-            "rebuild": "build even when the image is up to date with its sources",
-            "dry_run": "say what would be built, change and download nothing"})
-@converted
-def router_build(c, base_image=None, rebuild=False, dry_run=False):
-    """Build the router image xiaozhi-server starts at stage 2 (LiteLLM, wheels pinned by hash)."""
-    from xiaozhi_server import router_image
-    settings = _settings(c)
-    wanted = settings.xiaozhi_server.router_image
-    if dry_run:
-        print(router_image.describe(base_image or router_image.DEFAULT_BASE, rebuild=rebuild))
-        print("dry run: nothing was changed")
-    else:
-        router_image.build(base_image or router_image.DEFAULT_BASE, rebuild=rebuild)
-    if wanted != router_image.TAG:
-        print(f"note: migrate.xiaozhi_server.router_image names {wanted}, not {router_image.TAG}: stage 2 starts "
-              "that one (set it to this tag to use the image built here)")
-
-
-router = Collection("router")
-router.add_task(router_build, "build")
-
 decom = Collection("decommission")
 decom.add_task(decommission, "run", default=True)
 decom.add_task(decommission_restore, "restore")
@@ -363,7 +309,10 @@ sandbox.add_task(sandbox_status, "status")
 alerts = Collection("alerts")
 alerts.add_task(alerts_test, "test")
 
-ns = Collection(demo, phase, rollback, outage, status, render, health, bench, decom, cron, alerts, router, sandbox)
+ns = Collection(demo, phase, rollback, outage, status, render, health, bench, decom, cron, alerts, sandbox)
+for _spec in registry.specs():   # a target's own tasks (the router's image, for one)
+    if _spec.tasks:
+        ns.add_collection(registry.load(_spec.tasks))
 # The defaults as the collection's configuration: below /etc/invoke.yaml, ~/.invoke.yaml, a project
 # invoke.yaml, INVOKE_MIGRATE_* and -f, as Invoke documents its levels.
 ns.configure(defaults.load())

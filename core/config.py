@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any, Mapping
 
-from core import secrets
+from core import defaults, registry, secrets
 from core.alert_settings import Alerts, load as load_alerts
 from core import services as services_table
 from core.services import parse_weights
@@ -144,28 +144,6 @@ class Decommission:
     quarantine_dir: str | None = None  # default for --quarantine; None = delete
 
 
-ROUTER_IMAGE = "xiaozhi-litellm:1.108.7"  # what `invoke router.build` builds (xiaozhi_server/litellm/)
-
-
-@dataclass(frozen=True)
-class XiaozhiServer:
-    """``migrate.xiaozhi_server``: the upstream xiaozhi-esp32-server (target ``xiaozhi-server``),
-    whose folder (its docker-compose.yml and data/.config.yaml) is ``deploy_dir``."""
-    container: str = "xiaozhi-esp32-server"
-    http_url: str = "http://127.0.0.1:8000"               # port 8000 as this toolkit reaches it
-    ota_url: str = "http://127.0.0.1:8003/xiaozhi/ota/"   # port 8003's OTA route, likewise
-    local_entry: str = "OllamaLLM"                         # their entry for the local model: never written
-    router_service: str = "xiaozhi-router"                 # the router's Compose service (and host name)
-    router_image: str = ROUTER_IMAGE
-    router_port: int = 4000
-    restart_timeout: int = 120     # seconds for a restarted server to log its LLM and answer
-
-    @property
-    def router_url(self) -> str:
-        """The router as the server reaches it, on the project's network."""
-        return f"http://{self.router_service}:{self.router_port}/v1"
-
-
 OUTAGE = -1   # the stage number the state records while `invoke outage` holds the stack on the local model
 
 
@@ -185,8 +163,8 @@ class Settings:
     gates_by_stage: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     api_key: str = field(repr=False, default="")
     key_source: str = "no key: set QWEN_API_KEY or DASHSCOPE_API_KEY"  # where the key came from, or why none
-    target: str = "compose-env"  # the kind of stack migrated: TARGET_NAMES
-    xiaozhi_server: XiaozhiServer = XiaozhiServer()
+    target: str = field(default_factory=registry.default)   # the kind of stack migrated (core/registry.py)
+    sections: Mapping[str, Any] = field(default_factory=dict)   # each target's own section, as it validated it
     alerts: Alerts = Alerts()
     api_prices: Mapping[str, Price] = field(default_factory=dict)   # model -> price, for the bench's cost section
 
@@ -229,14 +207,13 @@ class Settings:
 SERVICE_KEYS = ("compose_service", "image", "command", "port", "publish", "healthcheck", "environment")
 KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, never ignored
     "migrate": ("target", "deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api",
-                "stages", "health", "gates", "decommission", "sandbox", "xiaozhi_server", "alerts"),
+                "stages", "health", "gates", "decommission", "sandbox", "alerts"),   # + each target's section
     "service": SERVICE_KEYS,
     "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
                                  "store_mount", "store_path", "store_host_path", "runs_on"),
     "api": ("base_url", "probe_url", "model", "timeout", "concurrency", "key", "ca_file", "prices"),
     "stage": ("stage", "name", "weights", "local_llm", "requires_key", "limits"),
     "decommission": ("drain_timeout", "stop_timeout", "quarantine_dir"),
-    "xiaozhi_server": tuple(XiaozhiServer.__dataclass_fields__),
 }
 
 
@@ -443,6 +420,11 @@ def _bind(data, where: str) -> str:
                           hint="an IP address, e.g. 127.0.0.1 (published ports listen there only)") from None
 
 
+# What a target validates its own section with (its TargetSpec.settings): the same rules and
+# the same errors as the rest of migrate:.
+known, text, integer, url, SERVICE_NAME = _known, _str, _int, _url, _SERVICE_NAME
+
+
 def plain(value: Any) -> Any:
     """Invoke's config proxies -> plain dicts and lists, so validation sees ordinary data."""
     if hasattr(value, "keys") and hasattr(value, "__getitem__"):
@@ -452,17 +434,20 @@ def plain(value: Any) -> Any:
     return value
 
 
-TARGET_NAMES = ("compose-env", "xiaozhi-server")  # implemented in orchestration/targets.py
-
-
 def _target(data: Mapping, where: str) -> str:
-    name = data.get("target", "compose-env")
-    if name not in TARGET_NAMES:
+    name = data.get("target", registry.default())
+    if name not in registry.TARGETS:
         raise ConfigError(f"unknown target {shown(name)}", where=f"{where}.target",
-                          hint="one of: " + ", ".join(TARGET_NAMES) + " (compose-env: the compose stack whose "
-                               "llm-service reads LLM_PROVIDER_WEIGHTS; xiaozhi-server: the upstream "
-                               "xiaozhi-esp32-server, its LLM picked in data/.config.yaml)")
+                          hint="one of: " + ", ".join(registry.names()) + " ("
+                               + "; ".join(f"{s.name}: {s.summary}" for s in registry.specs()) + ")")
     return name
+
+
+def _target_sections(root: Mapping, where: str) -> dict[str, Any]:
+    """Each target's own section under migrate:, validated by that target whichever target runs
+    (a typo in any is an error; a target's own task may read its section on another's config)."""
+    return {spec.section: spec.settings(root.get(spec.section) or {}, f"{where}.{spec.section}")
+            for spec in registry.specs() if spec.section}
 
 
 def _prices(data, where: str) -> dict[str, Price]:
@@ -480,30 +465,6 @@ def _prices(data, where: str) -> dict[str, Price]:
     return out
 
 
-def _xiaozhi_server(data, where: str) -> XiaozhiServer:
-    if not isinstance(data, Mapping):
-        raise ConfigError("expected a mapping", where=where, hint="e.g. {container: xiaozhi-esp32-server}")
-    _known(data, KNOWN["xiaozhi_server"], where)
-    values: dict[str, Any] = {}
-    for name in ("container", "router_service"):
-        if name in data:
-            values[name] = _str(data, name, where, _SERVICE_NAME, "letters, digits, '.', '_' and '-'")
-    if "local_entry" in data:
-        values["local_entry"] = _str(data, "local_entry", where, _SERVICE_NAME,
-                                     "the name of your local model's entry under LLM: in data/.config.yaml")
-    for name in ("http_url", "ota_url"):
-        if name in data:
-            values[name] = _url(data, name, where) + ("/" if name == "ota_url" else "")
-    if "router_image" in data:
-        values["router_image"] = _str(data, "router_image", where, re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_./:@-]*$"),
-                                      "an image reference, e.g. xiaozhi-litellm:1.108.7")
-    if "router_port" in data:
-        values["router_port"] = _int(data, "router_port", where, 1, 65535)
-    if "restart_timeout" in data:
-        values["restart_timeout"] = _int(data, "restart_timeout", where, 5, 3600)
-    return XiaozhiServer(**values)
-
-
 def _ca_file(data: Mapping, where: str) -> str | None:
     if data.get("ca_file") in (None, ""):
         return None
@@ -519,7 +480,7 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
     neither the config (sandbox) nor the environment has a key, take the deployed one."""
     root = _get(plain(config), "migrate", "config")
     where = "migrate"
-    _known(root, KNOWN["migrate"], where)
+    _known(root, KNOWN["migrate"] + tuple(s.section for s in registry.specs() if s.section), where)
     services_data = root.get("services") or {}
     if not isinstance(services_data, Mapping):
         raise ConfigError("expected a mapping of role: settings", where=f"{where}.services",
@@ -578,11 +539,12 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
         raise ConfigError(f"runs_on: host, but url names {urlsplit(local.url).hostname}, a container of the stack",
                           where=f"{lw}.url", hint="give the host's Ollama as the router reaches it, e.g. "
                                                   "http://host.docker.internal:11434")
-    if local.on_host and target != "xiaozhi-server":
-        raise ConfigError("runs_on: host is for the xiaozhi-server target only", where=f"{lw}.runs_on",
+    if local.on_host and not registry.spec(target).host_ollama:
+        hosts = [s.name for s in registry.specs() if s.host_ollama]
+        raise ConfigError(f"runs_on: host is for the {', '.join(hosts)} target only", where=f"{lw}.runs_on",
                           hint=f"the {target} stack runs its local model as the Compose service "
                                f"{local.service.compose_service}: leave runs_on out (container)")
-    key = secrets.find_key(configured or "", env, deploy_dir if deployed_key else None, secrets.KEY_PLACES[target])
+    key = secrets.find_key(configured or "", env, deploy_dir if deployed_key else None, registry.spec(target).key_place)
     return Settings(deploy_dir=deploy_dir, project=_str(root, "project", where, _NAME),
                     bind=_bind(root, where), services=services, extra_services=extra_services,
                     local_llm=local, api=api, stages=dict(sorted(stages.items())),
@@ -592,6 +554,15 @@ def load(config: Mapping, env: Mapping[str, str] = os.environ, deployed_key: boo
                     gates_by_stage=_gates_by_stage((root.get("gates") or {}).get("by_stage") or {},
                                                    f"{where}.gates.by_stage", stages),
                     api_key=key.key, key_source=key.source, target=target,
-                    xiaozhi_server=_xiaozhi_server(root.get("xiaozhi_server") or {}, f"{where}.xiaozhi_server"),
+                    sections=_target_sections(root, where),
                     alerts=load_alerts(root.get("alerts"), env, f"{where}.alerts"),
                     api_prices=_prices(ad.get("prices") or {}, f"{aw}.prices"))
+
+
+def project_settings(target: str | None = None) -> Settings:
+    """The toolkit's defaults.yaml, no key anywhere; ``target`` in place of the one it names
+    (the reviewable copies under compose/ are rendered from these)."""
+    data = defaults.load()
+    if target:
+        data["migrate"]["target"] = target
+    return load(data, env={}, deployed_key=False)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-FILE = Path(__file__).resolve().parent.parent / "defaults.yaml"
+ROOT = Path(__file__).resolve().parent.parent   # the project: tasks.py, defaults.yaml, compose/
+FILE = ROOT / "defaults.yaml"
 
 
 def load() -> dict:

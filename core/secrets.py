@@ -15,11 +15,12 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from core import envfile
-from core.services import SERVER_API_ENTRY, SERVER_CONFIG_FILE
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.registry import KeyPlace
 
 KEY_PLACEHOLDER = "<redacted: set QWEN_API_KEY or DASHSCOPE_API_KEY>"
 KEY_VARIABLES = ("QWEN_API_KEY", "DASHSCOPE_API_KEY")
@@ -89,32 +90,6 @@ class Found:
     source: str      # where it came from, or why none was taken
 
 
-@dataclass(frozen=True)
-class KeyPlace:
-    """Where a target's deployment keeps the key: a file in the deploy directory, and how to read it."""
-    file: str
-    read: Callable[[str], str]
-
-
-def _from_env_file(text: str) -> str:
-    return envfile.parse(text).get("QWEN_API_KEY", "")
-
-
-def _from_server_config(text: str) -> str:
-    import yaml
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return ""
-    entry = ((data or {}).get("LLM") or {}).get(SERVER_API_ENTRY) if isinstance(data, dict) else None
-    value = entry.get("api_key") if isinstance(entry, dict) else None
-    return value if isinstance(value, str) else ""
-
-
-KEY_PLACES = {"compose-env": KeyPlace(envfile.ENV_FILE, _from_env_file),
-              "xiaozhi-server": KeyPlace(SERVER_CONFIG_FILE, _from_server_config)}   # config.TARGET_NAMES
-
-
 def read_private(path: Path | str, limit: int = 1 << 20) -> tuple[str | None, str]:
     """(text, '') of a file only its owner may read, owned by root or this user; else (None, why).
     A symlink is never followed: a secret is read where it was put, not where a link points."""
@@ -137,7 +112,7 @@ def read_private(path: Path | str, limit: int = 1 << 20) -> tuple[str | None, st
         os.close(fd)
 
 
-def deployed_key(deploy_dir: Path, place: KeyPlace = KEY_PLACES["compose-env"]) -> Found:
+def deployed_key(deploy_dir: Path, place: KeyPlace) -> Found:
     """The key in the deployed file that holds it, if that file is private to its owner."""
     path = Path(deploy_dir) / place.file
     if not path.exists() and not path.is_symlink():
@@ -149,8 +124,7 @@ def deployed_key(deploy_dir: Path, place: KeyPlace = KEY_PLACES["compose-env"]) 
     return Found(check_key(key, str(path)), f"deployed {path}") if key else Found("", f"no key in {path}")
 
 
-def find_key(configured: str, env: Mapping[str, str], deploy_dir: Path | None,
-             place: KeyPlace = KEY_PLACES["compose-env"]) -> Found:
+def find_key(configured: str, env: Mapping[str, str], deploy_dir: Path | None, place: KeyPlace) -> Found:
     if configured.strip():
         found = Found(check_key(configured, "migrate.api.key"), "migrate.api.key (sandbox only)")
     else:

@@ -8,10 +8,6 @@ from dataclasses import dataclass
 WEIGHTS_VARIABLE = "LLM_PROVIDER_WEIGHTS"
 PROVIDERS = ("qwen", "local")  # the API, the local model: the names the weights give traffic to
 LOCAL_LLM_SERVICE = "local-llm"
-# The upstream xiaozhi-esp32-server (target xiaozhi-server): its config file, and the API entry the
-# toolkit adds to it (where cron, which has no key, finds the deployed one).
-SERVER_CONFIG_FILE = "data/.config.yaml"
-SERVER_API_ENTRY = "MigrateApiLLM"
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,23 @@ def lock(deploy_dir: Path):
         os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def when(epoch) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "?"
+
+
+def event(entry: dict) -> str:
+    """An audit entry in words: stage moves with their real numbers, other events by their fields."""
+    words = [entry["event"]]
+    if "to" in entry:
+        words.append(f"stage {entry['from'] if entry.get('from') is not None else '?'} -> {entry['to']}")
+    elif entry.get("path"):
+        words.append(str(entry["path"]))
+    elif entry.get("name"):
+        words.append(str(entry["name"]))
+    if entry.get("forced"):
+        words.append("FORCED")
+    if entry.get("result"):
+        words.append(str(entry["result"]))
+    return " ".join(words)

@@ -158,6 +158,14 @@ def apply(settings: Settings, target: Stage, outcome: Outcome, steps: Steps, for
     out(steps.done(away))
 
 
+def skipped(recorded: int | None, target: Stage) -> str:
+    """The refusal of a forward move past a stage ('' when it moves one stage, or back)."""
+    if recorded is None or target.number - recorded <= 1:
+        return ""
+    return (f"stage {recorded} -> {target.number} skips "
+            f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: move one stage at a time, or pass --force")
+
+
 def os_problem(exc: OSError) -> str:
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 

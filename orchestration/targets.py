@@ -1,15 +1,12 @@
 """The seam between a stage move and the kind of stack it moves. A target renders a stage's
-files, observes the world, plans and gates, applies (verifying, rolling back by itself), runs
-its own health checks, and says what its decommission needs. The move (move.py) sees only this.
-
-Two targets (``migrate.target``): ``compose-env`` (the default), the seed's compose stack whose
-llm-service reads LLM_PROVIDER_WEIGHTS; and ``xiaozhi-server``, the upstream xiaozhi-esp32-server,
-whose one LLM is picked in data/.config.yaml, with a LiteLLM router in front for the split."""
+files, observes the world, plans and gates, applies (through the engine, which verifies and
+rolls back), runs its own health checks, and says what its decommission needs. The move
+(move.py) sees only this protocol; which targets exist is core/registry.py's table."""
 from __future__ import annotations
 
-import importlib
-from typing import Callable, Protocol
+from typing import Protocol
 
+from core import registry
 from core.config import Settings, Stage
 
 
@@ -55,18 +52,6 @@ class Target(Protocol):
         would delete for good (0 when it quarantines, or finds nothing)."""
 
 
-# The registry: one line per target, "package.module:Class", imported when asked for (`invoke
-# health` imports only the one it runs).
-TARGETS: dict[str, str | Callable[..., Target]] = {
-    "compose-env": "deploy.target:ComposeEnv",                  # config.TARGET_NAMES
-    "xiaozhi-server": "xiaozhi_server.target:XiaozhiServer",
-}
-
-
 def load(settings: Settings, client=None) -> Target:
     """The target ``migrate.target`` names (config has checked the name)."""
-    found = TARGETS[settings.target]
-    if isinstance(found, str):
-        module, _, name = found.partition(":")
-        found = getattr(importlib.import_module(module), name)
-    return found(settings, client)
+    return registry.load(registry.spec(settings.target).implementation)(settings, client)

@@ -5,6 +5,7 @@ with health checks between them (stage 3 decommissions the local LLM), measures 
 split at the emulators, and tears the sandbox down unless asked to keep it."""
 from __future__ import annotations
 
+import importlib
 import socket
 import time
 
@@ -13,7 +14,7 @@ import httpx
 from orchestration import health as health_command
 from orchestration import move
 from rehearsal import sandbox_stack
-from core import state
+from core import registry, state
 from core.config import Settings
 from adapters import compose, docker_api
 from core.errors import Refused, VerifyFailed
@@ -29,11 +30,14 @@ def _counts(url: str) -> dict:
         return {}
 
 
+def _sandbox(settings: Settings):
+    """The target's own sandbox module (its TargetSpec.sandbox_steps)."""
+    return importlib.import_module(registry.spec(settings.target).sandbox_steps)
+
+
 def front(settings: Settings) -> tuple[str, str, dict, str]:
     """Where a chat enters the sandbox: (root URL, route, body, in words)."""
-    if settings.target == "xiaozhi-server":   # the emulated server's sandbox-only route
-        return settings.xiaozhi_server.http_url, "/_sandbox/chat", {"text": "你好"}, "the server"
-    return f"http://127.0.0.1:{settings.services['llm-service'].publish}", "/chat", {"prompt": "你好"}, "llm-service"
+    return _sandbox(settings).front(settings)
 
 
 def observed_split(settings: Settings, n: int) -> dict:
@@ -49,14 +53,11 @@ def observed_split(settings: Settings, n: int) -> dict:
     return {"local": local, "api": api, "errors": errors}
 
 
-SANDBOXES = {"compose-env": "sandbox.yaml", "xiaozhi-server": "sandbox-xiaozhi.yaml"}   # config.TARGET_NAMES
-
-
 def settings(given=None, target: str | None = None):
     """The sandbox config under the demo's own project and folder: the one given with -f when it
     is a sandbox config of ``target`` (its ports, its project name + "-demo"), else the target's
     sandbox file over the defaults as project xiaozhi-demo. The demo never touches a real
-    deployment or the user's sandbox. ``target``: the -f config's, else compose-env."""
+    deployment or the user's sandbox. ``target``: the -f config's, else the default target."""
     import dataclasses
     from pathlib import Path
 
@@ -66,19 +67,19 @@ def settings(given=None, target: str | None = None):
     from core.errors import ConfigError
     root = Path(__file__).resolve().parent.parent
     data = (cfg.plain(given).get("migrate") or {}) if given is not None else {}
-    target = target or (data.get("target") if isinstance(data.get("sandbox"), dict) else None) or "compose-env"
-    if target not in SANDBOXES:
-        raise ConfigError(f"unknown target {target!r}", where="--target", hint="one of: " + ", ".join(SANDBOXES))
-    if isinstance(data.get("sandbox"), dict) and data.get("target", "compose-env") == target:
+    target = target or (data.get("target") if isinstance(data.get("sandbox"), dict) else None) or registry.default()
+    if target not in registry.TARGETS:
+        raise ConfigError(f"unknown target {target!r}", where="--target", hint="one of: " + ", ".join(registry.names()))
+    if isinstance(data.get("sandbox"), dict) and data.get("target", registry.default()) == target:
         config, project = given, f"{given.migrate.project}-demo"
     else:
-        config = Config(project_location=str(root), runtime_path=str(root / SANDBOXES[target]))
+        config = Config(project_location=str(root), runtime_path=str(root / registry.spec(target).sandbox_config))
         project = "xiaozhi-demo"
         config.load_collection(defaults.load())
         config.load_project()
         config.load_runtime()
     config.migrate.project = project
-    config.migrate.deploy_dir = str(root / ".sandbox" / ("demo" if target == "compose-env" else f"demo-{target}"))
+    config.migrate.deploy_dir = str(root / ".sandbox" / ("demo" if target == registry.default() else f"demo-{target}"))
     loaded = cfg.load(config)
     # Three health runs are enough history for the stage-3 gate in a demo that lasts a minute.
     return config, dataclasses.replace(loaded, gates=dataclasses.replace(loaded.gates, history_records=3))
@@ -88,9 +89,7 @@ def refuse_on_a_real_stack(settings: Settings, client) -> None:
     """The demo's stack names its local model's container as production does (xiaozhi-local-llm)
     and publishes its port (11434): on a host where either belongs to something else (the real
     stack, an Ollama on the host) it stops before building or starting anything."""
-    names = [settings.local_llm.container] + ([settings.xiaozhi_server.container]
-                                              if settings.target == "xiaozhi-server" else [])
-    for name in names:
+    for name in _sandbox(settings).containers(settings):
         other = docker_api.container_or_none(client, name)
         project = (other.labels or {}).get(compose.PROJECT_LABEL) if other is not None else None
         if other is not None and project != settings.project:
@@ -117,7 +116,7 @@ def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, 
     try:
         out("== building the sandbox images (if needed) and bringing the stack up at stage 0")
         sandbox_stack.up(config, settings, out=out)
-        if settings.target == "xiaozhi-server":   # their server as found: stage 0 adopts it
+        if _sandbox(settings).ADOPTS_FIRST:   # their stack as found: stage 0 adopts it
             out("== invoke phase --stage 0 (adopts the server as found)")
             move.phase(settings, 0, yes=True, out=out)
         _health(settings, report, out)

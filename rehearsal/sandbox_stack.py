@@ -3,20 +3,19 @@ at stage 0 with a model store on its volume, report on it, and take it all down.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from adapters import compose, docker_api
+from core import registry
 from core.config import Settings, plain
-from core.services import LOCAL_LLM_SERVICE
 from core.errors import ConfigError, DockerError
-from core.files import write_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_DIR = ROOT / "sandbox"
@@ -70,7 +69,7 @@ def image_sources() -> dict[str, Path]:
     files = {f"sandbox/{p.name}": p for p in sorted(SANDBOX_DIR.iterdir())
              if p.is_file() and (p.suffix == ".py" or p.name == "Dockerfile")}
     files.update({f"core/{name}": ROOT / "core" / name for name in CORE_MODULES})
-    # PyYAML's pure-Python modules, for the xiaozhi-server emulator (no C extension)
+    # PyYAML's pure-Python modules, for the emulated upstream server (no C extension)
     files.update({f"vendor/yaml/{p.name}": p for p in sorted(Path(yaml.__file__).parent.glob("*.py"))})
     return files
 
@@ -112,7 +111,6 @@ def build(config, *, out=print, rebuild: bool = False) -> str:
 def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> None:
     """Start the sandbox. A fresh deploy directory gets stage 0; an existing one is started as
     it stands, so that `down` then `up` is not a silent rollback."""
-    from deploy.render import SECRET_FILES, render
     sb = sandbox_settings(config)
     compose.require_v2()
     client = docker_api.client()
@@ -124,37 +122,8 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
         raise DockerError(f"container {settings.local_llm.container} already exists, owned by "
                           f"{owner or 'no Compose project'}", where="docker ps -a",
                           hint=f"take that stack down first (its project: {owner}) or remove the container")
-    if settings.target == "xiaozhi-server":
-        from rehearsal import sandbox_server
-        return sandbox_server.up(settings, sb, out=out, wait_timeout=wait_timeout)
-    if not (settings.deploy_dir / compose.BASE_FILE).exists():
-        from core import state
-        from deploy.merged import record_applied_base
-        first = min(settings.stages)
-        base = base_file(settings)
-        write_files(settings.deploy_dir, {compose.BASE_FILE: base})
-        write_files(settings.deploy_dir, render(settings, settings.stage(first), base=base), SECRET_FILES)
-        compose.point_compose_file(settings.deploy_dir)
-        state.write(settings.deploy_dir, stage=first, since=time.time(), base_sha256=record_applied_base(settings))
-        state.audit(settings.deploy_dir, "sandbox-up", to=first, result="ok")
-        out(f"wrote the sandbox's base {compose.BASE_FILE} and rendered stage {first} into {settings.deploy_dir}")
-    base = compose.argv(settings.project, settings.deploy_dir)
-    services = compose.run(base + ["config", "--services"]).stdout.split()
-    local = settings.compose_names[LOCAL_LLM_SERVICE]
-    if local in services:
-        store = settings.local_llm.store_path
-        done = compose.run(base + ["run", "--rm", "--no-deps", "-T", local, "python3", "-m",
-                                   "sandbox.store", store, "--size-gb", str(sb.store_size_gb), "--if-empty"])
-        out(done.stdout.strip())
-    compose.run(base + ["up", "-d", "--wait", "--wait-timeout", str(wait_timeout)], timeout=wait_timeout + 60)
-    out(status(settings))
-
-
-def base_file(settings: Settings) -> str:
-    """The sandbox's base docker-compose.yml (the operator's file, for the emulated stack)."""
-    from deploy.render import context, environment
-    template = environment(ROOT / "rehearsal" / "templates").get_template("sandbox-compose.yml.j2")
-    return template.render(context(settings, settings.stage(min(settings.stages)), ""))
+    spec = registry.spec(settings.target)
+    importlib.import_module(spec.sandbox_steps).up(settings, sb, out=out, wait_timeout=wait_timeout)
 
 
 def status(settings: Settings) -> str:

@@ -10,7 +10,7 @@ from core import config
 from core.errors import Refused
 from decommission import run as decommission
 from sandbox.store import Store
-from xiaozhi_server import health
+from targets.xiaozhi_server import health
 
 from ..conftest import ROOT
 

@@ -45,14 +45,14 @@ def test_engine_unreachable_is_a_clear_error(tmp_path):
 
 def test_compose_config_accepts_a_bind_mounted_store(tmp_path):
     import yaml
-    from deploy.render import render
+    from targets.compose_env.render import render
     from core import config
     data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["local_llm"]["store_volume"] = "./models"
     settings = config.load(data, env={})
     for name, text in render(settings, settings.stage(2), redact=True).items():
         (tmp_path / name).write_text(text)
-    from rehearsal.sandbox_stack import base_file
+    from targets.compose_env.sandbox import base_file
     from ..conftest import sandbox_data
     sandbox = sandbox_data()
     sandbox["migrate"]["local_llm"]["store_volume"] = "./models"
@@ -72,7 +72,7 @@ def test_compose_reads_the_rendered_env_file_back_byte_for_byte(tmp_path, key):
     """The key (and every other value) as real Compose reads llm.env: no interpolation of `$`, no
     `#` comment, quotes and backslashes kept."""
     import yaml
-    from deploy.render import render
+    from targets.compose_env.render import render
     from core import config
     data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["api"]["model"] = "qwen-plus#$x 'q'"
@@ -139,7 +139,7 @@ def test_a_gpu_reservation_of_theirs_survives_every_stage_in_the_merged_model(st
 def test_a_longer_grace_of_theirs_stands_in_the_merged_model(tmp_path):
     import yaml
     from core import config
-    from deploy.render import render
+    from targets.compose_env.render import render
     from ..conftest import OPERATOR_BASE
     base = OPERATOR_BASE.replace("tts: {image: xiaozhi/tts}", "tts: {image: xiaozhi/tts, stop_grace_period: 2m}")
     settings = config.load(yaml.safe_load((ROOT / "defaults.yaml").read_text()), env={})

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import yaml
 
-from xiaozhi_server import router_image
-from xiaozhi_server import router
+from targets.xiaozhi_server import router_image
+from targets.xiaozhi_server import router
 
 from . import endpoints
 from ..conftest import free_port

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from xiaozhi_server import router_image
-from xiaozhi_server import server_config as sc, stages
+from targets.xiaozhi_server import router_image
+from targets.xiaozhi_server import server_config as sc, stages
 
 from . import endpoints
 from .conftest import ROOT, config_variant, invoke, project_resources

@@ -3,7 +3,7 @@ stack. Its "stack" is toy.json in the deploy directory, served by one container 
 image (`python3 -m http.server` over the folder, read-only); a stage writes the file and restarts
 the container, and is verified by reading the file back through the container. It is one module
 against the target protocol (orchestration/targets.py) and engine.move's Steps, registered by
-toy_cli.py with one line in each registry: nothing in the toolkit names it.
+toy_cli.py with one line in core/registry.py's table: nothing in the toolkit names it.
 
 The container and URL come from the environment the test gives (TOY_CONTAINER, TOY_URL); a file
 toy.break in the deploy directory makes the next converge stop the container instead (a stage
@@ -22,6 +22,7 @@ from checks.model import Result, Status
 from checks.run import Extra, start
 from core import state
 from core.config import Settings, Stage
+from core.registry import KeyPlace, TargetSpec
 from core.errors import MigrationError
 from core.files import atomic_write, read_text
 from decommission.run import Routed
@@ -213,3 +214,7 @@ class Toy:
 
     def decommission_preview(self, stage: Stage, out) -> int:
         return 0
+
+
+SPEC = TargetSpec(name="toy", summary="a JSON file served by one container (tests only)",
+                  implementation=Toy, key_place=KeyPlace(FILE, lambda text: ""))

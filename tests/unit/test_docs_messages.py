@@ -19,7 +19,7 @@ import pytest
 from ..conftest import ROOT
 
 RUNBOOKS = ("docs/runbook.md", "docs/runbook.zh-CN.md")
-PACKAGES = ("core", "adapters", "checks", "engine", "deploy", "decommission", "bench", "xiaozhi_server", "alerts",
+PACKAGES = ("core", "adapters", "checks", "engine", "compose_stack", "targets", "decommission", "bench", "alerts",
             "orchestration", "rehearsal")
 NOT_OURS = {
     "errcode 310000 sign not match": "DingTalk's answer to a wrong signing secret, quoted to explain it",

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from adapters import http as toolkit_http
-from xiaozhi_server import apply
+from targets.xiaozhi_server import apply
 
 from ..conftest import free_port
 

@@ -7,22 +7,30 @@ import pytest
 
 from ..conftest import ROOT
 
-# What each package may import from the toolkit's own packages.
+TARGET_PACKAGES = sorted(p.name for p in (ROOT / "targets").iterdir() if (p / "__init__.py").exists())
+# What each package may import from the toolkit's own packages (a target is "targets.NAME").
 MAY_IMPORT = {
     "core": set(),
     "adapters": {"core"},
     "checks": {"core", "adapters"},
     "engine": {"core", "adapters", "checks"},   # the stage move: knows no kind of stack
-    "deploy": {"core", "adapters", "checks", "engine", "decommission"},   # the compose-env target
     "decommission": {"core", "adapters", "checks"},
+    "compose_stack": {"core", "adapters"},   # what the targets whose stack is a Compose folder share
+    # Each target: above the engine, checks and decommission; never another target.
+    **{f"targets.{name}": {"core", "adapters", "checks", "engine", "decommission", "compose_stack"} for name in TARGET_PACKAGES},
     "bench": {"core", "adapters"},
-    "xiaozhi_server": {"core", "adapters", "checks", "engine", "deploy", "decommission"},  # a target: above the engine, checks and decommission
     "alerts": {"core", "adapters"},  # signing, messages, when to send, the sender
-    "orchestration": {"core", "adapters", "checks", "engine", "deploy", "decommission", "xiaozhi_server", "alerts"},
-    "rehearsal": {"core", "adapters", "checks", "engine", "deploy", "decommission", "orchestration", "xiaozhi_server"},
+    "orchestration": {"core", "adapters", "checks", "engine", "decommission", "alerts"},   # targets through the registry
+    "rehearsal": {"core", "adapters", "checks", "engine", "decommission", "orchestration"},
     "sandbox": {"core"},  # the emulators share the Ollama store's layout, nothing else
 }
-PACKAGES = set(MAY_IMPORT) | {"tasks"}
+PACKAGES = {name.split(".")[0] for name in MAY_IMPORT} | {"tasks", "targets"}
+
+
+def unit(module: str) -> str:
+    """The layer a dotted module belongs to: its top package, or targets.NAME for a target."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "targets" and len(parts) > 1 else parts[0]
 
 
 def imports(path):
@@ -32,17 +40,17 @@ def imports(path):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             top = node.module.split(".")[0]
             if top in PACKAGES:
-                yield top, node.module, [a.name for a in node.names], node.lineno
+                yield unit(node.module), node.module, [a.name for a in node.names], node.lineno
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 top = alias.name.split(".")[0]
                 if top in PACKAGES:
-                    yield top, alias.name, [], node.lineno
+                    yield unit(alias.name), alias.name, [], node.lineno
 
 
 def sources():
     for package in MAY_IMPORT:
-        for path in sorted((ROOT / package).rglob("*.py")):
+        for path in sorted((ROOT / package.replace(".", "/")).rglob("*.py")):
             yield package, path
 
 
@@ -63,7 +71,7 @@ def test_no_production_module_imports_the_sandbox():
         assert all(top != "sandbox" for top, *_ in imports(path)), path
 
 
-HTTP_ONLY_THROUGH_THE_ADAPTER = ("core", "checks", "engine", "deploy", "decommission", "xiaozhi_server", "alerts", "orchestration")
+HTTP_ONLY_THROUGH_THE_ADAPTER = ("core", "checks", "engine", "compose_stack", "targets", "decommission", "alerts", "orchestration")
 
 
 @pytest.mark.parametrize("package", HTTP_ONLY_THROUGH_THE_ADAPTER)
@@ -84,18 +92,35 @@ def test_the_compose_label_filter_is_built_in_one_place():
     assert holding == ["adapters/compose.py"], holding
 
 
-def test_no_target_takes_another_targets_machinery():
+def test_no_target_imports_another():
     """The xiaozhi-server target once subclassed compose-env's and took its apply machinery; the
-    engine (engine/) holds what both need now (issue 22)."""
-    for _, path in sources():
-        if path.parent.name != "xiaozhi_server":
+    engine (engine/) and compose_stack/ hold what they share now (issue 22)."""
+    assert len(TARGET_PACKAGES) >= 2
+    for package, path in sources():
+        if not package.startswith("targets."):
             continue
-        for top, module, names, line in imports(path):
-            for taken in [module] + [f"{module}.{name}" for name in names]:
-                assert taken not in ("deploy.apply", "deploy.target"), f"{path.name}:{line} {taken}"
+        for layer, module, names, line in imports(path):
+            taken = {layer} | {unit(f"{module}.{name}") for name in names if module == "targets"}
+            others = sorted(t for t in taken if t.startswith("targets") and t != package)
+            assert not others, f"{path.relative_to(ROOT)}:{line} imports {others}"
 
 
-@pytest.mark.parametrize("path", [ROOT / "deploy" / "target.py", ROOT / "xiaozhi_server" / "target.py"])
+def test_no_package_below_the_targets_names_one():
+    """Issue 22: the registry's table is the one place a target is named; the engine, the checks,
+    the orchestration, the rehearsal and tasks.py ask it."""
+    names = re.compile(r"compose-env|xiaozhi-server|xiaozhi_server|compose_env")
+    found = []
+    for package in ("core", "adapters", "checks", "engine", "compose_stack", "decommission", "orchestration",
+                    "rehearsal", "alerts", "bench"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found += [f"{path.relative_to(ROOT)}:{n}" for n, text in enumerate(path.read_text().splitlines(), 1)
+                      if names.search(text)]
+    found += [f"tasks.py:{n}" for n, text in enumerate((ROOT / "tasks.py").read_text().splitlines(), 1)
+              if names.search(text)]
+    assert found == ["core/registry.py:15", "core/registry.py:16"], found
+
+
+@pytest.mark.parametrize("path", [ROOT / "targets" / name / "target.py" for name in TARGET_PACKAGES])
 def test_a_targets_lazy_imports_are_listed_with_their_reason(path):
     """`invoke health` loads the target: what only a move needs is imported in the method, and the
     module's LAZY says which, once (issue 22: lazy imports listed with their reason in one place)."""

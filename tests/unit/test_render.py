@@ -3,8 +3,8 @@ operator's service names; llm.env holds llm-service's settings and the key."""
 import pytest
 import yaml
 
-from deploy import render as r
-from deploy import review
+from targets.compose_env import render as r
+from orchestration import review
 from core import config
 from core.errors import TemplateError
 
@@ -132,7 +132,7 @@ def test_a_longer_grace_of_theirs_is_never_shortened(theirs, ours_kept):
 @pytest.mark.parametrize("theirs, timeout", [(None, 35), ("2m", 120), ("10s", 35), ("${GRACE}", 35)])
 def test_compose_up_waits_as_long_as_the_longest_grace(tmp_path, theirs, timeout):
     import dataclasses
-    from deploy.apply import grace_timeout
+    from targets.compose_env.apply import grace_timeout
     from ..conftest import OPERATOR_BASE
     base = OPERATOR_BASE.replace("tts: {image: xiaozhi/tts}", "tts: {image: xiaozhi/tts" +
                                  (f", stop_grace_period: '{theirs}'" if theirs else "") + "}")

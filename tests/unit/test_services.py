@@ -5,7 +5,7 @@ import yaml
 
 from checks import judge, stack
 from core import config, services
-from deploy.render import render
+from targets.compose_env.render import render
 
 from ..conftest import ROOT
 

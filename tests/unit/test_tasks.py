@@ -68,7 +68,7 @@ def test_the_health_path_imports_neither_httpx_nor_the_docker_sdk():
     code = ("import sys; sys.path.insert(0, '.'); import tasks; "
             "from checks import command, history, judge, report, run, stack; from core import state; "
             "from orchestration import health, targets; "
-            "from deploy import target, health as compose_health; from xiaozhi_server import target as server_target; "
+            "from targets.compose_env import target, health as compose_health; from targets.xiaozhi_server import target as server_target; "
             "heavy = [m for m in ('httpx', 'httpcore', 'anyio', 'docker', 'requests', 'jinja2') if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tasks.__file__.rsplit("/", 1)[0])

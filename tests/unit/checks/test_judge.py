@@ -6,7 +6,7 @@ from checks import facts as f
 from checks import judge
 from checks.model import Status, worst
 from checks.run import evaluate
-from deploy.health import EXTRA as COMPOSE_ENV
+from targets.compose_env.health import EXTRA as COMPOSE_ENV
 from core import config
 
 from ...conftest import ROOT

@@ -10,7 +10,7 @@ import yaml
 from checks import probes, run
 from core import config
 from adapters.http import HTTPError
-from deploy.health import EXTRA as COMPOSE_ENV
+from targets.compose_env.health import EXTRA as COMPOSE_ENV
 
 from ...conftest import ROOT
 

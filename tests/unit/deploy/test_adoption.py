@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from core import config
-from deploy import plan as planning
-from deploy.render import fingerprints, render
+from targets.compose_env import plan as planning
+from targets.compose_env.render import fingerprints, render
 
 from ...conftest import OPERATOR_BASE, OPERATOR_DOTENV, ROOT
 

@@ -2,7 +2,7 @@
 never: only that it differs), and of everything of theirs only the names of what changes."""
 import pytest
 
-from deploy import merged
+from targets.compose_env import merged
 
 OWNED = {"llm-service": {"LLM_PROVIDER_WEIGHTS", "QWEN_API_KEY", "LLM_MAX_CONCURRENT"}, "vad": {"VAD_MAX_CONCURRENT"}}
 # Their values, each in a place a name-based mask misses (the hostile review's list).

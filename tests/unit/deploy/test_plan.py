@@ -3,8 +3,8 @@ import pytest
 import yaml
 
 from checks import judge
-from deploy import plan as planning
-from deploy.render import fingerprints, render
+from targets.compose_env import plan as planning
+from targets.compose_env.render import fingerprints, render
 from core import config
 
 from ...conftest import OPERATOR_FILES, ROOT

@@ -2,8 +2,8 @@
 import pytest
 
 from core.errors import DockerError
-from deploy import plan as planning
-from deploy import status
+from targets.compose_env import plan as planning
+from targets.compose_env import status
 
 from .test_plan import SETTINGS, world_at
 

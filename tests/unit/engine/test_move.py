@@ -135,5 +135,5 @@ def test_a_backup_that_cannot_be_taken_changes_nothing(settings, monkeypatch):
 def test_the_engine_names_no_kind_of_stack():
     for path in (ROOT / "engine").glob("*.py"):
         text = path.read_text()
-        for word in ("compose-env", "xiaozhi-server", "xiaozhi_server", "llm-service", "deploy.", "docker"):
+        for word in ("compose-env", "xiaozhi-server", "xiaozhi_server", "llm-service", "deploy.", "targets.", "docker"):
             assert word not in text, f"{path.name} names {word}"

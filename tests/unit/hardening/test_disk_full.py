@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from deploy import apply, plan as planning, render
+from targets.compose_env import apply, plan as planning, render
 from core import config, envfile, files
 from core.errors import MigrationError, VerifyFailed
 

@@ -6,7 +6,7 @@ import os
 import pytest
 import yaml
 
-from deploy import plan as planning
+from targets.compose_env import plan as planning
 from core import config, envfile, secrets
 from core.errors import ConfigError
 
@@ -118,7 +118,7 @@ def test_output_streams_mask_registered_keys(capsys):
 def test_a_keyless_shell_never_blanks_the_deployed_key(tmp_path, stage):
     """`sudo` drops QWEN_API_KEY; `rollback --to 0` then rendered `QWEN_API_KEY=` while stage 0
     still sends 25 of every 55 chats to the API."""
-    from deploy import render
+    from targets.compose_env import render
     from engine.move import preflight
     deploy_env(tmp_path)
     settings = config.load(production(tmp_path), env={})

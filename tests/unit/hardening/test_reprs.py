@@ -9,12 +9,13 @@ import re
 
 import pytest
 
-PACKAGES = ("core", "adapters", "checks", "deploy", "decommission", "xiaozhi_server", "orchestration", "alerts",
+PACKAGES = ("core", "adapters", "checks", "compose_stack", "targets", "decommission", "orchestration", "alerts",
             "bench", "rehearsal", "sandbox")
 SECRET = re.compile(r"(^|_)(key|keys|secret|token|password|passwd|credentials?|auth|api|env|environment|dotenv|"
                     r"entries|text|files|old|new|body|base|master|payload|headers?|url|urls)($|_)", re.I)
 TEXTUAL = re.compile(r"\b(str|dict|Mapping|tuple|list|Any)\b|^[A-Z]\w*$")
 SAFE = {   # field: why it holds no secret
+    "core.registry.TargetSpec.key_place": "the name of the file that holds the key, and the function reading it",
     "core.config.Settings.key_source": "where the key came from, or why none was taken",
     "core.config.Settings.api": "the API's settings: URL, model, timeouts (the key is Settings.api_key)",
     "core.config.Settings.api_prices": "prices per model, from config",
@@ -22,22 +23,22 @@ SAFE = {   # field: why it holds no secret
     "core.config.Api.probe_url": "the same URL, or the sandbox's",
     "core.config.LocalLLM.url": "Ollama's URL on the stack's network",
     "core.config.LocalLLM.probe_url": "the same, as the host reaches it",
-    "core.config.XiaozhiServer.http_url": "the server's own port 8000",
-    "core.config.XiaozhiServer.ota_url": "the server's OTA address",
+    "targets.xiaozhi_server.settings.XiaozhiServer.http_url": "the server's own port 8000",
+    "targets.xiaozhi_server.settings.XiaozhiServer.ota_url": "the server's OTA address",
     "checks.facts.Api.auth": "a word: ok, no_key, bad_key, throttled ...",
     "checks.facts.Api.url": "the probed URL (config)",
     "checks.facts.Endpoint.url": "the probed URL (config)",
     "checks.facts.LocalLLM.url": "the probed URL (config)",
     "checks.facts.Container.env": "the drift variables only (limits and weights), never the key",
-    "deploy.plan.Plan.files": "FileChanges, whose contents are repr=False",
-    "deploy.plan.Plan.base_changed": "two digests of their base file",
-    "xiaozhi_server.plan.ServerPlan.base_changed": "always None (the compose target's field)",
-    "xiaozhi_server.plan.ServerPlan.files": "Changes, whose contents are repr=False",
-    "xiaozhi_server.health.Answer.url": "the server's own port",
-    "xiaozhi_server.health.Answer.body": "what the server's port 8000 answers to anyone",
-    "xiaozhi_server.router.Backend.base_url": "config URLs the router reaches",
-    "xiaozhi_server.router.RouterSpec.api": "a Backend: URL, model, timeout",
-    "xiaozhi_server.stages.Entries.router_url": "the router's address on the stack's network",
+    "targets.compose_env.plan.Plan.files": "FileChanges, whose contents are repr=False",
+    "targets.compose_env.plan.Plan.base_changed": "two digests of their base file",
+    "targets.xiaozhi_server.plan.ServerPlan.base_changed": "always None (the compose target's field)",
+    "targets.xiaozhi_server.plan.ServerPlan.files": "Changes, whose contents are repr=False",
+    "targets.xiaozhi_server.health.Answer.url": "the server's own port",
+    "targets.xiaozhi_server.health.Answer.body": "what the server's port 8000 answers to anyone",
+    "targets.xiaozhi_server.router.Backend.base_url": "config URLs the router reaches",
+    "targets.xiaozhi_server.router.RouterSpec.api": "a Backend: URL, model, timeout",
+    "targets.xiaozhi_server.stages.Entries.router_url": "the router's address on the stack's network",
     "decommission.run.Facts.api_detail": "the API probe's words",
     "bench.load.Target.url": "the benchmarked URL (config)",
     "rehearsal.sandbox_stack.SandboxSettings.base_image": "an image name",
@@ -61,8 +62,8 @@ CLASSES = dataclasses_of_the_product()
 
 
 def test_the_walk_finds_the_dataclasses_that_hold_keys():
-    for name in ("core.secrets.Found", "xiaozhi_server.stages.Entries", "core.alert_settings.Channel",
-                 "core.config.Settings", "xiaozhi_server.plan.Change"):
+    for name in ("core.secrets.Found", "targets.xiaozhi_server.stages.Entries", "core.alert_settings.Channel",
+                 "core.config.Settings", "targets.xiaozhi_server.plan.Change"):
         assert name in CLASSES
 
 
@@ -76,7 +77,7 @@ def test_no_field_that_can_hold_a_secret_has_a_repr(name):
 
 def test_the_reproduced_reprs_hold_no_key():
     from core.secrets import Found
-    from xiaozhi_server.stages import Edited, Entries
+    from targets.xiaozhi_server.stages import Edited, Entries
     key = "sk-repr-0123456789"
     for value in (Found(key, "QWEN_API_KEY"), Entries("OllamaLLM", {"api_key": key}, "http://r:4000/v1", key),
                   Edited(f"api_key: {key}\n", [], [])):

@@ -1,10 +1,12 @@
 """The target seam: migrate.target picks the kind of stack; compose-env is the seed's."""
+import dataclasses
+
 import pytest
 import yaml
 
-from core import config
+from core import config, registry
 from core.errors import ConfigError
-from deploy.render import render
+from targets.compose_env.render import render
 from orchestration import targets
 
 from ...conftest import ROOT
@@ -13,7 +15,9 @@ DATA = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 
 
 def test_every_target_config_accepts_is_implemented():
-    assert tuple(targets.TARGETS) == config.TARGET_NAMES
+    for name in registry.names():
+        spec = registry.spec(name)
+        assert spec.name == name and registry.load(spec.implementation).name == name
 
 
 def test_compose_env_is_the_default_and_renders_the_stage_files():
@@ -62,7 +66,8 @@ def fake_target(monkeypatch, tmp_path):
     def make(settings, client=None):
         made.append(FakeTarget(settings, client))
         return made[-1]
-    monkeypatch.setitem(targets.TARGETS, "compose-env", make)
+    monkeypatch.setitem(registry.TARGETS, "compose-env", dataclasses.replace(registry.spec("compose-env"),
+                                                                             implementation=make))
     data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     return config.load(data, env={}), made
@@ -96,12 +101,10 @@ def test_a_weight_routed_elsewhere_is_named_in_the_refusal():
 
 def test_each_registered_target_is_its_own_class_with_the_whole_protocol():
     """One registry line per target; no target inherits from another (issue 22)."""
-    import importlib
     import inspect
     classes = []
-    for name, where in targets.TARGETS.items():
-        module, _, attr = where.partition(":")
-        cls = getattr(importlib.import_module(module), attr)
+    for name in registry.names():
+        cls = registry.load(registry.spec(name).implementation)
         assert cls.name == name
         missing = [m for m in ("render", "uses_api", "observe", "plan_and_gate", "apply", "health",
                                "needs_local_model", "local_llm_exists", "routed", "status", "decommission_preview")

@@ -56,8 +56,8 @@ def test_the_xiaozhi_demo_refuses_a_real_server_container():
     class Server(Client):
         def get(self, name):
             import docker
-            if name != loaded.xiaozhi_server.container:
+            if name != loaded.sections['xiaozhi_server'].container:
                 raise docker.errors.NotFound(name)
             return SimpleNamespace(labels={"com.docker.compose.project": "xiaozhi-server"})
-    with pytest.raises(Refused, match=f"the container {loaded.xiaozhi_server.container} belongs to"):
+    with pytest.raises(Refused, match=f"the container {loaded.sections['xiaozhi_server'].container} belongs to"):
         demo.refuse_on_a_real_stack(loaded, Server(False))

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from core import config
-from rehearsal.sandbox_stack import base_file
+from targets.compose_env.sandbox import base_file
 
 from ...conftest import sandbox_data
 

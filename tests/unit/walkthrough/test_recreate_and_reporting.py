@@ -8,8 +8,9 @@ import yaml
 
 from checks import command, cron, stack
 from checks.model import Result, Status
-from deploy import plan as planning, status
-from deploy.render import environments, fingerprints, render
+from core import state as status
+from targets.compose_env import plan as planning
+from targets.compose_env.render import environments, fingerprints, render
 from core import config
 
 from ...conftest import OPERATOR_FILES, ROOT

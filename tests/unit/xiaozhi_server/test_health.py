@@ -6,7 +6,7 @@ import yaml
 from adapters.engine import demux
 from checks.model import Status
 from core import config
-from xiaozhi_server import health as h, stages
+from targets.xiaozhi_server import health as h, stages
 
 from ...conftest import ROOT
 

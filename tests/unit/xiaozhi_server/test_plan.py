@@ -9,7 +9,7 @@ import yaml
 from core.errors import Refused
 
 from core import config
-from xiaozhi_server import plan as p, render as r, stages
+from targets.xiaozhi_server import plan as p, render as r, stages
 
 from ...conftest import ROOT
 from .test_server_config import RICH

@@ -5,8 +5,9 @@ import yaml
 
 from core import config, envfile
 from core.errors import ConfigError
-from xiaozhi_server import render as r
-from xiaozhi_server import router, server_config as sc, stages
+from targets.xiaozhi_server import render as r
+from targets.xiaozhi_server import router, server_config as sc, stages
+from targets.xiaozhi_server.settings import XiaozhiServer
 
 from ...conftest import ROOT
 from .test_server_config import RICH
@@ -19,7 +20,7 @@ KEY, MASTER = "sk-real-0123456789", "sk-master-$weird#1"
 
 
 def files(n):
-    return r.render(RICH, SETTINGS.stage(n), config.XiaozhiServer(), SPEC, API, KEY, MASTER)[0]
+    return r.render(RICH, SETTINGS.stage(n), XiaozhiServer(), SPEC, API, KEY, MASTER)[0]
 
 
 @pytest.mark.parametrize("n, selected", [(0, "OllamaLLM"), (1, "OllamaLLM"), (2, stages.ROUTER_ENTRY),

@@ -8,7 +8,7 @@ import pytest
 
 from adapters import http
 from core.errors import MigrationError
-from xiaozhi_server import apply
+from targets.xiaozhi_server import apply
 
 from .test_plan import settings
 

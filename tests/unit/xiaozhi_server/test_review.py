@@ -2,7 +2,7 @@
 stage makes of the example folder, the keys redacted even when the shell has one."""
 import yaml
 
-from xiaozhi_server import review, stages
+from targets.xiaozhi_server import review, stages
 
 
 def test_each_stage_shows_what_it_makes_of_the_example_folder(monkeypatch):

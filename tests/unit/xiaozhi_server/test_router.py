@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from core.errors import ConfigError
-from xiaozhi_server import router
+from targets.xiaozhi_server import router
 
 SPEC = router.RouterSpec(local=router.Backend("qwen2:7b", "http://xiaozhi-local-llm:11434", 30),
                          api=router.Backend("qwen-plus", "https://dashscope.aliyuncs.com/compatible-mode/v1", 30))

@@ -5,7 +5,7 @@ import difflib
 import pytest
 
 from core.errors import ConfigError, Refused
-from xiaozhi_server import server_config as sc
+from targets.xiaozhi_server import server_config as sc
 
 RICH = """\
 # 我的小智配置 (mine)

@@ -4,8 +4,8 @@ import difflib
 
 import pytest
 
-from xiaozhi_server import server_config as sc
-from xiaozhi_server import stages
+from targets.xiaozhi_server import server_config as sc
+from targets.xiaozhi_server import stages
 
 from .test_server_config import RICH
 

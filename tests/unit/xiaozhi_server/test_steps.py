@@ -9,7 +9,7 @@ import pytest
 from core import state
 from core.errors import VerifyFailed
 from engine import move as engine
-from xiaozhi_server import apply, plan as p, render as r
+from targets.xiaozhi_server import apply, plan as p, render as r
 
 from adapters.compose import BASE_FILE
 

@@ -6,8 +6,8 @@ cannot keep is refused before anything is written."""
 import pytest
 
 from core.errors import Refused
-from xiaozhi_server import server_config as sc
-from xiaozhi_server import stages
+from targets.xiaozhi_server import server_config as sc
+from targets.xiaozhi_server import stages
 
 from .test_stages import ENTRIES
 

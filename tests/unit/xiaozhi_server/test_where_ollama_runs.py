@@ -11,7 +11,7 @@ from checks import facts as f, judge
 from core import config
 from core.errors import ConfigError, Refused
 from decommission import quarantine, run as decommission
-from xiaozhi_server import plan as p, render as r
+from targets.xiaozhi_server import plan as p, render as r
 
 from .test_plan import BASE, DATA, KEY, world
 from .test_server_config import RICH

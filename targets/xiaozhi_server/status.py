@@ -5,14 +5,15 @@ from __future__ import annotations
 from core import state
 from core.config import Settings
 from core.errors import MigrationError
-from deploy.status import event, when
-from xiaozhi_server import plan as planning, render as rendering, router, stages
+from core.state import event, when
+from targets.xiaozhi_server import plan as planning, render as rendering, router, stages
+from targets.xiaozhi_server.settings import own
 
 
 def report(settings: Settings, client) -> str:
     recorded = state.read(settings.deploy_dir) or {}
     number = recorded.get("stage")
-    xs = settings.xiaozhi_server
+    xs = own(settings)
     if number is None:
         lines = [f"stage: unknown (no state file in {settings.deploy_dir}); judging against stage "
                  f"{min(settings.stages)}"]

@@ -15,8 +15,9 @@ from core.errors import MigrationError, Refused
 from core.files import atomic_write
 from engine import move as engine
 from engine.move import Outcome, run_gates, settled
-from xiaozhi_server import plan as planning, render as rendering, stages
-from xiaozhi_server.health import FAILED, RUNNING
+from targets.xiaozhi_server import plan as planning, render as rendering, stages
+from targets.xiaozhi_server.health import FAILED, RUNNING
+from targets.xiaozhi_server.settings import own
 
 
 def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
@@ -115,7 +116,7 @@ def converge(settings: Settings, client, split: bool, restart: str, out, local: 
     the router (split) up before the server restarts onto them; the router removed only once the
     server no longer names it. Only these services: theirs are never recreated by a move. Returns
     how long the server was away."""
-    xs = settings.xiaozhi_server
+    xs = own(settings)
     up = [name for name in (local, xs.router_service if split else "") if name]
     if up:
         t = settings.gates.wait_timeout
@@ -135,7 +136,7 @@ def restart_server(settings: Settings, client, out, written: float | None = None
     wait the whole stop timeout with every device away. And one that its restart policy (upstream's
     compose says `restart: always`) started again after ``written``, when the files it must read
     were put back, is not restarted at all."""
-    xs = settings.xiaozhi_server
+    xs = own(settings)
     name = xs.container
     if docker_api.container_state(client, name) is None:
         raise MigrationError(f"the server's container {name} does not exist", where="docker ps -a",
@@ -198,7 +199,7 @@ def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
     models) gets up to ``restart_timeout``; a failure in its log ends the wait at once."""
     from checks.model import Status
     from checks.run import run
-    xs = settings.xiaozhi_server
+    xs = own(settings)
     deadline = time.time() + xs.restart_timeout
     while True:
         report = run(settings, target, extra=extra)

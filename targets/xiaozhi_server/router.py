@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "xiaozhi-server"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 GROUP = "xiaozhi-llm"            # what the server's router entry names as its model
 FALLBACK = "xiaozhi-api"         # the API alone, when the local model fails
 KEY_VARIABLE = "DASHSCOPE_API_KEY"
@@ -34,7 +34,7 @@ class RouterSpec:
 
 def render(spec: RouterSpec, weights: dict[str, int]) -> str:
     """The proxy's config.yaml for ``weights`` ({'local': 30, 'qwen': 70}, the seed's names)."""
-    from deploy.render import environment
+    from compose_stack.templating import environment
     local, api = weights.get("local", 0), weights.get("qwen", 0)
     if local < 0 or api < 0 or local + api == 0:
         raise ConfigError(f"no traffic to route with weights {weights}", where="router weights",

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from checks import run
 from core.config import Settings, Stage
-from xiaozhi_server import health, stages
+from targets.xiaozhi_server import health, stages
+from targets.xiaozhi_server.settings import own
 
 # Lazy imports below, each for one reason: `invoke health` loads the target to run its probes, and
 # must not wait for the move's modules (ruamel.yaml, Jinja2, the SDK, psutil). LAZY lists them;
 # tests/unit/test_layers.py checks every lazy import is listed.
 LAZY = ("adapters.docker_api", "core.errors", "core.files", "decommission.local", "decommission.run",
-        "xiaozhi_server.apply", "xiaozhi_server.plan", "xiaozhi_server.render", "xiaozhi_server.router",
-        "xiaozhi_server.server_config", "xiaozhi_server.status")
+        "targets.xiaozhi_server.apply", "targets.xiaozhi_server.plan", "targets.xiaozhi_server.render", "targets.xiaozhi_server.router",
+        "targets.xiaozhi_server.server_config", "targets.xiaozhi_server.status")
 
 
 class XiaozhiServer:
@@ -22,7 +23,7 @@ class XiaozhiServer:
     @property
     def secret_files(self) -> set[str]:
         """Their data/.config.yaml among them."""
-        from xiaozhi_server.render import SECRET_FILES
+        from targets.xiaozhi_server.render import SECRET_FILES
         return SECRET_FILES
 
     def __init__(self, settings: Settings, client=None):
@@ -42,20 +43,20 @@ class XiaozhiServer:
         return stages.holds_key(stage.number)
 
     def render(self, stage: Stage) -> dict[str, str]:
-        from xiaozhi_server import plan
+        from targets.xiaozhi_server import plan
         made = plan.make(self.settings, self.observe(), stage, allow_skip=True)
         return {change.name: change.new for change in made.files if change.new is not None}
 
     def observe(self):
-        from xiaozhi_server import plan
+        from targets.xiaozhi_server import plan
         return plan.observe(self.settings, self.client)
 
     def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
-        from xiaozhi_server import apply
+        from targets.xiaozhi_server import apply
         return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
 
     def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
-        from xiaozhi_server import apply
+        from targets.xiaozhi_server import apply
         apply.apply_plan(self.settings, stage, outcome, self.client, force, out, health.EXTRA)
 
     def health(self, stage: Stage, **options):
@@ -75,7 +76,7 @@ class XiaozhiServer:
         from core.errors import MigrationError
         from core.files import read_text
         from decommission.run import Routed
-        from xiaozhi_server import render, router, server_config
+        from targets.xiaozhi_server import render, router, server_config
         d = self.settings.deploy_dir
         selected = server_config.selected_llm(server_config.load(read_text(d / render.CONFIG_FILE) or ""))
         if selected == stages.ROUTER_ENTRY:
@@ -84,12 +85,12 @@ class XiaozhiServer:
             except ValueError as exc:
                 raise MigrationError(str(exc), where=str(d / render.ROUTER_CONFIG),
                                      hint="the router's config cannot be read: check it with `invoke status`") from None
-            return Routed(f"router {self.settings.xiaozhi_server.router_service}", weights.get("local", 0))
+            return Routed(f"router {own(self.settings).router_service}", weights.get("local", 0))
         return Routed(f"{render.CONFIG_FILE} (selects {selected})",
-                      100 if selected == self.settings.xiaozhi_server.local_entry else 0)
+                      100 if selected == own(self.settings).local_entry else 0)
 
     def status(self) -> str:
-        from xiaozhi_server import status
+        from targets.xiaozhi_server import status
         return status.report(self.settings, self.client)
 
     def decommission_preview(self, stage: Stage, out) -> int:

@@ -14,10 +14,11 @@ import tempfile
 from pathlib import Path
 
 from adapters import compose, docker_api
-from core.config import ROUTER_IMAGE as TAG
+from core import defaults
+from targets.xiaozhi_server.settings import ROUTER_IMAGE as TAG
 from core.errors import DockerError, MigrationError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = defaults.ROOT
 ROUTER_DIR = Path(__file__).resolve().parent / "litellm"
 BASE_IMAGE_SCRIPT = ROOT / "scripts" / "build-base-image.sh"
 DEFAULT_BASE = "xiaozhi-base:bookworm"   # Debian 12 with python3, made by debootstrap from this host's apt mirror

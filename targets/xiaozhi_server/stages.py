@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.services import SERVER_API_ENTRY
-from xiaozhi_server import router, server_config as sc
+from targets.xiaozhi_server.settings import API_ENTRY
+from targets.xiaozhi_server import router, server_config as sc
 
 VALIDATE, SPLIT, CUTOVER = 1, 2, 3   # the stage numbers, as this target reads them (above)
-API_ENTRY = SERVER_API_ENTRY           # cron finds the deployed key there (core.secrets)
 ROUTER_ENTRY = sc.OWNED_PREFIX + "RouterLLM"
 
 

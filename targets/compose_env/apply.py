@@ -11,8 +11,8 @@ from core import composefile
 from core.config import Settings, Stage
 from core.errors import Refused
 from core.files import read_text, write_files
-from deploy import health, merged, plan as planning
-from deploy.render import FILES, SECRET_FILES, render
+from targets.compose_env import health, merged, plan as planning
+from targets.compose_env.render import FILES, SECRET_FILES, render
 from engine import move as engine
 from engine.move import Outcome, run_gates, settled
 
@@ -113,7 +113,7 @@ def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) ->
     """What is wrong with the running stack at ``target``: fingerprints, environment, health."""
     from checks.model import Status
     from checks.run import run
-    from deploy.render import fingerprints
+    from targets.compose_env.render import fingerprints
     world = planning.observe(settings, client)
     problems = []
     for service, fp in fingerprints(wanted).items():

@@ -1,11 +1,11 @@
 """`invoke status`: where the stack stands, read-only."""
 from __future__ import annotations
 
-import time
 
 from checks import judge
-from deploy import adoption, plan as planning
-from deploy.render import render
+from compose_stack import adoption
+from targets.compose_env import plan as planning
+from targets.compose_env.render import render
 from adapters import docker_api
 from core import state
 from core.config import Settings, Stage
@@ -22,8 +22,8 @@ def report(settings: Settings) -> str:
         number = min(settings.stages)
     else:
         since, applied = recorded.get("since"), recorded.get("applied")
-        lines.append(f"stage: {number} ({settings.stage(number).name}) since {when(since)}"
-                     + (f", last applied {when(applied)}" if applied and applied != since else ""))
+        lines.append(f"stage: {number} ({settings.stage(number).name}) since {state.when(since)}"
+                     + (f", last applied {state.when(applied)}" if applied and applied != since else ""))
     stage = settings.stage(number)
     lines.append(f"weights: {stage.weights}; local LLM {'in compose' if stage.local_llm else 'out of compose'}")
     if recorded.get("pending"):
@@ -34,7 +34,7 @@ def report(settings: Settings) -> str:
     tail = state.audit_tail(settings.deploy_dir, 5)
     lines.append("last audit entries:" if tail else "audit log: empty")
     for entry in tail:
-        lines.append(f"  {entry['time']} {entry['who']} {event(entry)}")
+        lines.append(f"  {entry['time']} {entry['who']} {state.event(entry)}")
     return "\n".join(lines)
 
 
@@ -63,23 +63,3 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
     local = world.local_container
     lines.append(f"{settings.local_llm.container}: " + (local["state"] if local else "absent"))
     return lines
-
-
-def when(epoch) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "?"
-
-
-def event(entry: dict) -> str:
-    """An audit entry in words: stage moves with their real numbers, other events by their fields."""
-    words = [entry["event"]]
-    if "to" in entry:
-        words.append(f"stage {entry['from'] if entry.get('from') is not None else '?'} -> {entry['to']}")
-    elif entry.get("path"):
-        words.append(str(entry["path"]))
-    elif entry.get("name"):
-        words.append(str(entry["name"]))
-    if entry.get("forced"):
-        words.append("FORCED")
-    if entry.get("result"):
-        words.append(str(entry["result"]))
-    return " ".join(words)

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import composefile
+from core import composefile, config, defaults
 from core.services import LOCAL_LLM_SERVICE
-from deploy import review
-from xiaozhi_server import render as rendering
+from targets.xiaozhi_server import render as rendering
 
 FOLDER = Path("xiaozhi-server")
-FOUND = review.ROOT / "compose" / FOLDER / "found"
+FOUND = defaults.ROOT / "compose" / FOLDER / "found"
 KEY = "<redacted: the API key>"
 MASTER_KEY = "<redacted: the router's master key>"
 
 
 def expected() -> dict[Path, str]:
-    s = review.project_settings("xiaozhi-server")
+    s = config.project_settings("xiaozhi-server")
     found = (FOUND / rendering.CONFIG_FILE).read_text()
     local = rendering.local_service(composefile.services((FOUND / "docker-compose.yml").read_text()),
                                     s.local_llm.container, s.compose_names[LOCAL_LLM_SERVICE])

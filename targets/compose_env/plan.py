@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 
 from adapters import compose, docker_api
 from checks import judge, stack
-from deploy import adoption, render as rendering
+from compose_stack import adoption
+from targets.compose_env import adoption as ours, render as rendering
 from core import envfile, state
 from core.config import Settings, Stage
 from core.files import read_text
 from core.secrets import mask_env_lines, redact
 from core.services import LOCAL_LLM_SERVICE
+from engine import move
 
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
 
@@ -138,7 +140,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     local = settings.compose_names[LOCAL_LLM_SERVICE]
     left = [name for name in world.containers if name not in wanted_prints and name == local
             and world.containers[name]["state"] == "running"]
-    adopted = adoption.check(settings, world, wanted)
+    adopted = ours.check(settings, world, wanted)
     base_sha = base_digest(world.base) if world.base is not None else None
     applied_sha = (world.state or {}).get("base_sha256")
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
@@ -150,21 +152,13 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
                 compose_file_ok=envfile.parse(world.dotenv or "").get(adoption.COMPOSE_FILE)
                 == compose.compose_file_value(settings.deploy_dir), dotenv_link=world.dotenv_link,
                 compose_file=compose.compose_file_value(settings.deploy_dir))
-    if not (force or allow_skip) and skipped(recorded, target):
-        plan.refusals.append(skipped(recorded, target))
+    if not (force or allow_skip) and move.skipped(recorded, target):
+        plan.refusals.append(move.skipped(recorded, target))
     if recorded is None and target.number > min(settings.stages) and not (force or allow_skip):
         if not any(n >= target.number - 1 for n in plan.observed):
             plan.refusals.append(f"no state file and the running stack does not look like stage "
                                  f"{target.number - 1}: start from stage {min(settings.stages)}, or pass --force")
     return plan
-
-
-def skipped(recorded: int | None, target: Stage) -> str:
-    """The refusal of a forward move past a stage ('' when it moves one stage, or back)."""
-    if recorded is None or target.number - recorded <= 1:
-        return ""
-    return (f"stage {recorded} -> {target.number} skips "
-            f"{', '.join(str(n) for n in range(recorded + 1, target.number))}: move one stage at a time, or pass --force")
 
 
 def base_digest(text: str) -> str:

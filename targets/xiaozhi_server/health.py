@@ -15,7 +15,8 @@ from checks.run import Extra
 from core.config import Settings, Stage
 from core.errors import DockerError, MigrationError
 from core.files import read_text
-from xiaozhi_server import render as rendering, router, stages
+from targets.xiaozhi_server import render as rendering, router, stages
+from targets.xiaozhi_server.settings import own
 
 INITIALISED = "初始化组件: llm成功"   # upstream's log line once its LLM is set up, then the entry's name
 FAILED = "初始化组件失败"               # ... and when a module could not be
@@ -64,8 +65,8 @@ async def _get(url: str, timeout: float) -> Answer:
 
 async def _server(settings: Settings, timeout: float) -> Server:
     from adapters.engine import Engine
-    from xiaozhi_server.plan import epoch, log_begins
-    xs = settings.xiaozhi_server
+    from targets.xiaozhi_server.plan import epoch, log_begins
+    xs = own(settings)
     facts = Server()
     try:
         async with Engine(timeout) as engine:
@@ -90,7 +91,7 @@ async def _server(settings: Settings, timeout: float) -> Server:
 
 
 async def _files(settings: Settings) -> Files:
-    from xiaozhi_server import server_config
+    from targets.xiaozhi_server import server_config
     d, facts = settings.deploy_dir, Files()
     try:
         text = read_text(d / rendering.CONFIG_FILE)
@@ -107,7 +108,7 @@ async def _files(settings: Settings) -> Files:
 
 
 def jobs(settings: Settings, stage: Stage, per: float) -> dict:
-    xs = settings.xiaozhi_server
+    xs = own(settings)
     return {"server.http": (_get(xs.http_url, per), Answer(xs.http_url, error="timeout")),
             "server.ota": (_get(xs.ota_url, per), Answer(xs.ota_url, error="timeout")),
             "server": (_server(settings, per), Server("timeout", "the Docker engine did not answer in time")),
@@ -115,7 +116,7 @@ def jobs(settings: Settings, stage: Stage, per: float) -> dict:
 
 
 def judge(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
-    xs = settings.xiaozhi_server
+    xs = own(settings)
     want = stages.selected_for(stage.number, xs.local_entry)
     http, ota, server, files = facts["server.http"], facts["server.ota"], facts["server"], facts["server.files"]
     # The local model's container (none to judge for an Ollama on the host: its API is judged).

@@ -1,8 +1,10 @@
-"""The xiaozhi-server sandbox on the host: the upstream server's folder as an operator has it
-before the migration (their docker-compose.yml and data/.config.yaml, the local model selected),
-brought up and healthy. Nothing of the toolkit's is written: `invoke phase --stage 0` adopts it."""
+"""This target's sandbox on the host: the upstream server's folder as an operator has it before
+the migration (their docker-compose.yml and data/.config.yaml, the local model selected), brought
+up and healthy. Nothing of the toolkit's is written: `invoke phase --stage 0` adopts it.
+rehearsal/sandbox_stack.py builds the image and calls ``up``; the demo asks ``front``."""
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlparse
 
 from adapters import compose, docker_api
@@ -10,17 +12,19 @@ from core.config import Settings
 from core.errors import DockerError
 from core.files import write_files
 from core.services import LOCAL_LLM_SERVICE
-from xiaozhi_server import router_image
-from rehearsal.sandbox_stack import ROOT, SandboxSettings
+from compose_stack.templating import environment
+from targets.xiaozhi_server import router_image
+from targets.xiaozhi_server.settings import CONFIG_FILE, own
 
-CONFIG_FILE = "data/.config.yaml"   # the server's (xiaozhi_server.render names it for the toolkit)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ADOPTS_FIRST = True   # their server as found: the demo's stage 0 adopts it
 
 
-def files(settings: Settings, sb: SandboxSettings) -> dict[str, str]:
-    """Their docker-compose.yml and data/.config.yaml, as the sandbox starts them."""
-    from deploy.render import environment
-    xs = settings.xiaozhi_server
-    env = environment(ROOT / "rehearsal" / "templates")
+def files(settings: Settings, sb) -> dict[str, str]:
+    """Their docker-compose.yml and data/.config.yaml, as the sandbox starts them. ``sb``: the
+    rehearsal's SandboxSettings."""
+    xs = own(settings)
+    env = environment(TEMPLATES)
     base = env.get_template("sandbox-xiaozhi-compose.yml.j2").render(
         project=settings.project, image=sb.image, server=xs, bind=settings.bind,
         http_port=urlparse(xs.http_url).port or 80, ota_port=urlparse(xs.ota_url).port or 80,
@@ -31,7 +35,7 @@ def files(settings: Settings, sb: SandboxSettings) -> dict[str, str]:
     return {compose.BASE_FILE: base, CONFIG_FILE: config}
 
 
-def up(settings: Settings, sb: SandboxSettings, *, out=print, wait_timeout: int = 180) -> None:
+def up(settings: Settings, sb, *, out=print, wait_timeout: int = 180) -> None:
     client = docker_api.client()
     if not router_image.up_to_date(client):
         raise DockerError(f"the router's image {router_image.TAG} is missing or older than its sources",
@@ -50,3 +54,19 @@ def up(settings: Settings, sb: SandboxSettings, *, out=print, wait_timeout: int 
     out(done.stdout.strip())
     compose.run(argv + ["up", "-d", "--wait", "--wait-timeout", str(wait_timeout)], timeout=wait_timeout + 60)
     out(compose.run(argv + ["ps", "--all"]).stdout)
+
+
+def front(settings: Settings) -> tuple[str, str, dict, str]:
+    """Where a chat enters the sandbox: the emulated server's sandbox-only route."""
+    return own(settings).http_url, "/_sandbox/chat", {"text": "你好"}, "the server"
+
+
+def containers(settings: Settings) -> list[str]:
+    """The containers of the sandbox named as production names them (the demo refuses a host
+    where one belongs to another stack)."""
+    return [settings.local_llm.container, own(settings).container]
+
+
+def build(sb, *, rebuild: bool = False, out=print) -> None:
+    """The router's image, on the sandbox's local base (``sb``: the rehearsal's SandboxSettings)."""
+    router_image.build(sb.local_base_image, rebuild=rebuild)

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from adapters import compose
-from deploy.plan import base_digest
-from deploy.render import environments
+from targets.compose_env.plan import base_digest
+from targets.compose_env.render import environments
 from core import envfile
 from core.config import Settings
 from core.files import atomic_write, read_text

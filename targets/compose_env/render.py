@@ -17,25 +17,11 @@ from core import services as services_table
 from core.config import Settings, Stage
 from core.errors import TemplateError
 from core.secrets import KEY_PLACEHOLDER
+from compose_stack.templating import environment
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 FILES = {compose.OVERRIDE_FILE: "docker-compose.migrate.yml.j2", envfile.ENV_FILE: "llm.env.j2"}
 SECRET_FILES = {envfile.ENV_FILE}  # written with mode 0600
-
-
-def environment(templates: Path = TEMPLATES, compose_file: bool = True) -> jinja2.Environment:
-    """Jinja as every template here is rendered. ``compose_file``: the output is a file Compose
-    reads, which interpolates `$` (`$$` is its literal dollar); other readers (LiteLLM) take `$`
-    as it is."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
-    # JSON is valid YAML flow syntax; unlike Jinja's tojson it keeps quotes and CJK readable.
-    dollar = "$$" if compose_file else "$"
-    env.filters["yaml"] = lambda value: json.dumps(
-        list(value) if isinstance(value, tuple) else value, ensure_ascii=False).replace("$", dollar)
-    env.filters["env"] = lambda value: envfile.quote(str(value))
-    return env
 
 
 def context(settings: Settings, stage: Stage, api_key: str, fingerprints: dict | None = None,

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 from adapters.compose import OFF_PROFILE
 from core import envfile
-from core.services import SERVER_CONFIG_FILE
-from core.config import Settings, Stage, XiaozhiServer
-from xiaozhi_server import router, stages
+from targets.xiaozhi_server.settings import CONFIG_FILE
+from core.config import Settings, Stage
+from targets.xiaozhi_server import router, stages
+from targets.xiaozhi_server.settings import XiaozhiServer, own
 
-CONFIG_FILE = SERVER_CONFIG_FILE
 OVERRIDE_FILE = "docker-compose.migrate.yml"
 ROUTER_CONFIG = "litellm.yaml"
 ROUTER_ENV = "router.env"
@@ -34,7 +34,7 @@ def for_stage(settings: Settings, stage: Stage, config_text: str, master_key: st
               ) -> tuple[dict[str, str | None], stages.Edited]:
     """The stage's files from settings: the API entry speaks to ``api.base_url`` with ``key``."""
     api = {"type": "openai", "base_url": settings.api.base_url, "model_name": settings.api.model}
-    return render(config_text, stage, settings.xiaozhi_server, router_spec(settings), api, key, master_key,
+    return render(config_text, stage, own(settings), router_spec(settings), api, key, master_key,
                   retargeted, local, host_gateway=urlsplit(settings.local_llm.url).hostname == HOST_GATEWAY)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from checks import run
 from core.config import Settings, Stage
-from deploy import health
+from targets.compose_env import health
 
 # Lazy imports below, each for one reason: `invoke health` loads the target to run its probes, and
 # must not wait for the move's modules (Jinja2, the SDK, psutil): render, plan, apply, status, the
 # decommission. LAZY lists them; tests/unit/test_layers.py checks every lazy import is listed.
 LAZY = ("adapters.docker_api", "adapters.compose", "checks.stack", "core.errors", "core.files", "core.services",
-        "decommission.local", "decommission.run", "deploy.apply", "deploy.plan", "deploy.render", "deploy.status")
+        "decommission.local", "decommission.run", "targets.compose_env.apply", "targets.compose_env.plan", "targets.compose_env.render", "targets.compose_env.status")
 
 
 class ComposeEnv:
@@ -20,7 +20,7 @@ class ComposeEnv:
     @property
     def secret_files(self) -> set[str]:
         """The files of the deploy dir that hold a key."""
-        from deploy.render import SECRET_FILES
+        from targets.compose_env.render import SECRET_FILES
         return SECRET_FILES
 
     def __init__(self, settings: Settings, client=None):
@@ -37,22 +37,22 @@ class ComposeEnv:
     def render(self, stage: Stage) -> dict[str, str]:
         from adapters.compose import BASE_FILE
         from core.files import read_text
-        from deploy.render import render
+        from targets.compose_env.render import render
         return render(self.settings, stage, base=read_text(self.settings.deploy_dir / BASE_FILE))
 
     def uses_api(self, stage: Stage) -> bool:
         return stage.uses_api
 
     def observe(self):
-        from deploy import plan
+        from targets.compose_env import plan
         return plan.observe(self.settings, self.client)
 
     def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
-        from deploy import apply
+        from targets.compose_env import apply
         return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
 
     def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
-        from deploy import apply
+        from targets.compose_env import apply
         apply.apply_plan(self.settings, stage, outcome, self.client, force, out)
 
     def health(self, stage: Stage, **options):
@@ -87,7 +87,7 @@ class ComposeEnv:
         return Routed("llm-service", None)
 
     def status(self) -> str:
-        from deploy import status
+        from targets.compose_env import status
         return status.report(self.settings)
 
     def decommission_preview(self, stage: Stage, out) -> int:

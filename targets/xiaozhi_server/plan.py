@@ -25,9 +25,10 @@ from core.files import read_text
 from core.services import LOCAL_LLM_SERVICE
 from core.secrets import mask_env_lines, redact, register
 from decommission.run import on_host_refusal
-from deploy import adoption
-from deploy.plan import skipped
-from xiaozhi_server import render as rendering, router, server_config, stages
+from compose_stack import adoption
+from engine.move import skipped
+from targets.xiaozhi_server import render as rendering, router, server_config, stages
+from targets.xiaozhi_server.settings import own
 
 FILES = (rendering.CONFIG_FILE, rendering.OVERRIDE_FILE, rendering.ROUTER_CONFIG, rendering.ROUTER_ENV)
 
@@ -100,7 +101,7 @@ class ServerPlan:
 
 
 def observe(settings: Settings, client) -> ServerWorld:
-    d, xs = settings.deploy_dir, settings.xiaozhi_server
+    d, xs = settings.deploy_dir, own(settings)
     files = {name: read_text(d / name) for name in FILES}
     config = d / rendering.CONFIG_FILE
     info = config.lstat() if os.path.lexists(config) else None
@@ -216,7 +217,7 @@ def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = Fa
 def _router_image(settings: Settings, platform: tuple[str, str] | None) -> list[str]:
     """Why the router cannot start here (checked before anything changes): its image is missing,
     or built for another architecture than this engine's."""
-    image = settings.xiaozhi_server.router_image
+    image = own(settings).router_image
     first = image.split("/", 1)[0]
     if platform is None and "/" in image and ("." in first or ":" in first or first == "localhost"):
         return []   # in a registry: Compose pulls it (and says so if it cannot)
@@ -250,7 +251,7 @@ def _mode(now: int | None, theirs: int | None, target: Stage, changed: bool) -> 
 def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, object]:
     """Why the server's folder cannot be migrated as it is (nothing is written then); and, read
     once for the plan, their compose file's services and their config file."""
-    xs, d = settings.xiaozhi_server, settings.deploy_dir
+    xs, d = own(settings), settings.deploy_dir
     config = d / rendering.CONFIG_FILE
     if world.base is None:
         return [f"no {compose.BASE_FILE} in {d}: set migrate.deploy_dir to the server's folder (it holds "
@@ -333,7 +334,7 @@ def _where_ollama_runs(settings: Settings, world: ServerWorld, theirs: dict, ent
     the decommission use migrate.local_llm.*. They must be the same Ollama: refused at adoption,
     naming both (host and port only: a URL of theirs may carry a password); a note afterwards, so
     that a way back (rollback, outage) is never blocked by a file edited since."""
-    xs, ll = settings.xiaozhi_server, settings.local_llm
+    xs, ll = own(settings), settings.local_llm
     url = entry_url(entry)
     problems = []
     service = rendering.local_service(theirs, ll.container, settings.compose_names[LOCAL_LLM_SERVICE])
@@ -378,7 +379,7 @@ def _ollama_mismatch(settings: Settings, url: str, service) -> str:
         return ""
     else:
         found = f"at {host}:{port}"
-    return (f"LLM.{settings.xiaozhi_server.local_entry}.base_url reaches Ollama {found}, but migrate.local_llm.url "
+    return (f"LLM.{own(settings).local_entry}.base_url reaches Ollama {found}, but migrate.local_llm.url "
             f"is {want_host}:{want_port}: the router and the checks would use another Ollama than your server "
             "does; set migrate.local_llm.url (and probe_url, as this host reaches it) to your server's Ollama")
 
@@ -387,7 +388,7 @@ def _mismatch_note(settings: Settings, world: ServerWorld, theirs: dict, data) -
     """After adoption, the same disagreement is said, not refused (a way back must stay open)."""
     if world.state is None or data is None:
         return []
-    entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) if hasattr(data.get("LLM"), "get") \
+    entry = (data.get("LLM") or {}).get(own(settings).local_entry) if hasattr(data.get("LLM"), "get") \
         else None
     url = entry_url(entry)
     ll = settings.local_llm
@@ -398,11 +399,11 @@ def _mismatch_note(settings: Settings, world: ServerWorld, theirs: dict, data) -
 
 def _notes(settings: Settings, data) -> list[str]:
     """What an operator should know about their file (never changed by the toolkit)."""
-    entry = (data.get("LLM") or {}).get(settings.xiaozhi_server.local_entry) or {}
+    entry = (data.get("LLM") or {}).get(own(settings).local_entry) or {}
     host = _reached(entry_url(entry))[0]
     notes = []
     if host in LOOPBACK:
-        notes.append(f"LLM.{settings.xiaozhi_server.local_entry}.base_url names {host} (of yours; only its host "
+        notes.append(f"LLM.{own(settings).local_entry}.base_url names {host} (of yours; only its host "
                      "shown): inside the server's container that is the container itself; the router reaches the "
                      "model at " + settings.local_llm.url)
     return notes
@@ -426,7 +427,7 @@ def theirs_unchanged(old: str, new: str) -> int:
 
 
 def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
-    t, xs = plan.target, settings.xiaozhi_server
+    t, xs = plan.target, own(settings)
     lines = [f"stage {plan.recorded if plan.recorded is not None else '?'} -> {t.number} ({t.name}): "
              f"{rendering.CONFIG_FILE} selects {stages.selected_for(t.number, xs.local_entry)}"
              + (f", the router weighs local {t.local_weight} / API {t.qwen_weight}" if t.number == stages.SPLIT else "")]
