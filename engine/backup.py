@@ -1,5 +1,7 @@
-"""The engine's before-images: timestamped backups of the files a stage changes and the state, in
-``<deploy>/backups/``; the last N are kept. The target names the files (``names``). Restoring puts the files back byte for byte, with their modes.
+"""The engine's before-images: timestamped backups of what a stage changes (engine/changes.py: the
+files, byte for byte with their modes; the rows, as before- and after-images) and the state, in
+``<deploy>/backups/``; the last N are kept. Restoring puts the files back byte for byte; the rows
+are read back, checked, and handed to the target that writes them.
 
 ``backups/`` is the toolkit's own folder: a symlinked one, or one another user owns or may write,
 is refused before anything is copied. Only folders named with the toolkit's own stamp are ever
@@ -20,7 +22,10 @@ from pathlib import Path
 
 from core.errors import MigrationError
 from core.files import atomic_write, check_private_dir, read_bytes
+from engine.changes import RowsChange
+
 ROOT = "backups"
+ROWS = "rows"   # the folder of a backup that holds the row sets, one JSON file per table
 MANIFEST = ".manifest.json"
 STAMP = re.compile(r"^\d{8}T\d{6}\.\d{9}(-[A-Za-z0-9_-]+)?$")   # what save() names a backup, and nothing else
 
@@ -39,9 +44,11 @@ def root_of(deploy_dir: Path) -> Path:
     return root
 
 
-def save(deploy_dir: Path, keep: int, names: tuple[str, ...], label: str = "") -> Path:
-    """Copy ``names`` (paths relative to the deploy directory) that exist into a new backup, with
-    a manifest of what existed; then prune the oldest of the toolkit's own backups beyond ``keep``."""
+def save(deploy_dir: Path, keep: int, names: tuple[str, ...], label: str = "",
+         rows: tuple[RowsChange, ...] = ()) -> Path:
+    """Copy ``names`` (paths relative to the deploy directory) that exist into a new backup, and
+    each row set's before- and after-images, with a manifest of what existed and the digests;
+    then prune the oldest of the toolkit's own backups beyond ``keep``."""
     root = root_of(deploy_dir)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f".{time.time_ns() % 10 ** 9:09d}"
     target = root / (f"{stamp}-{label}" if label else stamp)
@@ -56,6 +63,13 @@ def save(deploy_dir: Path, keep: int, names: tuple[str, ...], label: str = "") -
         (target / name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write(target / name, data, source.stat().st_mode & 0o7777)
         manifest[name] = {"sha256": hashlib.sha256(data).hexdigest(), "mode": source.stat().st_mode & 0o7777}
+    for change in rows:
+        data = json.dumps({"table": change.table, "key": change.key, "before": list(change.before),
+                           "after": list(change.after)}, indent=1, sort_keys=True, ensure_ascii=False, default=str)
+        (target / ROWS).mkdir(mode=0o700, exist_ok=True)
+        atomic_write(target / ROWS / f"{_table_file(change.table)}", data + "\n", 0o600)
+        manifest[f"{ROWS}/{_table_file(change.table)}"] = {"sha256": hashlib.sha256((data + "\n").encode()).hexdigest(),
+                                                          "rows": change.table}
     atomic_write(target / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n", 0o600)
     prune(root, keep, taken=target)
     return target
@@ -118,6 +132,30 @@ def restore(saved: Path, deploy_dir: Path, names: tuple[str, ...]) -> None:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             os.replace(copy, live)
+
+
+def saved_rows(saved: Path) -> tuple[RowsChange, ...]:
+    """The row sets a backup holds, each checked against the manifest's digest first: one that is
+    missing or altered raises RestoreFailed before any row is handed back."""
+    saved = Path(saved)
+    manifest = _manifest(saved) or {}
+    found = []
+    for name, entry in sorted(manifest.items()):
+        if not (isinstance(entry, dict) and entry.get("rows")):
+            continue
+        data = read_bytes(saved / name)
+        if data is None or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise RestoreFailed(f"the backup {saved.name} lacks or has an altered copy of the rows of {entry['rows']}: "
+                                "no row was restored", where=str(saved / name),
+                                hint="compare with an older backup and put the rows back by hand")
+        held = json.loads(data)
+        found.append(RowsChange(held["table"], held["key"], tuple(held["before"]), tuple(held["after"])))
+    return tuple(found)
+
+
+def _table_file(table: str) -> str:
+    """A table's name as a file name of its own (no separator, no dot-file)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", table)[:60] + "-" + hashlib.sha256(table.encode()).hexdigest()[:8] + ".json"
 
 
 ABSENT, UNKNOWN = "absent", "unknown"

@@ -17,7 +17,8 @@ from core import state
 from core.config import Settings, Stage
 from core.errors import ConfigError, GateFailed, MigrationError, Refused, VerifyFailed
 from core.files import check_key_path, check_private_dir
-from engine import backup
+from engine import backup, changes
+from engine.changes import Change, RowsChange
 
 
 @dataclass
@@ -30,13 +31,23 @@ class Outcome:
 
 class Steps(Protocol):
     """What a target does at each step of a move; the engine calls them in order."""
-    backup_names: tuple[str, ...]   # the files a stage may change, relative to the deploy dir (the state is the engine's)
+
+    def changes(self, plan) -> tuple[Change, ...]:
+        """What the stage may change (engine/changes.py): the files, relative to the deploy dir,
+        and the row sets with their before- and after-images. The engine backs them up before
+        ``write`` and puts them back on a failure (the state file is the engine's own)."""
+
+    def restore_rows(self, change: RowsChange) -> list:
+        """Put a row set's before-images back, compare-and-swap: a row at its after-image is
+        written back, one already at its before-image is left; one that is at neither was changed
+        by someone since the plan (the console): it is never overwritten, and its key is returned
+        (called only for a target whose ``changes`` lists rows)."""
 
     def audit(self, plan) -> dict:
         """What the audit log's apply-start entry says of the plan (what restarts, what is created)."""
 
     def write(self, plan) -> None:
-        """The stage's files (or rows) in place."""
+        """The stage's files and rows in place (rows compare-and-swap on their before-images)."""
 
     def converge(self, plan, out) -> float | None:
         """The running stack onto what was written; how long a restarted service was away, if one was."""
@@ -121,9 +132,10 @@ def apply(settings: Settings, target: Stage, outcome: Outcome, steps: Steps, for
     plan, d = outcome.plan, settings.deploy_dir
     old_state = state.read(d) or {}
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    changed = steps.changes(plan)
     try:
-        saved = backup.save(d, settings.gates.keep_backups, (*steps.backup_names, state.STATE),
-                            label=f"to-{target.number}")
+        saved = backup.save(d, settings.gates.keep_backups, (*changes.files(changed), state.STATE),
+                            label=f"to-{target.number}", rows=changes.rows(changed))
         state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name}})
         state.audit(d, "apply-start", **{"from": plan.recorded, "to": target.number, "forced": force,
                                          "failed_gates": [g.name for g in outcome.gates if not g.passed],
@@ -142,8 +154,9 @@ def apply(settings: Settings, target: Stage, outcome: Outcome, steps: Steps, for
     except OSError as exc:  # a full disk, a read-only remount: the change is half made
         problems = [f"writing the stage's files failed: {os_problem(exc)}"]
     if problems:
-        roll_back(d, saved, steps.backup_names, old_state, plan.recorded, target, problems, out,
-                  reapply=lambda: steps.reapply(old_state, plan, out))
+        roll_back(d, saved, changes.files(changed), old_state, plan.recorded, target, problems, out,
+                  reapply=lambda: steps.reapply(old_state, plan, out),
+                  restore_rows=steps.restore_rows if changes.rows(changed) else None)
     # Re-applying the stage (a drift repair) keeps when it began: the stage-3 gate counts the
     # health records since then. ``applied`` says when its files were last put in place.
     same = plan.recorded == target.number and old_state.get("since")
@@ -171,11 +184,12 @@ def os_problem(exc: OSError) -> str:
 
 
 def roll_back(d: Path, saved: Path, names, old_state: dict, recorded, target: Stage, problems: list[str], out,
-              reapply) -> None:
-    """Put the backup's ``names`` back, ``reapply()`` them to the containers, restore the state
-    and say so in the audit log, then raise VerifyFailed. Every step is attempted whatever the one
-    before it did: a full disk must not stop the containers from being put back. What did not work
-    is said, never swallowed."""
+              reapply, restore_rows=None) -> None:
+    """Put the backup's ``names`` back, and its row sets through ``restore_rows`` (the target's
+    compare-and-swap writer), ``reapply()`` them to the containers, restore the state and say so in
+    the audit log, then raise VerifyFailed. Every step is attempted whatever the one before it did:
+    a full disk must not stop the containers from being put back. What did not work is said, never
+    swallowed."""
     failures = []
     out("the change failed:\n  " + "\n  ".join(problems) + f"\nrolling back to the files in {saved}")
     try:
@@ -184,6 +198,14 @@ def roll_back(d: Path, saved: Path, names, old_state: dict, recorded, target: St
         failures.append("restoring the files failed: " + exc.message.replace("\n", "; "))
     except OSError as exc:
         failures.append(f"restoring the files failed: {os_problem(exc)}; copy them back from {saved} by hand")
+    if restore_rows is not None:
+        try:
+            for rows in backup.saved_rows(saved):
+                left = restore_rows(rows)
+                out(f"restored {len(rows.before) - len(left)} row(s) of {rows.table}"
+                    + (f"; left {', '.join(map(str, left))} as someone changed them since the plan" if left else ""))
+        except MigrationError as exc:
+            failures.append("restoring the rows failed: " + exc.message.replace("\n", "; "))
     if not failures:
         try:
             reapply()

@@ -15,6 +15,7 @@ from targets.compose_env import health, merged, plan as planning
 from targets.compose_env.render import FILES, SECRET_FILES, render
 from engine import move as engine
 from engine.move import Outcome, run_gates, settled
+from engine.changes import FileChange
 
 
 def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
@@ -45,11 +46,13 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
 class Steps:
     """The compose-env target's steps of a move (engine.move.Steps): its files, `compose up`, its
     fingerprints, environment and health."""
-    backup_names = tuple(FILES)
 
     def __init__(self, settings: Settings, target: Stage, client):
         self.settings, self.target, self.client = settings, target, client
         self.wanted: dict[str, str] = {}
+
+    def changes(self, plan) -> tuple:
+        return tuple(FileChange(name) for name in FILES)
 
     def audit(self, plan) -> dict:
         return {"recreate": plan.recreate}

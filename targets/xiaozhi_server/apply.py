@@ -18,6 +18,7 @@ from engine.move import Outcome, run_gates, settled
 from targets.xiaozhi_server import plan as planning, render as rendering, stages
 from targets.xiaozhi_server.health import FAILED, RUNNING
 from targets.xiaozhi_server.settings import own
+from engine.changes import FileChange
 
 
 def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
@@ -43,10 +44,12 @@ class Steps:
     """The xiaozhi-server target's steps of a move (engine.move.Steps): its files (their config
     file's mode kept or tightened), the router and the local model's service, a server restart,
     and verification from the server's log, its ports and the target's health."""
-    backup_names = planning.FILES
 
     def __init__(self, settings: Settings, target: Stage, client, extra):
         self.settings, self.target, self.client, self.extra = settings, target, client, extra
+
+    def changes(self, plan) -> tuple:
+        return tuple(FileChange(name) for name in planning.FILES)
 
     def audit(self, plan) -> dict:
         return {"restart": plan.restart, "router": plan.router}

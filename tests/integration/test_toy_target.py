@@ -1,7 +1,8 @@
 """The seam holds (issue 22): a third kind of stack, defined in the test (toy_target.py: a JSON file
 served by one container of the sandbox image), registered by one line in each registry, walks
 0 -> 3 -> back through the real CLI (`phase`, `status`, `health`, `rollback`) and the real engine;
-a verification that fails is rolled back byte for byte. It touches nothing outside its folder."""
+a verification that fails is rolled back byte for byte, its file and its rows (a table of agents
+outside the deploy folder, with someone else's agent in it). It touches nothing else."""
 import json
 import os
 import socket
@@ -20,6 +21,14 @@ from .conftest import ROOT
 STAGES = [{"stage": n, "name": name, "weights": "qwen:100,local:0", "local_llm": False, "requires_key": False,
            "limits": {"vad": 24, "asr": 16, "tts": 20, "llm": 20}}
           for n, name in enumerate(("baseline", "validate", "shift", "cutover"))]
+
+
+AGENTS = [{"id": "a1", "model": "local", "name": "厨房"}, {"id": "a2", "model": "local", "name": "door"},
+          {"id": "theirs", "model": "their-own-model", "name": "kept as it is"}]
+
+
+def agents(toy) -> dict:
+    return {row["id"]: row["model"] for row in json.loads(open(toy[2]["TOY_DB"]).read())["agents"]}
 
 
 def free_port() -> int:
@@ -44,7 +53,9 @@ def toy(tmp_path_factory, docker_client):
         "xiaozhi-sandbox:latest", ["python3", "-m", "http.server", "8000", "--directory", "/data"], name=name,
         detach=True, volumes={str(deploy): {"bind": "/data", "mode": "ro"}},
         ports={"8000/tcp": ("127.0.0.1", port)}, labels={"com.docker.compose.project": project})
-    env = {"TOY_CONTAINER": name, "TOY_URL": f"http://127.0.0.1:{port}/toy.json"}
+    table = deploy.parent / "agents.json"   # the "database": not in the deploy folder
+    table.write_text(json.dumps({"agents": AGENTS}, ensure_ascii=False, indent=1) + "\n")
+    env = {"TOY_CONTAINER": name, "TOY_URL": f"http://127.0.0.1:{port}/toy.json", "TOY_DB": str(table)}
     try:
         yield config, deploy, env
     finally:
@@ -67,6 +78,9 @@ def test_the_toy_walks_every_stage_and_back_through_the_cli_and_the_engine(toy):
         assert code == 0, out
         assert f"stage {n} ({STAGES[n]['name']}) applied and verified; toy restarted in" in out
         assert json.loads((deploy / "toy.json").read_text())["stage"] == n and state.current_stage(deploy) == n
+    assert agents(toy) == {"a1": "api", "a2": "api", "theirs": "their-own-model"}
+    saved = next(e["backup"] for e in reversed(state.audit_tail(deploy, 10)) if e["event"] == "apply-start")
+    assert sorted(p.name for p in (deploy / "backups" / saved / "rows").iterdir())[0].startswith("agents-")
     code, out = cli(toy, "phase", "--stage", "3", "--yes")
     assert code == 0 and "already at stage 3, nothing to do" in out
     code, out = cli(toy, "status")
@@ -78,15 +92,17 @@ def test_the_toy_walks_every_stage_and_back_through_the_cli_and_the_engine(toy):
     assert code == 1 and checks["api.auth"] == "WARNING"   # no key anywhere: said, not fatal at these stages
 
     # A verification that fails (the container stopped): the file comes back byte for byte.
-    before = (deploy / "toy.json").read_bytes()
+    before, table = (deploy / "toy.json").read_bytes(), open(toy[2]["TOY_DB"], "rb").read()
     (deploy / "toy.break").write_text("")
     code, out = cli(toy, "rollback", "--to", "2", "--yes")
     assert code == 6 and "stage 2 failed and was rolled back" in out and "toy serves None" in out, out
     assert (deploy / "toy.json").read_bytes() == before and state.current_stage(deploy) == 3
+    assert "restored 2 row(s) of agents" in out and open(toy[2]["TOY_DB"], "rb").read() == table, out
     assert "pending" not in state.read(deploy) and state.audit_tail(deploy, 1)[0]["event"] == "rolled-back"
     (deploy / "toy.break").unlink()
     code, out = cli(toy, "rollback", "--to", "0", "--yes")
     assert code == 0 and json.loads((deploy / "toy.json").read_text())["stage"] == 0, out
+    assert agents(toy) == {"a1": "local", "a2": "local", "theirs": "their-own-model"}
     # Only its own folder was written: the toy's file, the state, the audit log, its backups.
     assert sorted(p.name for p in deploy.iterdir()) == [".migrate.lock", "audit.jsonl", "backups",
                                                          "health-history.jsonl", "state.json", "toy.json"]

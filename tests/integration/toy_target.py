@@ -7,7 +7,14 @@ toy_cli.py with one line in core/registry.py's table: nothing in the toolkit nam
 
 The container and URL come from the environment the test gives (TOY_CONTAINER, TOY_URL); a file
 toy.break in the deploy directory makes the next converge stop the container instead (a stage
-whose verification fails)."""
+whose verification fails).
+
+It also changes rows, as a target whose settings live in a database does: TOY_DB names a JSON
+"table" of agents outside the deploy directory (someone else's data, which people edit too). At
+stage 3 the agents on the local model ("local") move to the API ("api"), and back below it; an
+agent on any other model is never touched. The rows go through the engine as a RowsChange: the
+engine backs up their before- and after-images, and a failed verification has them put back.
+Writes are compare-and-swap: a row changed since the plan is refused, naming it."""
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +34,7 @@ from core.errors import MigrationError
 from core.files import atomic_write, read_text
 from decommission.run import Routed
 from engine import move as engine
+from engine.changes import FileChange, RowsChange
 
 FILE = "toy.json"
 BREAK = "toy.break"
@@ -34,6 +42,41 @@ BREAK = "toy.break"
 
 def wanted(stage: Stage) -> str:
     return json.dumps({"stage": stage.number, "weights": stage.weights}) + "\n"
+
+
+TABLE, KEY, OURS = "agents", "id", ("local", "api")
+
+
+def _table() -> list[dict] | None:
+    """The agents' rows, or None when the test gives no table."""
+    path = os.environ.get("TOY_DB")
+    return json.loads(read_text(path))[TABLE] if path else None
+
+
+def _write_table(rows: list[dict]) -> None:
+    atomic_write(os.environ["TOY_DB"], json.dumps({TABLE: rows}, ensure_ascii=False, indent=1) + "\n")
+
+
+def rows_change(stage: Stage) -> RowsChange | None:
+    """The agents whose model the stage changes: before- and after-images of those rows only."""
+    rows = _table()
+    want = "api" if stage.number >= 3 else "local"
+    before = tuple(r for r in rows or () if r.get("model") in OURS and r["model"] != want)
+    return RowsChange(TABLE, KEY, before, tuple({**r, "model": want} for r in before)) if before else None
+
+
+def _swap(rows: list[dict], expect: tuple, put: tuple, already: tuple) -> list[dict]:
+    """``rows`` with each row of ``expect`` replaced by ``put`` (matched by id), compare-and-swap:
+    a row that is neither ``expect`` nor ``already`` was changed by someone else: refused, naming it."""
+    by_id = {r[KEY]: i for i, r in enumerate(rows)}
+    out = list(rows)
+    for old, new, done in zip(expect, put, already):
+        i = by_id.get(old[KEY])
+        if i is None or rows[i] not in (old, done):
+            raise MigrationError(f"row {old[KEY]} of {TABLE} changed since the plan: nothing was written",
+                                 where=os.environ["TOY_DB"], hint="plan again (run the same command)")
+        out[i] = new
+    return out
 
 
 @dataclass
@@ -52,6 +95,7 @@ class Plan:
     recorded: int | None
     files: list[Change]
     refusals: list[str] = field(default_factory=list)
+    rows: RowsChange | None = None
 
     @property
     def changed_files(self) -> list[Change]:
@@ -59,7 +103,7 @@ class Plan:
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.changed_files and self.recorded is not None and self.recorded == self.target_number
+        return not self.changed_files and self.rows is None and self.recorded is not None and self.recorded == self.target_number
 
     target_number: int | None = None
 
@@ -67,7 +111,7 @@ class Plan:
 def make(settings: Settings, stage: Stage) -> Plan:
     old = read_text(settings.deploy_dir / FILE)
     return Plan(state.current_stage(settings.deploy_dir), [Change(FILE, old, wanted(stage))],
-                target_number=stage.number)
+                rows=rows_change(stage), target_number=stage.number)
 
 
 def served() -> dict | None:
@@ -79,16 +123,29 @@ def served() -> dict | None:
 
 
 class Steps:
-    backup_names = (FILE,)
 
     def __init__(self, settings: Settings, stage: Stage, client):
         self.settings, self.stage, self.client = settings, stage, client
+
+    def changes(self, plan) -> tuple:
+        return (FileChange(FILE),) + ((plan.rows,) if plan.rows else ())
+
+    def restore_rows(self, change: RowsChange) -> list:
+        rows = _table()
+        by_id = {r[KEY]: r for r in rows}
+        left = [a[KEY] for a, b in zip(change.after, change.before) if by_id.get(a[KEY]) not in (a, b)]
+        keep = [(a, b) for a, b in zip(change.after, change.before) if a[KEY] not in left]
+        _write_table(_swap(rows, tuple(a for a, _ in keep), tuple(b for _, b in keep), tuple(b for _, b in keep)))
+        return left
 
     def audit(self, plan) -> dict:
         return {"toy": FILE}
 
     def write(self, plan) -> None:
+        rows = _swap(_table(), plan.rows.before, plan.rows.after, plan.rows.after) if plan.rows else None
         atomic_write(self.settings.deploy_dir / FILE, plan.files[0].new)
+        if rows is not None:
+            _write_table(rows)
 
     def converge(self, plan, out) -> float:
         c = docker_api.container_or_none(self.client, os.environ["TOY_CONTAINER"])
@@ -119,7 +176,7 @@ class Steps:
         return make(self.settings, self.stage)
 
     def unconverged(self, plan) -> bool:
-        return bool(plan.changed_files)
+        return bool(plan.changed_files or plan.rows)
 
     def describe(self, plan) -> str:
         return _describe(plan)
@@ -129,7 +186,9 @@ class Steps:
 
 
 def _describe(plan: Plan) -> str:
-    return "\n".join(f"  file {c.name}: {'changes' if c.changed else 'unchanged'}" for c in plan.files)
+    return "\n".join([f"  file {c.name}: {'changes' if c.changed else 'unchanged'}" for c in plan.files]
+                     + ([f"  rows of {TABLE}: {', '.join(map(str, plan.rows.ids))} -> {plan.rows.after[0]['model']}"]
+                        if plan.rows else []))
 
 
 def _wait_served(bound: float = 30.0) -> None:

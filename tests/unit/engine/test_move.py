@@ -11,6 +11,7 @@ import yaml
 from core import config, state
 from core.errors import MigrationError, VerifyFailed
 from engine import backup, move
+from engine.changes import FileChange, RowsChange
 
 from ...conftest import ROOT
 
@@ -26,7 +27,6 @@ class Plan:
 
 class Toy:
     """A target in a dozen lines: the stage is the weights it writes into stack.json."""
-    backup_names = (STACK,)
 
     def __init__(self, settings, stage, *, healthy=True, converges=True):
         self.settings, self.stage, self.healthy, self.converges = settings, stage, healthy, converges
@@ -41,6 +41,9 @@ class Toy:
         new = json.dumps({"weights": self.stage.weights}, indent=2) + "\n"
         current = self.path.read_text() if self.path.exists() else None
         return Plan(recorded, new, [STACK] if current != new else [])
+
+    def changes(self, plan) -> tuple:
+        return tuple(FileChange(name) for name in (STACK,))
 
     def audit(self, plan):
         return {"toy": True}
@@ -137,3 +140,110 @@ def test_the_engine_names_no_kind_of_stack():
         text = path.read_text()
         for word in ("compose-env", "xiaozhi-server", "xiaozhi_server", "llm-service", "deploy.", "targets.", "docker"):
             assert word not in text, f"{path.name} names {word}"
+
+
+# --- a target that changes rows, not files: the engine backs them up and has them put back -----
+
+class Rows(Toy):
+    """The toy whose stage also moves agents in a "database" (a dict here), compare-and-swap:
+    what the console does to a row between the plan and the write (``edit``) is never overwritten."""
+
+    def __init__(self, settings, stage, table, *, edit=None, **kw):
+        super().__init__(settings, stage, **kw)
+        self.table, self.edit = table, edit
+
+    def plan(self):
+        plan = super().plan()
+        before = tuple(dict(r) for r in self.table.values() if r["model"] == "local")
+        plan.rows = RowsChange("ai_agent", "id", before, tuple({**r, "model": "api"} for r in before))
+        return plan
+
+    def changes(self, plan):
+        return super().changes(plan) + (plan.rows,)
+
+    def _swap(self, expect, put):
+        for old, new in zip(expect, put):
+            if self.table.get(old["id"]) not in (old, new):
+                raise MigrationError(f"row {old['id']} of ai_agent changed since the plan: nothing was written")
+        for new in put:
+            self.table[new["id"]] = dict(new)
+
+    def write(self, plan):
+        if self.edit:
+            self.table.update(self.edit)
+        self._swap(plan.rows.before, plan.rows.after)
+        super().write(plan)
+
+    def restore_rows(self, change):
+        self.calls.append("restore_rows")
+        left = [old["id"] for old, new in zip(change.after, change.before) if self.table[old["id"]] not in (old, new)]
+        for new in change.before:
+            if new["id"] not in left:
+                self.table[new["id"]] = dict(new)
+        return left
+
+
+AGENTS = {"a1": {"id": "a1", "model": "local", "name": "厨房"}, "a2": {"id": "a2", "model": "local", "name": "door"},
+          "b": {"id": "b", "model": "their-own", "name": "theirs"}}
+
+
+@pytest.mark.parametrize("healthy, edit, rows_after, calls, says, restored", [
+    # verified: the rows moved, the backup holds both images
+    (True, None, {"a1": "api", "a2": "api", "b": "their-own"}, ["write", "converge", "verify"], None, None),
+    # refused by verification: the rows come back as they were
+    (False, None, {"a1": "local", "a2": "local", "b": "their-own"},
+     ["write", "converge", "verify", "restore_rows", "reapply"], "does not answer", "restored 2 row(s) of ai_agent"),
+    # a row edited in the console after the plan: nothing written, the edit kept, the row named
+    (True, {"a2": {"id": "a2", "model": "deepseek", "name": "door"}}, {"a1": "local", "a2": "deepseek", "b": "their-own"},
+     ["restore_rows", "reapply"], "row a2 of ai_agent changed since the plan",
+     "restored 1 row(s) of ai_agent; left a2 as someone changed them since the plan"),
+], ids=["verified", "verification-fails", "edited-in-the-console"])
+def test_rows_are_backed_up_and_put_back_by_the_engine(settings, healthy, edit, rows_after, calls, says, restored):
+    table = {k: dict(v) for k, v in AGENTS.items()}
+    toy = Rows(settings, settings.stage(1), table, edit=edit, healthy=healthy)
+    out = []
+    run = lambda: move.apply(settings, settings.stage(1), move.Outcome(toy.plan()), toy, force=False,  # noqa: E731
+                             out=out.append)
+    if says is None:
+        run()
+    else:
+        with pytest.raises(VerifyFailed) as err:
+            run()
+        assert says in err.value.detail and "only in part" not in err.value.what
+        assert restored in out, out
+    assert {k: r["model"] for k, r in table.items()} == rows_after and toy.calls == calls
+    assert table["b"] == AGENTS["b"]
+    saved = backup.ours(settings.deploy_dir / backup.ROOT)[-1]
+    held = backup.saved_rows(saved)
+    assert [r["model"] for r in held[0].before] == ["local", "local"] and held[0].table == "ai_agent"
+
+
+def test_rows_whose_backup_was_altered_are_not_put_back_and_it_is_said(settings, monkeypatch):
+    table = {k: dict(v) for k, v in AGENTS.items()}
+    toy = Rows(settings, settings.stage(1), table, healthy=False)
+    real = backup.save
+
+    def save_then_tamper(*args, **kwargs):
+        saved = real(*args, **kwargs)
+        held = next((saved / backup.ROWS).iterdir())
+        held.write_text(held.read_text().replace('"local"', '"api"'))
+        return saved
+    monkeypatch.setattr(backup, "save", save_then_tamper)
+    with pytest.raises(VerifyFailed) as err:
+        move.apply(settings, settings.stage(1), move.Outcome(toy.plan()), toy, force=False, out=lambda *_: None)
+    assert "only in part" in err.value.what and "altered copy of the rows of ai_agent" in err.value.what
+    assert "restore_rows" not in toy.calls and {r["model"] for r in table.values()} == {"api", "their-own"}
+
+
+@pytest.mark.parametrize("before, after", [
+    (({"id": "a"},), ({"id": "b"},)),          # not the same rows
+    (({"model": "x"},), ({"model": "y"},)),    # no key column
+])
+def test_a_rows_change_must_name_the_same_rows_by_their_key(before, after):
+    with pytest.raises(ValueError):
+        RowsChange("ai_agent", "id", before, after)
+
+
+def test_a_rows_change_never_shows_its_rows():
+    assert "sk-" not in repr(RowsChange("ai_model_config", "id", ({"id": 1, "api_key": "sk-secret"},),
+                                        ({"id": 1, "api_key": "sk-other"},)))

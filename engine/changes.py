@@ -1,0 +1,52 @@
+"""What a stage changes, as typed items the engine backs up and puts back, whatever the stack:
+
+- ``FileChange``: a file of the deploy directory. Its before-image is the file, byte for byte,
+  with its mode (engine/backup.py); the rollback puts it back, or removes it when the stage
+  created it.
+- ``RowsChange``: rows of a table, keyed by one column. The plan carries each row's
+  before-image (as the plan read it) and after-image (as the stage writes it), column by column.
+  The backup keeps both; the target writes them compare-and-swap (a row someone changed since the
+  plan is refused, naming it), and the rollback has the target put the before-images back,
+  compare-and-swap on the after-images.
+
+A target lists them in ``Steps.changes(plan)``; the engine needs nothing else to back up, mark
+pending, roll back and re-plan."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Union
+
+
+@dataclass(frozen=True)
+class FileChange:
+    name: str      # relative to the deploy directory
+
+
+@dataclass(frozen=True)
+class RowsChange:
+    table: str
+    key: str                                               # the column that names a row
+    before: tuple[Mapping[str, Any], ...] = field(repr=False)   # rows may hold a key: never shown
+    after: tuple[Mapping[str, Any], ...] = field(repr=False)
+
+    def __post_init__(self):
+        keys = [row.get(self.key) for row in (*self.before, *self.after)]
+        if any(k is None for k in keys):
+            raise ValueError(f"every row of {self.table} must have its key column {self.key}")
+        if sorted(map(str, (r[self.key] for r in self.before))) != sorted(map(str, (r[self.key] for r in self.after))):
+            raise ValueError(f"the before- and after-images of {self.table} must name the same rows")
+
+    @property
+    def ids(self) -> list:
+        return [row[self.key] for row in self.before]
+
+
+Change = Union[FileChange, RowsChange]
+
+
+def files(changes) -> tuple[str, ...]:
+    return tuple(c.name for c in changes if isinstance(c, FileChange))
+
+
+def rows(changes) -> tuple[RowsChange, ...]:
+    return tuple(c for c in changes if isinstance(c, RowsChange))
