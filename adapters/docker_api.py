@@ -106,11 +106,6 @@ def remove(c, name: str, *, force: bool = True) -> None:
     c.containers.get(name).remove(force=force)
 
 
-def logs_since(c, name: str, since: float) -> str:
-    """stdout and stderr of a container since a time (Unix seconds)."""
-    return c.containers.get(name).logs(since=since).decode(errors="replace")
-
-
 def inspect_or_none(c, name: str) -> dict | None:
     """A container's inspect data (as `docker inspect` gives it: Name, State, Config.Labels, ...)."""
     found = container_or_none(c, name)

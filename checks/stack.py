@@ -65,7 +65,7 @@ def store_source(settings: Settings, attrs: dict | None) -> str | None:
 
 
 async def containers(settings: Settings, timeout: float) -> Stack:
-    from adapters.engine import Engine  # httpx with it: imported in the probes' thread
+    from adapters.dockerd import Engine  # httpx with it: imported in the probes' thread
     try:
         async with Engine(timeout) as engine:
             found = await engine.containers(compose.labels(settings.project))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from adapters import compose, docker_api, http
+from adapters import compose, docker_api, dockerd, http
 from checks import gates as gating
 from core.config import Settings, Stage
 from core.errors import MigrationError, Refused
@@ -155,7 +155,7 @@ def restart_server(settings: Settings, client, out, written: float | None = None
     while time.time() < start + xs.restart_timeout:
         if _answers(xs.http_url):
             return time.time() - start
-        failed = _failure(client, name, since)
+        failed = _failure(name, since)
         if failed:  # it will not come up with this config: no need to wait for the bound
             raise MigrationError(f"{name} did not start: {failed[:300]}", where=name,
                                  hint=f"read `docker logs {name}`")
@@ -172,7 +172,7 @@ def _settle(client, name: str, url: str, bound: float) -> None:
         s = docker_api.container_state(client, name)
         started = planning.epoch(s.get("StartedAt")) or 0
         if (not _running(s) or time.time() > started + bound or _answers(url)
-                or _failure(client, name, planning.log_begins(s))):
+                or _failure(name, planning.log_begins(s))):
             return
         time.sleep(0.2)
 
@@ -188,11 +188,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _failure(client, name: str, since: float | None) -> str:
+def _failure(name: str, since: float | None) -> str:
     """The last `初始化组件失败` line the server logged since ``since``, or ''."""
     if since is None:
         return ""
-    lines = [line.strip() for line in docker_api.logs_since(client, name, since).splitlines() if FAILED in line]
+    lines = [line.strip() for line in (dockerd.read_logs(name, since) or "").splitlines() if FAILED in line]
     return lines[-1] if lines else ""
 
 

@@ -64,7 +64,7 @@ async def _get(url: str, timeout: float) -> Answer:
 
 
 async def _server(settings: Settings, timeout: float) -> Server:
-    from adapters.engine import Engine
+    from adapters.dockerd import Engine
     from targets.xiaozhi_server.plan import epoch, log_begins
     xs = own(settings)
     facts = Server()

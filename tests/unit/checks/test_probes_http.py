@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from adapters import http
-from adapters.engine import Engine
+from adapters.dockerd import Engine
 from checks import probes
 
 HANG = object()  # the server keeps the connection open and says nothing more

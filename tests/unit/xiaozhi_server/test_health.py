@@ -3,7 +3,7 @@ log framing it reads them through."""
 import pytest
 import yaml
 
-from adapters.engine import demux
+from adapters.dockerd import demux
 from checks.model import Status
 from core import config
 from targets.xiaozhi_server import health as h, stages

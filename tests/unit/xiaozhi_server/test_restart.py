@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from adapters import http
+from adapters import dockerd, http
 from core.errors import MigrationError
 from targets.xiaozhi_server import apply
 
@@ -48,9 +48,18 @@ class Client:
     def __init__(self, container):
         self.containers = self
         self.container = container
+        SERVER[0] = container
 
     def get(self, name):
         return self.container
+
+
+SERVER = [None]   # the stand-in the test gave: its log is what the engine's log reader reads
+
+
+@pytest.fixture(autouse=True)
+def logs_of_the_stand_in(monkeypatch):
+    monkeypatch.setattr(dockerd, "read_logs", lambda name, since, until=None: SERVER[0].logs(since).decode())
 
 
 @pytest.mark.parametrize("running, started, restarts", [

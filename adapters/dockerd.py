@@ -1,11 +1,13 @@
-"""A small, read-only, async view of the Docker Engine API over its socket, for the health
-checks: importing the docker SDK (requests, urllib3) costs more than the checks themselves.
-Writes always go through the docker SDK (adapters/docker_api.py) or the Compose CLI."""
+"""A small, read-only, async view of the Docker daemon's API over its socket, for the health
+checks: importing the docker SDK (requests, urllib3) costs more than the checks themselves. It is
+also the toolkit's one reader of container logs (``read_logs`` for synchronous callers). Writes
+always go through the docker SDK (adapters/docker_api.py) or the Compose CLI."""
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import time
 from urllib.parse import quote
 
 from adapters import http
@@ -72,6 +74,15 @@ class Engine:
         if r.status_code == 404:
             return None
         return demux(r.content)
+
+
+def read_logs(name: str, since: float, until: float | None = None, timeout: float = 5.0) -> str | None:
+    """``Engine.logs`` for a caller outside an event loop (a stage move reading why a server did
+    not start); ``until`` defaults to now."""
+    async def read():
+        async with Engine(timeout) as engine:
+            return await engine.logs(name, since, until if until is not None else time.time() + 1)
+    return asyncio.run(read())
 
 
 def demux(raw: bytes) -> str:
