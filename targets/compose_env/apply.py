@@ -121,9 +121,9 @@ def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) ->
     problems = []
     for service, fp in fingerprints(wanted).items():
         got = world.containers.get(service)
-        if got is None or got["state"] != "running":
+        if got is None or got.state != "running":
             problems.append(f"{service} is not running")
-        elif got["fingerprint"] != fp:
+        elif got.fingerprint != fp:
             problems.append(f"{service} runs an older configuration")
     problems += judge.drift_of(target, world.envs)
     report = run(settings, target, extra=health.EXTRA)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass, field
+from typing import Mapping
 
 
 from adapters import compose, docker_api
@@ -22,12 +23,23 @@ from engine import move
 FINGERPRINT = "xiaozhi.migrate.fingerprint"
 
 
-@dataclass
+@dataclass(frozen=True)
+class Running:
+    """A container of the stack as a plan reads it."""
+    name: str
+    state: str | None                     # running, exited, ...
+    fingerprint: str = ""                 # the stage's label on it ("" : none)
+    role: str = ""                        # the stack's role of its service (vad, llm-service, ...)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)   # the drift variables only
+    env_digests: Mapping[str, str] | None = field(default=None, repr=False)   # every variable's (None: not read)
+
+
+@dataclass(frozen=True)
 class World:
     files: dict[str, str | None] = field(repr=False)   # the stage's deployed files (override, llm.env) -> text or None
     state: dict | None
-    containers: dict[str, dict]           # Compose service -> {role, fingerprint, state, env, started_at}
-    local_container: dict | None          # xiaozhi-local-llm, whoever owns it
+    containers: Mapping[str, Running]     # Compose service -> its container
+    local_container: Running | None       # xiaozhi-local-llm, whoever owns it
     base: str | None = field(default=None, repr=False)    # the operator's docker-compose.yml (never written)
     dotenv: str | None = field(default=None, repr=False)  # the project's .env, where Compose reads COMPOSE_FILE
     dotenv_link: bool = False             # .env is a symlink: never written through
@@ -35,7 +47,7 @@ class World:
     @property
     def envs(self) -> dict[str, dict[str, str]]:
         """Each role's observed drift variables, as judge.drift_of reads them."""
-        return {c.get("role", name): c["env"] for name, c in self.containers.items()}
+        return {c.role or name: c.env for name, c in self.containers.items()}
 
 
 @dataclass
@@ -104,21 +116,21 @@ def observe(settings: Settings, client) -> World:
         labels = docker_api.labels_of(attrs)
         service = labels.get(compose.SERVICE_LABEL, "")
         role = roles.get(service, service)
-        containers[service] = {**stack.describe(attrs), "name": docker_api.name_of(attrs), "role": role,
-                               "fingerprint": labels.get(FINGERPRINT, ""), "env": stack.drift_env(attrs, role),
-                               "env_digests": stack.env_digests(attrs)}
-    local = next((c for c in containers.values() if c["name"] == settings.local_llm.container), None)
+        containers[service] = Running(docker_api.name_of(attrs), attrs["State"].get("Status"),
+                                      labels.get(FINGERPRINT, ""), role, stack.drift_env(attrs, role),
+                                      stack.env_digests(attrs))
+    local = next((c for c in containers.values() if c.name == settings.local_llm.container), None)
     if local is None:
         found = docker_api.inspect_or_none(client, settings.local_llm.container)
-        local = {"name": docker_api.name_of(found), "state": found["State"]["Status"]} if found else None
+        local = Running(docker_api.name_of(found), found["State"]["Status"]) if found else None
     return World(state=state.read(settings.deploy_dir), containers=containers, local_container=local,
                  **read_world_files(settings))
 
 
-def _env_differs(container: dict, wanted: dict[str, str]) -> bool:
+def _env_differs(container: Running, wanted: dict[str, str]) -> bool:
     """Compose recreates a container whose environment differs from its files (hand edits, a
     rotated key), even when the fingerprint label still matches: so does the plan."""
-    running = container.get("env_digests")
+    running = container.env_digests
     if running is None:  # not observed (a world built by hand): the fingerprint decides
         return False
     return any(running.get(k) != stack.value_digest(v) for k, v in wanted.items())
@@ -134,19 +146,19 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     files = [FileChange(name, world.files.get(name), text) for name, text in wanted.items()]
     wanted_prints, wanted_env = rendering.fingerprints(wanted), rendering.environments(wanted)
     recreate = sorted(name for name, fp in wanted_prints.items()
-                      if name not in world.containers or world.containers[name]["fingerprint"] != fp
-                      or world.containers[name]["state"] != "running"
+                      if name not in world.containers or world.containers[name].fingerprint != fp
+                      or world.containers[name].state != "running"
                       or _env_differs(world.containers[name], wanted_env.get(name, {})))
     local = settings.compose_names[LOCAL_LLM_SERVICE]
     left = [name for name in world.containers if name not in wanted_prints and name == local
-            and world.containers[name]["state"] == "running"]
+            and world.containers[name].state == "running"]
     adopted = ours.check(settings, world, wanted)
     base_sha = base_digest(world.base) if world.base is not None else None
     applied_sha = (world.state or {}).get("base_sha256")
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
                 recreate=recreate, left_running=left, pending=(world.state or {}).get("pending"),
                 existing=set(world.containers),
-                adoption=adopted, orphans=sorted(f"{c['name']} (service {name})" for name, c in world.containers.items()
+                adoption=adopted, orphans=sorted(f"{c.name} (service {name})" for name, c in world.containers.items()
                                                  if adopted.declared and name not in adopted.declared),
                 base_changed=(applied_sha, base_sha) if applied_sha and base_sha and applied_sha != base_sha else None,
                 compose_file_ok=envfile.parse(world.dotenv or "").get(adoption.COMPOSE_FILE)

@@ -61,5 +61,5 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
     if plan.recreate:
         lines.append(f"to converge, `invoke phase --stage {stage.number}` would (re)create: " + ", ".join(plan.recreate))
     local = world.local_container
-    lines.append(f"{settings.local_llm.container}: " + (local["state"] if local else "absent"))
+    lines.append(f"{settings.local_llm.container}: " + (local.state if local else "absent"))
     return lines

@@ -16,6 +16,7 @@ from core.config import Settings, Stage
 from core.errors import DockerError, MigrationError
 from core.files import read_text
 from targets.xiaozhi_server import render as rendering, router, stages
+from targets.xiaozhi_server.facts import Seen
 from targets.xiaozhi_server.settings import own
 
 INITIALISED = "初始化组件: llm成功"   # upstream's log line once its LLM is set up, then the entry's name
@@ -37,10 +38,10 @@ class Answer:
 class Server:
     engine: str = "ok"               # ok, unreachable, timeout
     detail: str = ""
-    container: dict | None = None    # {"state", "started"}
+    container: Seen | None = None    # the server's
     initialised: list[str] = field(default_factory=list)   # entry names the log says were set up
     failures: list[str] = field(default_factory=list)      # the log's failure lines
-    router: dict | None = None       # {"state", "health"}
+    router: Seen | None = None       # the router's
     seconds: float = 0.0
 
 
@@ -74,7 +75,7 @@ async def _server(settings: Settings, timeout: float) -> Server:
             routers = await engine.containers(compose.labels(settings.project, xs.router_service))
             if attrs is not None:
                 s = attrs["State"]
-                facts.container = {"state": s.get("Status"), "started": epoch(s.get("StartedAt"))}
+                facts.container = Seen(s.get("Status"), epoch(s.get("StartedAt")))
                 since = log_begins(s)
                 if since is not None:
                     log = await engine.logs(xs.container, since, since + LOG_WINDOW_S) or ""
@@ -86,7 +87,7 @@ async def _server(settings: Settings, timeout: float) -> Server:
         return Server("unreachable", exc.what)
     if routers:
         s = routers[0]["State"]
-        facts.router = {"state": s.get("Status"), "health": (s.get("Health") or {}).get("Status")}
+        facts.router = Seen(s.get("Status"), health=(s.get("Health") or {}).get("Status"))
     return facts
 
 
@@ -131,8 +132,8 @@ def judge(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
     if server.engine != "ok":
         return results + [Result(f"container.{xs.container}", Status.UNKNOWN, "running", server.detail)]
     c = server.container
-    results.append(Result(f"container.{xs.container}", Status.OK if c and c["state"] == "running" else Status.CRITICAL,
-                          "running", c["state"] if c else "absent", seconds=server.seconds))
+    results.append(Result(f"container.{xs.container}", Status.OK if c and c.state == "running" else Status.CRITICAL,
+                          "running", c.state if c else "absent", seconds=server.seconds))
     if server.failures:
         llm = Result("server.llm", Status.CRITICAL, f"{INITIALISED} {want}", server.failures[-1])
     elif not server.initialised:
@@ -147,11 +148,11 @@ def judge(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
     results.append(llm)
     r = server.router
     if stage.number == stages.SPLIT:
-        results.append(Result("router", Status.OK if r and r["health"] == "healthy" else Status.CRITICAL,
-                              "healthy (/health/readiness)", f"{r['state']}, {r['health'] or 'no healthcheck'}"
+        results.append(Result("router", Status.OK if r and r.health == "healthy" else Status.CRITICAL,
+                              "healthy (/health/readiness)", f"{r.state}, {r.health or 'no healthcheck'}"
                               if r else "absent"))
     elif r:
-        results.append(Result("router", Status.WARNING, "absent", f"left over ({r['state']}): run `invoke phase "
+        results.append(Result("router", Status.WARNING, "absent", f"left over ({r.state}): run `invoke phase "
                                                                   f"--stage {stage.number}`"))
     results.append(_drift(stage, files, want))
     return results

@@ -28,12 +28,13 @@ from decommission.run import on_host_refusal
 from compose_stack import adoption
 from engine.move import skipped
 from targets.xiaozhi_server import render as rendering, router, server_config, stages
+from targets.xiaozhi_server.facts import Seen
 from targets.xiaozhi_server.settings import own
 
 FILES = (rendering.CONFIG_FILE, rendering.OVERRIDE_FILE, rendering.ROUTER_CONFIG, rendering.ROUTER_ENV)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServerWorld:
     files: dict[str, str | None] = field(repr=False)     # FILES as deployed (None: absent)
     state: dict | None
@@ -43,8 +44,8 @@ class ServerWorld:
     config_link: bool                # data/.config.yaml is a symlink: never written through
     config_mode: int | None          # its permission bits
     config_mtime: float | None
-    server: dict | None              # {"state", "started"} of the server's container
-    router: dict | None              # {"state", "health", "name"} of the router's container
+    server: Seen | None              # the server's container
+    router: Seen | None              # the router's container
     local_state: str | None = None   # the local model's container: running, exited, ... (None: absent)
     master_key: str = field(default="", repr=False)
     router_platform: tuple[str, str] | None = ("", "")   # (image's, engine's) architecture; None: no image
@@ -109,26 +110,25 @@ def observe(settings: Settings, client) -> ServerWorld:
     if client is not None:
         c = docker_api.inspect_or_none(client, xs.container)
         if c is not None:
-            server = {"state": c["State"]["Status"], "started": epoch(c["State"].get("StartedAt")),
-                      "project": docker_api.labels_of(c).get(compose.PROJECT_LABEL)}
+            server = Seen(c["State"]["Status"], epoch(c["State"].get("StartedAt")),
+                          project=docker_api.labels_of(c).get(compose.PROJECT_LABEL))
         local_c = docker_api.inspect_or_none(client, settings.local_llm.container)
         local_state = local_c["State"]["Status"] if local_c is not None else None
         for r in docker_api.project_inspects(client, settings.project, xs.router_service):
-            router_c = {"state": r["State"]["Status"], "name": docker_api.name_of(r),
-                        "health": (r["State"].get("Health") or {}).get("Status")}
+            router_c = Seen(r["State"]["Status"], name=docker_api.name_of(r),
+                            health=(r["State"].get("Health") or {}).get("Status"))
         router_platform = docker_api.image_platform(client, xs.router_image)
     else:
         router_platform = ("", "")
     dotenv = d / adoption.DOTENV
-    world = ServerWorld(files=files, state=state.read(d), base=read_text(d / compose.BASE_FILE),
-                        dotenv=read_text(dotenv), dotenv_link=dotenv.is_symlink(),
-                        config_link=bool(info and stat.S_ISLNK(info.st_mode)),
-                        config_mode=stat.S_IMODE(info.st_mode) if info else None,
-                        config_mtime=info.st_mtime if info else None, server=server, router=router_c,
-                        local_state=local_state, router_platform=router_platform)
-    world.master_key = master_key(files, settings.api_key)
-    register(world.master_key)
-    return world
+    key = master_key(files, settings.api_key)
+    register(key)
+    return ServerWorld(files=files, state=state.read(d), base=read_text(d / compose.BASE_FILE),
+                       dotenv=read_text(dotenv), dotenv_link=dotenv.is_symlink(),
+                       config_link=bool(info and stat.S_ISLNK(info.st_mode)),
+                       config_mode=stat.S_IMODE(info.st_mode) if info else None,
+                       config_mtime=info.st_mtime if info else None, server=server, router=router_c,
+                       local_state=local_state, router_platform=router_platform, master_key=key)
 
 
 def master_key(files: dict[str, str | None], api_key: str) -> str:
@@ -185,12 +185,12 @@ def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = Fa
     config_changed = wanted[rendering.CONFIG_FILE] != text
     server = world.server
     restart = ("its config file changes" if config_changed else
-               "it is not running" if not server or server["state"] != "running" else
+               "it is not running" if not server or server.state != "running" else
                "it started before its config file was last written (a change that has not taken effect)"
-               if server.get("started") and world.config_mtime and server["started"] < world.config_mtime else "")
+               if server.started and world.config_mtime and server.started < world.config_mtime else "")
     split = target.number == stages.SPLIT
     router_files = any(c.changed for c in files if c.name != rendering.CONFIG_FILE)
-    running = world.router is not None and world.router["state"] == "running"
+    running = world.router is not None and world.router.state == "running"
     router_action = ("create" if split and world.router is None else
                      "recreate" if split and (router_files or not running) else
                      "remove" if not split and world.router is not None else "")
@@ -264,7 +264,7 @@ def _adoption(settings: Settings, world: ServerWorld) -> tuple[list[str], dict, 
     if not any(block.get("container_name") == xs.container for block in theirs.values()):
         problems.append(f"no service of {compose.BASE_FILE} runs the container {xs.container}: set "
                         "migrate.xiaozhi_server.container to its container_name")
-    project = (world.server or {}).get("project")
+    project = world.server.project if world.server else None
     if project and project != settings.project:
         problems.append(f"{xs.container} runs in the Compose project {project}, not {settings.project}: set "
                         f"migrate.project to {project} (the router and the local model must join its project)")

@@ -35,9 +35,9 @@ def report(settings: Settings, client) -> str:
         except ValueError as exc:
             lines.append(f"router config: unreadable ({exc})")
     r = world.router
-    lines.append(f"router {xs.router_service}: " + (f"{r['state']}, {r['health'] or 'no healthcheck'}" if r else "absent"))
+    lines.append(f"router {xs.router_service}: " + (f"{r.state}, {r.health or 'no healthcheck'}" if r else "absent"))
     s = world.server
-    lines.append(f"{xs.container}: " + (f"{s['state']} since {when(s['started'])}" if s else "absent"))
+    lines.append(f"{xs.container}: " + (f"{s.state} since {when(s.started)}" if s else "absent"))
     if recorded.get("pending"):
         p = recorded["pending"]
         lines.append(f"PENDING: a run to stage {p.get('to')} started {p.get('started')} did not finish: "

@@ -19,9 +19,9 @@ RICH = "x-logging: &logging {driver: json-file}\n" + OPERATOR_BASE + "  redis: {
 
 def plan(base=OPERATOR_BASE, dotenv=OPERATOR_DOTENV, settings=SETTINGS, containers=(), state=None, stage=2):
     wanted = render(settings, settings.stage(stage))
-    running = {name: {"name": f"xiaozhi-{name}-1", "fingerprint": fp, "state": "running", "env": {}}
+    running = {name: planning.Running(name=f"xiaozhi-{name}-1", fingerprint=fp, state="running", env={})
                for name, fp in fingerprints(wanted).items()}
-    running.update({name: {"name": f"xiaozhi-{name}-1", "fingerprint": "", "state": "running", "env": {}}
+    running.update({name: planning.Running(name=f"xiaozhi-{name}-1", fingerprint="", state="running", env={})
                     for name in containers})
     world = planning.World(files=wanted, state=state or {"stage": stage}, containers=running, local_container=None,
                            base=base, dotenv=dotenv)
@@ -173,8 +173,8 @@ def test_a_service_with_no_container_is_said_to_be_created_not_restarted():
     fresh = planning.describe(planning.make(SETTINGS, world, SETTINGS.stage(2), wanted), "")
     assert "recreate: nothing (no container restarts)" in fresh
     assert "create: asr, llm-service, local-llm, tts, vad (no container yet)" in fresh
-    running = planning.World(files=wanted, state={"stage": 2}, containers={"vad": {
-        "name": "xiaozhi-vad-1", "fingerprint": "old", "state": "running", "env": {}}}, local_container=None,
+    running = planning.World(files=wanted, state={"stage": 2}, containers={"vad": planning.Running(
+        name="xiaozhi-vad-1", fingerprint="old", state="running", env={})}, local_container=None,
         base=OPERATOR_BASE, dotenv=OPERATOR_DOTENV)
     mixed = planning.describe(planning.make(SETTINGS, running, SETTINGS.stage(2), wanted), "")
     assert "recreate: vad (these containers restart)" in mixed and "create: asr, llm-service, local-llm, tts (" in mixed

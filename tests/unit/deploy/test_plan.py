@@ -1,4 +1,5 @@
 """Scenario table for planning: (recorded stage, running containers, target) -> plan."""
+import dataclasses
 import pytest
 import yaml
 
@@ -18,8 +19,8 @@ def world_at(stage: int | None, deployed: int | None = None, state_extra=None, s
     files = render(SETTINGS, SETTINGS.stage(deployed)) if deployed is not None else {}
     prints = fingerprints(files) if files else {}
     env = judge.expected_env(SETTINGS.stage(deployed)) if deployed is not None else {}
-    containers = {name: {"name": name, "fingerprint": fp, "state": "exited" if name in stopped else "running",
-                         "env": env.get(name, {})} for name, fp in prints.items()}
+    containers = {name: planning.Running(name=name, fingerprint=fp, state="exited" if name in stopped else "running",
+                                         env=env.get(name, {})) for name, fp in prints.items()}
     st = None if stage is None else {"stage": stage, **(state_extra or {})}
     return planning.World(files=files, state=st, containers=containers, local_container=None, **OPERATOR_FILES)
 
@@ -61,7 +62,7 @@ def test_force_and_rollback_may_skip():
 
 def test_stage_3_leaves_the_local_llm_running_for_decommissioning():
     world = world_at(2)
-    world.containers["local-llm"]["state"] = "running"
+    world.containers["local-llm"] = dataclasses.replace(world.containers["local-llm"], state="running")
     assert plan_for(world, 3).left_running == ["local-llm"]
 
 

@@ -25,9 +25,9 @@ def world(stage, edit=None):
     envs = environments(files)
     if edit:
         envs[edit[0]] = {**envs[edit[0]], edit[1]: edit[2]}
-    containers = {name: {"name": name, "fingerprint": fp, "state": "running", "env": {},
-                         "env_digests": stack.env_digests({"Config": {"Env": [f"{k}={v}" for k, v in envs[name].items()]
-                                                                     + ["PATH=/usr/bin"]}})}
+    containers = {name: planning.Running(name=name, fingerprint=fp, state="running", env={},
+                                         env_digests=stack.env_digests({"Config": {"Env": [f"{k}={v}" for k, v in envs[name].items()]
+                                                                                  + ["PATH=/usr/bin"]}}))
                   for name, fp in fingerprints(files).items()}
     return planning.World(files=files, state={"stage": stage}, containers=containers, local_container=None,
                           **OPERATOR_FILES)

@@ -7,6 +7,7 @@ from adapters.dockerd import demux
 from checks.model import Status
 from core import config
 from targets.xiaozhi_server import health as h, stages
+from targets.xiaozhi_server.facts import Seen
 
 from ...conftest import ROOT
 
@@ -14,13 +15,13 @@ DATA = yaml.safe_load((ROOT / "defaults.yaml").read_text())
 DATA["migrate"]["target"] = "xiaozhi-server"
 SETTINGS = config.load(DATA, env={})
 OK_HTTP = h.Answer("u", 200, "Server is running")
-HEALTHY = {"state": "running", "health": "healthy"}
+HEALTHY = Seen("running", health="healthy")
 
 
 def facts(initialised=("OllamaLLM",), failures=(), router=None, selected="OllamaLLM", weights=None,
           http=OK_HTTP, ota=h.Answer("u", 200, "{}"), state="running"):
     return {"server.http": http, "server.ota": ota,
-            "server": h.Server(container={"state": state, "started": 1.0}, initialised=list(initialised),
+            "server": h.Server(container=Seen(state, 1.0), initialised=list(initialised),
                                failures=list(failures), router=router),
             "server.files": h.Files(selected=selected, weights=weights)}
 
@@ -42,7 +43,7 @@ SPLIT = {"local": 30, "qwen": 70}
     (0, {"http": h.Answer("u", error="refused")}, "server.http", Status.CRITICAL),
     (0, {"ota": h.Answer("u", 404, "")}, "server.ota", Status.CRITICAL),
     (2, {"initialised": (R,), "selected": R, "weights": SPLIT, "router": HEALTHY}, "router", Status.OK),
-    (2, {"initialised": (R,), "selected": R, "weights": SPLIT, "router": {"state": "running", "health": "starting"}},
+    (2, {"initialised": (R,), "selected": R, "weights": SPLIT, "router": Seen("running", health="starting")},
      "router", Status.CRITICAL),
     (2, {"initialised": (R,), "selected": R, "weights": SPLIT}, "router", Status.CRITICAL),
     (3, {"initialised": (A,), "selected": A, "router": HEALTHY}, "router", Status.WARNING),   # left over

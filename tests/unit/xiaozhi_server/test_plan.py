@@ -10,6 +10,7 @@ from core.errors import Refused
 
 from core import config
 from targets.xiaozhi_server import plan as p, render as r, stages
+from targets.xiaozhi_server.facts import Seen
 
 from ...conftest import ROOT
 from .test_server_config import RICH
@@ -41,7 +42,7 @@ def world(config_text=RICH, base=BASE, state=None, server=("running", 2e9), rout
     deployed.update({r.CONFIG_FILE: config_text, **files})
     return p.ServerWorld(files=deployed, state=state, base=base, dotenv=None, dotenv_link=False, config_link=False,
                          config_mode=mode, config_mtime=1e9,
-                         server={"state": server[0], "started": server[1]} if server else None, router=router,
+                         server=Seen(server[0], server[1]) if server else None, router=router,
                          local_state="running", master_key="sk-master-0123456789")
 
 
@@ -59,7 +60,7 @@ def test_adopting_at_stage_0_writes_only_the_empty_override(tmp_path):
 ])
 def test_each_forward_move(tmp_path, recorded, n, restart, router, mode):
     s = settings(tmp_path)
-    before = world(state={"stage": recorded}, router={"state": "running", "health": "healthy", "name": "x"}
+    before = world(state={"stage": recorded}, router=Seen("running", health="healthy", name="x")
                    if recorded == 2 else None)
     plan = p.make(s, before, s.stage(n))
     assert bool(plan.restart) is restart and plan.router == router and plan.config_mode == mode
@@ -92,7 +93,7 @@ def test_a_folder_that_cannot_be_adopted_is_refused(tmp_path, change, problem):
 def test_a_server_of_another_compose_project_is_refused(tmp_path):
     s = settings(tmp_path)
     found = world()
-    found.server["project"] = "xiaozhi-server"
+    found = dataclasses.replace(found, server=dataclasses.replace(found.server, project="xiaozhi-server"))
     plan = p.make(s, found, s.stage(0))
     assert any("set migrate.project to xiaozhi-server" in line for line in plan.adoption.problems)
 

@@ -10,6 +10,7 @@ from core import state
 from core.errors import VerifyFailed
 from engine import move as engine
 from targets.xiaozhi_server import apply, plan as p, render as r
+from targets.xiaozhi_server.facts import Seen
 
 from adapters.compose import BASE_FILE
 
@@ -44,7 +45,7 @@ def test_a_verified_split_converges_with_the_router_and_records_the_targets_fiel
     s = settings(tmp_path)
     at(tmp_path, 1, s)
     monkeypatch.setattr(apply, "verify", lambda *a: [])
-    plan = p.make(s, dataclasses.replace(p.observe(s, None), server={"state": "running", "started": 2e9},
+    plan = p.make(s, dataclasses.replace(p.observe(s, None), server=Seen("running", 2e9),
                                          local_state="running"), s.stage(2))
     assert not plan.adoption.problems and plan.restart and plan.router == "create"
     monkeypatch.setattr(apply.Steps, "replan", lambda self: dataclasses.replace(plan, files=[], restart="",
@@ -65,7 +66,7 @@ def test_a_failed_verification_puts_their_file_back_and_converges_onto_the_stage
     at(tmp_path, 2, s)
     before = (tmp_path / r.CONFIG_FILE).read_bytes()
     monkeypatch.setattr(apply, "verify", lambda *a: ["health server.llm: it runs OllamaLLM"])
-    plan = p.make(s, dataclasses.replace(p.observe(s, None), server={"state": "running", "started": 2e9},
+    plan = p.make(s, dataclasses.replace(p.observe(s, None), server=Seen("running", 2e9),
                                          local_state="running"), s.stage(3))
     assert not plan.adoption.problems and plan.restart
     with pytest.raises(VerifyFailed):
