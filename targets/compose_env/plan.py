@@ -84,7 +84,7 @@ class Plan:
     compose_file_ok: bool = True          # .env already names both files in COMPOSE_FILE
     dotenv_link: bool = False             # ... and if not, it cannot be written (a symlink)
     compose_file: str = ""                # the COMPOSE_FILE value that names both files
-    model_diff: str = ""                  # the merged model before -> after (deploy/merged.py fills it)
+    model_diff: str = ""                  # the merged model before -> after (merged.py fills it)
     existing: set[str] = field(default_factory=set)  # services that have a container now
 
     @property
