@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import DockerError
+from adapters.compose import labels
 
 
 def client():
@@ -127,7 +128,6 @@ def labels_of(attrs: dict) -> dict[str, str]:
 
 def project_containers(c, project: str, service: str | None = None, *, all: bool = True) -> list:
     """The containers of a Compose project (one service's, if named), stopped ones too unless ``all`` is off."""
-    from adapters.compose import labels
     return c.containers.list(all=all, filters={"label": labels(project, service)})
 
 

@@ -27,6 +27,7 @@ if "httpx" not in sys.modules:
 import httpx  # noqa: E402
 
 from core.errors import MigrationError  # noqa: E402
+import certifi
 
 USER_AGENT = "xiaozhi-migrate"
 _contexts: dict[str | None, ssl.SSLContext] = {}
@@ -72,7 +73,6 @@ def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
     if ca_file not in _contexts:
         if ca_file is None:
             try:
-                import certifi
                 cafile = certifi.where()
             except ImportError:  # the system's bundle
                 cafile = None

@@ -14,6 +14,7 @@ from bench.sample import Sampler
 from core.config import Settings
 from core.errors import ConfigError
 from core.files import atomic_write
+from adapters import docker_api
 
 
 def parse_levels(text: str) -> list[int]:
@@ -57,7 +58,6 @@ class Progress:
 
 def _local_pid(settings: Settings) -> int | None:
     try:
-        from adapters import docker_api
         found = docker_api.inspect_or_none(docker_api.client(), settings.local_llm.container)
         return found["State"]["Pid"] if found and found["State"].get("Status") == "running" else None
     except Exception:

@@ -9,13 +9,14 @@ from checks.run import Report
 from core.config import Settings
 from core.errors import ConfigError, MigrationError
 from core.secrets import redact
+from core import state
+from checks import history, report as fmt
 
 
 def resolve_stage(settings: Settings, stage: int | None) -> int:
     """--stage wins; then the state file that `invoke phase` writes; then stage 0."""
     if stage is not None:
         return int(stage)
-    from core import state
     try:
         found = state.current_stage(settings.deploy_dir)
     except (MigrationError, OSError) as exc:
@@ -40,7 +41,6 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
     target = settings.stage(resolve_stage(settings, stage))
     wait = probes(target, light=light, timeout=float(timeout) if timeout else None, from_process_start=True)
     # Imported while the probes wait on the network: this is on the critical path otherwise.
-    from checks import history, judge, report as fmt  # noqa: F401
     result: Report = wait()
     previous = history.last(settings.history_path) if then else None
     entry = history.record(result)
@@ -63,7 +63,6 @@ def health(settings: Settings, *, stage: int | None = None, output: str = "table
 
 
 def _record(settings: Settings, entry: dict) -> None:
-    from checks import history
     try:
         history.append(settings.history_path, entry, settings.health.history_max_bytes,
                        settings.health.history_keep)
@@ -76,5 +75,4 @@ def _why(exc: OSError | MigrationError) -> str:
 
 
 def history_summary(settings: Settings) -> str:
-    from checks import history
     return history.summary(history.read(settings.history_path, settings.health.history_keep))

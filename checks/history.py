@@ -8,6 +8,7 @@ from pathlib import Path
 
 from checks.model import Status
 from core.files import append_json_line, read_json_lines
+import json
 
 
 def record(report) -> dict:
@@ -43,7 +44,6 @@ def read(path: Path, keep: int = 3) -> list[dict]:
 
 def last(path: Path) -> dict | None:
     """The newest whole record (read from the end of the current file: the history may be large)."""
-    import json
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)

@@ -15,6 +15,8 @@ from typing import Callable
 from checks import facts as f
 from checks.model import Result, Status, worst
 from core.config import Settings, Stage
+from checks import judge
+from core.ollama_store import damage
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,6 @@ async def _stack_and_host(settings: Settings, timeout: float, stage: Stage, port
 
 def _integrity(store: str, model: str) -> list[str] | str:
     """The model's damage in the store (lstat of a few files), or why it could not be read."""
-    from core.ollama_store import damage
     try:
         return damage(Path(store), model)
     except OSError as exc:
@@ -128,7 +129,6 @@ async def gather(settings: Settings, stage: Stage, light: bool, timeout: float, 
 
 
 def evaluate(settings: Settings, stage: Stage, facts: dict, light: bool, *, extra: Extra) -> list[Result]:
-    from checks import judge
     limits = settings.health
     local = facts.get("local") or f.LocalLLM(settings.local_llm.probe_url, settings.local_llm.model)
     results = judge.local_llm(stage, facts["local_port"], local, limits, light, settings.local_llm.on_host)

@@ -11,6 +11,9 @@ from checks.facts import Container, Stack
 from core.config import Settings
 from core.services import STACK
 from core.errors import DockerError
+import yaml
+from core import composefile
+from core.files import read_text
 
 DRIFT_VARIABLES = {s.name: s.drift_variables for s in STACK}
 
@@ -89,10 +92,7 @@ async def containers(settings: Settings, timeout: float) -> Stack:
 def orphans(settings: Settings, labelled: dict[str, str]) -> list[str] | str | None:
     """The project's containers whose service neither the operator's file nor the override
     declares (Compose's orphans), as 'container (service S)'; None when nothing is deployed."""
-    import yaml
 
-    from core import composefile
-    from core.files import read_text
     try:
         base = read_text(settings.deploy_dir / compose.BASE_FILE)
         if base is None:

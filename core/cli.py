@@ -8,6 +8,10 @@ import os
 
 from invoke import Exit
 from invoke import task as _task
+import sys
+from core.errors import MigrationError
+from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
+from core import config
 
 # No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
 task = functools.partial(_task, auto_shortflags=False)
@@ -17,9 +21,6 @@ def converted(fn):
     stdout and stderr mask every key the config loader has found (in every form Python prints)."""
     @functools.wraps(fn)
     def wrapper(c, *args, **kwargs):
-        import sys
-        from core.errors import MigrationError
-        from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
         for name in KEY_VARIABLES:  # known before any config is read: a failing load may quote it
             register(os.environ.get(name, "").strip())
         streams = sys.stdout, sys.stderr
@@ -39,5 +40,4 @@ def converted(fn):
 
 def settings(c):
     """The validated settings of the task's Invoke config."""
-    from core import config
     return config.load(c.config)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent   # the project: tasks.py, defaults.yaml, compose/
 FILE = ROOT / "defaults.yaml"
 
 
 def load() -> dict:
-    import yaml  # Invoke has imported it already: it reads its YAML config files with it
     return yaml.safe_load(FILE.read_text())
 
 

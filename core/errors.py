@@ -1,6 +1,7 @@
 """One exception root. Each error carries what failed, where, and what to do next; only
 ``tasks.py`` turns them into ``invoke.Exit(message, code)``."""
 from __future__ import annotations
+import re
 
 
 class MigrationError(Exception):
@@ -74,7 +75,6 @@ def shown(value) -> str:
     """A config value as an error may show it: a number, a boolean or a short word as it is;
     anything else (it may be a robot's URL or a secret put under the wrong key) by its type and
     size only."""
-    import re
     if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     if isinstance(value, str):

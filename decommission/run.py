@@ -23,6 +23,7 @@ from core import state
 from core.config import Settings
 from core.errors import MigrationError, Refused
 from core.files import check_private_dir
+import contextlib
 
 GB = 1e9
 
@@ -209,7 +210,6 @@ def decommission(settings: Settings, routed: Callable[[], Routed], *, dry_run=Fa
 
 
 def _lock(deploy_dir: Path, held: bool):
-    import contextlib
     return contextlib.nullcontext() if held else state.lock(deploy_dir)
 
 

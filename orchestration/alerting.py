@@ -13,6 +13,9 @@ from pathlib import Path
 
 from core.config import Settings
 from checks import history
+from decommission.quarantine import newest_copy
+from alerts.message import Event
+from core.errors import ConfigError
 
 LOG = "alerts.jsonl"
 API_CHECKS = ("api.auth", "api.generate")
@@ -30,7 +33,6 @@ def next_steps(settings: Settings, stage: int | None, failing: list[str], recove
     cutover = max(settings.stages)
     if stage == cutover and any(name in API_CHECKS for name in failing):
         # The outage plan: every chat on the local model (its quarantined copy put back first).
-        from decommission.quarantine import newest_copy
         copy = newest_copy(settings)
         model = settings.local_llm.model
         if copy is not None:
@@ -43,7 +45,6 @@ def next_steps(settings: Settings, stage: int | None, failing: list[str], recove
 
 
 def _event(settings, source, status, stage, changed, failing, recovered=False):
-    from alerts.message import Event
     return Event(source, status, socket.gethostname(), stage, changed, failing,
                  next_steps(settings, stage, [name for name, *_ in failing], recovered))
 
@@ -110,7 +111,6 @@ def event(settings: Settings, source: str, status: str, stage: int | None, chang
 def test(settings: Settings, number: int | None, out=print) -> int:
     """`invoke alerts.test`: a test message to each channel (or one); the platform's answer printed."""
     from alerts import send
-    from core.errors import ConfigError
     channels = [c for c in settings.alerts.channels if number is None or c.number == number]
     if not channels:
         raise ConfigError("no such channel" if settings.alerts.channels else "no alert channels configured",

@@ -5,16 +5,16 @@ nothing: the next recorded run compares with the last record, and would say it a
 from __future__ import annotations
 
 from core.config import Settings
+from checks import command
+from orchestration import targets
+from checks.run import process_age
+from orchestration import alerting
 
 
 def health(settings: Settings, **options) -> tuple[str, int]:
-    from checks import command
-    from orchestration import targets
     bound = float(options.get("timeout") or settings.health.timeout)
 
     def alerts(report, previous, record):
-        from checks.run import process_age
-        from orchestration import alerting
         budget = min(settings.alerts.timeout, bound - process_age() - 0.1)
         alerting.after_health(settings, report, previous, record, budget)
     return command.health(settings, probes=targets.load(settings).health,

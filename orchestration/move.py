@@ -9,6 +9,9 @@ from core.config import Settings, Stage
 from core.errors import GateFailed, MigrationError, Refused, VerifyFailed
 from engine.move import Outcome, preflight
 from orchestration import targets
+from orchestration import alerting
+from decommission.quarantine import repair_hint
+from decommission import run
 
 
 def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool = False, force: bool = False,
@@ -37,7 +40,6 @@ def phase(settings: Settings, number: int, *, dry_run: bool = False, yes: bool =
 
 
 def _alert(settings: Settings, status: str, stage: Stage, changed: tuple[str, dict], failing=()) -> None:
-    from orchestration import alerting
     alerting.event(settings, "phase", status, stage.number, changed, failing)
 
 
@@ -82,7 +84,6 @@ def _require_local_model(settings: Settings, target: targets.Target, stage: Stag
         return
     where, problems = target.needs_local_model(stage)
     if problems:
-        from decommission.quarantine import repair_hint
         missing = problems[0].startswith("no manifest")
         raise MigrationError(f"stage {stage.number} needs the local model {settings.local_llm.model}, "
                              f"which is {'not in the store' if missing else 'not whole in the store'}",
@@ -106,8 +107,6 @@ def _prepare(settings, target, stage, force, backward_ok, out, dry_run) -> Outco
 
 def decommission(settings: Settings, target: targets.Target | None = None, **options) -> dict:
     """`invoke decommission`: the target says what the running stack still sends the local LLM."""
-    from decommission import run
-    from orchestration import alerting
     target = target or targets.load(settings)
     stage = state.current_stage(settings.deploy_dir)
     try:

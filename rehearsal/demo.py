@@ -18,6 +18,11 @@ from core import registry, state
 from core.config import Settings
 from adapters import compose, docker_api
 from core.errors import Refused, VerifyFailed
+import dataclasses
+from pathlib import Path
+from invoke.config import Config
+from core import config as cfg, defaults
+from core.errors import ConfigError
 
 # Ollama's own chat (llm-service, the router) and its OpenAI-compatible one (the server's `ollama` provider)
 LOCAL_ROUTES, API_ROUTE = ("POST /api/chat", "POST /v1/chat/completions"), "POST /compatible-mode/v1/chat/completions"
@@ -58,13 +63,8 @@ def settings(given=None, target: str | None = None):
     is a sandbox config of ``target`` (its ports, its project name + "-demo"), else the target's
     sandbox file over the defaults as project xiaozhi-demo. The demo never touches a real
     deployment or the user's sandbox. ``target``: the -f config's, else the default target."""
-    import dataclasses
-    from pathlib import Path
 
-    from invoke.config import Config
 
-    from core import config as cfg, defaults
-    from core.errors import ConfigError
     root = Path(__file__).resolve().parent.parent
     data = (cfg.plain(given).get("migrate") or {}) if given is not None else {}
     target = target or (data.get("target") if isinstance(data.get("sandbox"), dict) else None) or registry.default()

@@ -16,6 +16,9 @@ from targets.compose_env.render import FILES, SECRET_FILES, render
 from engine import move as engine
 from engine.move import Outcome, run_gates, settled
 from engine.changes import FileChange
+from checks.model import Status
+from checks.run import run
+from targets.compose_env.render import fingerprints
 
 
 def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
@@ -114,9 +117,6 @@ def grace_timeout(settings: Settings) -> int:
 
 def verify(settings: Settings, target: Stage, wanted: dict[str, str], client) -> list[str]:
     """What is wrong with the running stack at ``target``: fingerprints, environment, health."""
-    from checks.model import Status
-    from checks.run import run
-    from targets.compose_env.render import fingerprints
     world = planning.observe(settings, client)
     problems = []
     for service, fp in fingerprints(wanted).items():

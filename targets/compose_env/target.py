@@ -3,15 +3,16 @@ override and llm.env rendered per stage beside it; the weights in llm-service's
 LLM_PROVIDER_WEIGHTS. What orchestration/targets.py's protocol asks, from this package's modules."""
 from __future__ import annotations
 
+from adapters.compose import BASE_FILE
 from checks import run
 from core.config import Settings, Stage
+from core.errors import MigrationError
+from core.files import read_text
+from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
 from targets.compose_env import health
 
-# Lazy imports below, each for one reason: `invoke health` loads the target to run its probes, and
-# must not wait for the move's modules (Jinja2, the SDK, psutil): render, plan, apply, status, the
-# decommission. LAZY lists them; tests/unit/test_layers.py checks every lazy import is listed.
-LAZY = ("adapters.docker_api", "adapters.compose", "checks.stack", "core.errors", "core.files", "core.services",
-        "decommission.local", "decommission.run", "targets.compose_env.apply", "targets.compose_env.plan", "targets.compose_env.render", "targets.compose_env.status")
+# What only a move needs is imported in the methods that move: `invoke health` loads the target
+# for its probes (tests/unit/test_layers.py, LAZY_IMPORTS, says why, for every lazy import).
 
 
 class ComposeEnv:
@@ -35,8 +36,6 @@ class ComposeEnv:
         return self._client
 
     def render(self, stage: Stage) -> dict[str, str]:
-        from adapters.compose import BASE_FILE
-        from core.files import read_text
         from targets.compose_env.render import render
         return render(self.settings, stage, base=read_text(self.settings.deploy_dir / BASE_FILE))
 
@@ -70,8 +69,6 @@ class ComposeEnv:
         """The local provider's weight in the running llm-service (None: no llm-service runs)."""
         from adapters import docker_api
         from checks.stack import drift_env
-        from core.errors import MigrationError
-        from core.services import WEIGHTS_SERVICE, WEIGHTS_VARIABLE, parse_weights
         from decommission.run import Routed
         service = self.settings.compose_names[WEIGHTS_SERVICE]
         for attrs in docker_api.project_inspects(self.client, self.settings.project, service, all=False):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from core.registry import KeyPlace, TargetSpec
 from targets.xiaozhi_server import settings
+import yaml
 
 
 def _deployed_key(text: str) -> str:
-    import yaml   # Invoke has imported it already (it reads its config files with it)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:

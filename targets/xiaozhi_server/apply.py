@@ -19,6 +19,8 @@ from targets.xiaozhi_server import plan as planning, render as rendering, stages
 from targets.xiaozhi_server.health import FAILED, RUNNING
 from targets.xiaozhi_server.settings import own
 from engine.changes import FileChange
+from checks.model import Status
+from checks.run import run
 
 
 def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
@@ -200,8 +202,6 @@ def verify(settings: Settings, target: Stage, client, extra) -> list[str]:
     """The server initialised the stage's entry and answers; the router is healthy (split); the
     target's health checks find nothing CRITICAL. A server still starting (a real one loads its
     models) gets up to ``restart_timeout``; a failure in its log ends the wait at once."""
-    from checks.model import Status
-    from checks.run import run
     xs = own(settings)
     deadline = time.time() + xs.restart_timeout
     while True:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
+import yaml
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 GROUP = "xiaozhi-llm"            # what the server's router entry names as its model
@@ -47,7 +48,6 @@ def render(spec: RouterSpec, weights: dict[str, int]) -> str:
 def weights_of(text: str) -> dict[str, int]:
     """The weights a deployed config gives the group ({'local': 30, 'qwen': 70}, the seed's names);
     raises ValueError when the text is not such a config."""
-    import yaml
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from checks import run
 from core.config import Settings, Stage
+from core.errors import MigrationError
+from core.files import read_text
 from targets.xiaozhi_server import health, stages
 from targets.xiaozhi_server.settings import own
 
-# Lazy imports below, each for one reason: `invoke health` loads the target to run its probes, and
-# must not wait for the move's modules (ruamel.yaml, Jinja2, the SDK, psutil). LAZY lists them;
-# tests/unit/test_layers.py checks every lazy import is listed.
-LAZY = ("adapters.docker_api", "core.errors", "core.files", "decommission.local", "decommission.run",
-        "targets.xiaozhi_server.apply", "targets.xiaozhi_server.plan", "targets.xiaozhi_server.render", "targets.xiaozhi_server.router",
-        "targets.xiaozhi_server.server_config", "targets.xiaozhi_server.status")
+# What only a move needs is imported in the methods that move: `invoke health` loads the target
+# for its probes (tests/unit/test_layers.py, LAZY_IMPORTS, says why, for every lazy import).
 
 
 class XiaozhiServer:
@@ -73,8 +71,6 @@ class XiaozhiServer:
     def routed(self):
         """What the server's config sends the local model: through the router, the weight its
         deployed config gives it (running or not: it routes so once it runs); else all or nothing."""
-        from core.errors import MigrationError
-        from core.files import read_text
         from decommission.run import Routed
         from targets.xiaozhi_server import render, router, server_config
         d = self.settings.deploy_dir
