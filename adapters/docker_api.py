@@ -109,13 +109,16 @@ def remove(c, name: str, *, force: bool = True) -> None:
 
 def inspect_or_none(c, name: str) -> dict | None:
     """A container's inspect data (as `docker inspect` gives it: Name, State, Config.Labels, ...)."""
-    found = container_or_none(c, name)
-    return found.attrs if found is not None else None
+    import docker
+    try:
+        return c.containers.get(name).attrs
+    except docker.errors.NotFound:
+        return None
 
 
 def project_inspects(c, project: str, service: str | None = None, *, all: bool = True) -> list[dict]:
     """The inspect data of a Compose project's containers (one service's, if named)."""
-    return [found.attrs for found in project_containers(c, project, service, all=all)]
+    return [found.attrs for found in c.containers.list(all=all, filters={"label": labels(project, service)})]
 
 
 def name_of(attrs: dict) -> str:
@@ -124,11 +127,6 @@ def name_of(attrs: dict) -> str:
 
 def labels_of(attrs: dict) -> dict[str, str]:
     return (attrs.get("Config") or {}).get("Labels") or {}
-
-
-def project_containers(c, project: str, service: str | None = None, *, all: bool = True) -> list:
-    """The containers of a Compose project (one service's, if named), stopped ones too unless ``all`` is off."""
-    return c.containers.list(all=all, filters={"label": labels(project, service)})
 
 
 def image_labels(c, tag: str) -> dict[str, str] | None:
@@ -140,9 +138,16 @@ def image_labels(c, tag: str) -> dict[str, str] | None:
         return None
 
 
-def container_or_none(c, name: str):
-    import docker
-    try:
-        return c.containers.get(name)
-    except docker.errors.NotFound:
-        return None
+def remove_project(c, project: str) -> list[str]:
+    """Remove every container (forced), network and volume that carries the Compose project's
+    label; the names of the containers removed."""
+    label = labels(project)
+    removed = []
+    for found in c.containers.list(all=True, filters={"label": label}):
+        found.remove(force=True)
+        removed.append(found.name)
+    for network in c.networks.list(filters={"label": label}):
+        network.remove()
+    for volume in c.volumes.list(filters={"label": label}):
+        volume.remove(force=True)
+    return removed

@@ -26,7 +26,7 @@ def container_exists(settings: Settings, client) -> bool:
     host is not the toolkit's (the plan says how to free it by hand)."""
     if settings.local_llm.on_host:
         return False
-    return docker_api.container_or_none(client, settings.local_llm.container) is not None
+    return docker_api.inspect_or_none(client, settings.local_llm.container) is not None
 
 
 def preview(settings: Settings, client, routed, stage: Stage, out) -> int:

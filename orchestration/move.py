@@ -92,7 +92,7 @@ def _require_local_model(settings: Settings, target: targets.Target, stage: Stag
 
 
 def _prepare(settings, target, stage, force, backward_ok, out, dry_run) -> Outcome:
-    outcome = target.plan_and_gate(stage, force=force, backward_ok=backward_ok, out=out, dry_run=dry_run)
+    outcome = target.plan_and_gate(stage, force=force, backward_ok=backward_ok, out=out)
     if not outcome.plan.nothing_to_do:
         if not stage.local_llm and target.local_llm_exists():
             outcome.deletes_bytes = target.decommission_preview(stage, out)

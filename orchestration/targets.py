@@ -26,7 +26,7 @@ class Target(Protocol):
     def observe(self):
         """The world as it is: deployed files, state, containers."""
 
-    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out):
         """The plan shown and the gates run; raises when the move is refused. Returns an Outcome."""
 
     def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:

@@ -90,14 +90,14 @@ def refuse_on_a_real_stack(settings: Settings, client) -> None:
     and publishes its port (11434): on a host where either belongs to something else (the real
     stack, an Ollama on the host) it stops before building or starting anything."""
     for name in _sandbox(settings).containers(settings):
-        other = docker_api.container_or_none(client, name)
-        project = (other.labels or {}).get(compose.PROJECT_LABEL) if other is not None else None
+        other = docker_api.inspect_or_none(client, name)
+        project = docker_api.labels_of(other).get(compose.PROJECT_LABEL) if other is not None else None
         if other is not None and project != settings.project:
             raise Refused(f"the container {name} belongs to "
                           f"{'the Compose project ' + project if project else 'no Compose project'}, not the demo's "
                           f"{settings.project}: this host runs a real stack", where=name,
                           hint="run the demo on a machine of its own (or a VM); nothing was changed")
-    found = docker_api.container_or_none(client, settings.local_llm.container)
+    found = docker_api.inspect_or_none(client, settings.local_llm.container)
     port = settings.local_llm.service.publish
     if port and found is None:
         with socket.socket() as probe:

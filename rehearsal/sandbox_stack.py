@@ -84,9 +84,8 @@ def sources_digest() -> str:
 
 
 def _built_from(client, tag: str) -> str | None:
-    if not docker_api.image_exists(client, tag):
-        return None
-    return (client.images.get(tag).labels or {}).get(SOURCE_LABEL, "")
+    found = docker_api.image_labels(client, tag)
+    return None if found is None else found.get(SOURCE_LABEL, "")
 
 
 def build(config, *, out=print, rebuild: bool = False) -> str:
@@ -116,8 +115,8 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
     client = docker_api.client()
     if _built_from(client, sb.image) != sources_digest():
         build(config, out=out)
-    other = docker_api.container_or_none(client, settings.local_llm.container)
-    owner = other.labels.get(compose.PROJECT_LABEL) if other else None
+    other = docker_api.inspect_or_none(client, settings.local_llm.container)
+    owner = docker_api.labels_of(other).get(compose.PROJECT_LABEL) if other else None
     if other and owner != settings.project:
         raise DockerError(f"container {settings.local_llm.container} already exists, owned by "
                           f"{owner or 'no Compose project'}", where="docker ps -a",
@@ -151,11 +150,5 @@ def _remove_by_label(project: str, out) -> None:
         client = docker_api.client()
     except DockerError:
         return
-    label = compose.labels(project)
-    for container in docker_api.project_containers(client, project):
-        container.remove(force=True)
-        out(f"removed container {container.name}")
-    for network in client.networks.list(filters={"label": label}):
-        network.remove()
-    for volume in client.volumes.list(filters={"label": label}):
-        volume.remove(force=True)
+    for name in docker_api.remove_project(client, project):
+        out(f"removed container {name}")

@@ -21,8 +21,7 @@ from checks.run import run
 from targets.compose_env.render import fingerprints
 
 
-def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
-                  dry_run: bool) -> Outcome:
+def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out) -> Outcome:
     """Observe, render, plan, show the plan and run the gates; raise when the move is refused."""
     world = planning.observe(settings, client)
     wanted = render(settings, target, base=world.base)

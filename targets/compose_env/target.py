@@ -46,9 +46,9 @@ class ComposeEnv:
         from targets.compose_env import plan
         return plan.observe(self.settings, self.client)
 
-    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out):
         from targets.compose_env import apply
-        return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out, dry_run)
+        return apply.plan_and_gate(self.settings, stage, self.client, force, backward_ok, out)
 
     def apply(self, stage: Stage, outcome, *, force: bool, out) -> None:
         from targets.compose_env import apply

@@ -23,8 +23,7 @@ from checks.model import Status
 from checks.run import run
 
 
-def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out,
-                  dry_run: bool) -> Outcome:
+def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out) -> Outcome:
     world = planning.observe(settings, client)
     plan = planning.make(settings, world, target, force=force, allow_skip=backward_ok)
     out(planning.describe(plan, settings.api_key, settings))

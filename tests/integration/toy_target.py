@@ -148,12 +148,11 @@ class Steps:
             _write_table(rows)
 
     def converge(self, plan, out) -> float:
-        c = docker_api.container_or_none(self.client, os.environ["TOY_CONTAINER"])
-        start_ = time.time()
+        name, start_ = os.environ["TOY_CONTAINER"], time.time()
         if (self.settings.deploy_dir / BREAK).exists():
-            c.stop(timeout=1)
+            docker_api.stop(self.client, name, 1)
             return time.time() - start_
-        c.restart(timeout=1)
+        docker_api.restart(self.client, name, 1)
         _wait_served()
         return time.time() - start_
 
@@ -163,7 +162,7 @@ class Steps:
         return [] if found == want else [f"toy serves {found}, want {want}"]
 
     def reapply(self, old_state: dict, plan, out) -> None:
-        docker_api.container_or_none(self.client, os.environ["TOY_CONTAINER"]).restart(timeout=1)
+        docker_api.restart(self.client, os.environ["TOY_CONTAINER"], 1)
         _wait_served()
 
     def applied(self, away) -> dict:
@@ -242,7 +241,7 @@ class Toy:
     def observe(self):
         return {FILE: read_text(self.settings.deploy_dir / FILE)}
 
-    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out, dry_run: bool):
+    def plan_and_gate(self, stage: Stage, *, force: bool, backward_ok: bool, out):
         plan = make(self.settings, stage)
         out(f"stage {plan.recorded} -> {stage.number} ({stage.name}): the toy's file\n" + _describe(plan))
         outcome = engine.Outcome(plan)

@@ -13,8 +13,8 @@ from ...conftest import free_port
 
 class Client:
     def __init__(self, project):
-        self.found = None if project is False else SimpleNamespace(labels={"com.docker.compose.project": project}
-                                                                   if project else {})
+        self.found = None if project is False else SimpleNamespace(attrs={"Name": "/x", "Config": {"Labels": (
+            {"com.docker.compose.project": project} if project else {})}})
         self.containers = SimpleNamespace(get=self.get)
 
     def get(self, name):
@@ -58,6 +58,6 @@ def test_the_xiaozhi_demo_refuses_a_real_server_container():
             import docker
             if name != loaded.sections['xiaozhi_server'].container:
                 raise docker.errors.NotFound(name)
-            return SimpleNamespace(labels={"com.docker.compose.project": "xiaozhi-server"})
+            return SimpleNamespace(attrs={"Name": "/x", "Config": {"Labels": {"com.docker.compose.project": "xiaozhi-server"}}})
     with pytest.raises(Refused, match=f"the container {loaded.sections['xiaozhi_server'].container} belongs to"):
         demo.refuse_on_a_real_stack(loaded, Server(False))
