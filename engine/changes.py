@@ -3,6 +3,9 @@
 - ``FileChange``: a file of the deploy directory. Its before-image is the file, byte for byte,
   with its mode (engine/backup.py); the rollback puts it back, or removes it when the stage
   created it.
+- ``Restart``: a container the stage restarts, recreates, creates or removes so that the stack
+  takes what was written. It has no before-image: on a failure the target's ``reapply`` runs it
+  again on what was put back.
 - ``RowsChange``: rows of a table, keyed by one column. The plan carries each row's
   before-image (as the plan read it) and after-image (as the stage writes it), column by column.
   The backup keeps both; the target writes them compare-and-swap (a row someone changed since the
@@ -10,7 +13,8 @@
   compare-and-swap on the after-images.
 
 A target lists them in ``Steps.changes(plan)``; the engine needs nothing else to back up, mark
-pending, roll back and re-plan."""
+pending, roll back and re-plan. The audit log's apply-start entry and the pending mark carry their
+``summary``, so that a move stopped half-way says what it was changing."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,6 +24,12 @@ from typing import Any, Mapping, Union
 @dataclass(frozen=True)
 class FileChange:
     name: str      # relative to the deploy directory
+
+
+@dataclass(frozen=True)
+class Restart:
+    name: str                  # the container (or Compose service) as the stack names it
+    action: str = "restart"    # restart, recreate, create or remove
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ class RowsChange:
         return [row[self.key] for row in self.before]
 
 
-Change = Union[FileChange, RowsChange]
+Change = Union[FileChange, RowsChange, Restart]
 
 
 def files(changes) -> tuple[str, ...]:
@@ -50,3 +60,28 @@ def files(changes) -> tuple[str, ...]:
 
 def rows(changes) -> tuple[RowsChange, ...]:
     return tuple(c for c in changes if isinstance(c, RowsChange))
+
+
+def summary(changes) -> dict:
+    """What a move changes, as the audit log and the pending mark keep it (no row's contents)."""
+    return {"files": list(files(changes)),
+            "rows": {c.table: [str(i) for i in c.ids] for c in rows(changes)},
+            "containers": {c.name: c.action for c in changes if isinstance(c, Restart)}}
+
+
+def words(held: dict | None) -> str:
+    """A summary in words ('' when there is none: a mark an older toolkit wrote)."""
+    if not held:
+        return ""
+    parts = ([f"files {', '.join(held['files'])}"] if held.get("files") else []) + \
+        [f"rows {', '.join(ids)} of {table}" for table, ids in (held.get("rows") or {}).items()] + \
+        [f"{action} {name}" for name, action in (held.get("containers") or {}).items()]
+    return "; ".join(parts)
+
+
+def pending_line(pending: dict) -> str:
+    """`invoke status` on a move that stopped half-way (any target)."""
+    doing = words(pending.get("changes"))
+    return (f"PENDING: a run to stage {pending.get('to')} started {pending.get('started')} did not finish"
+            + (f" (it was changing: {doing})" if doing else "")
+            + f": run `invoke phase --stage {pending.get('to')}` to converge")

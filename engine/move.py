@@ -136,10 +136,12 @@ def apply(settings: Settings, target: Stage, outcome: Outcome, steps: Steps, for
     try:
         saved = backup.save(d, settings.gates.keep_backups, (*changes.files(changed), state.STATE),
                             label=f"to-{target.number}", rows=changes.rows(changed))
-        state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name}})
+        doing = changes.summary(changed)
+        state.write(d, **{**old_state, "pending": {"to": target.number, "started": started, "backup": saved.name,
+                                                   "changes": doing}})
         state.audit(d, "apply-start", **{"from": plan.recorded, "to": target.number, "forced": force,
                                          "failed_gates": [g.name for g in outcome.gates if not g.passed],
-                                         "backup": saved.name, **steps.audit(plan)})
+                                         "backup": saved.name, "changes": doing, **steps.audit(plan)})
     except OSError as exc:
         raise MigrationError(f"cannot prepare the change: {os_problem(exc)}", where=str(d),
                              hint="free space in the deploy directory's filesystem (`df -h`), then run again; "

@@ -15,7 +15,7 @@ from targets.compose_env import health, merged, plan as planning
 from targets.compose_env.render import FILES, SECRET_FILES, render
 from engine import move as engine
 from engine.move import Outcome, run_gates, settled
-from engine.changes import FileChange
+from engine.changes import FileChange, Restart
 from checks.model import Status
 from checks.run import run
 from targets.compose_env.render import fingerprints
@@ -54,7 +54,7 @@ class Steps:
         self.wanted: dict[str, str] = {}
 
     def changes(self, plan) -> tuple:
-        return tuple(FileChange(name) for name in FILES)
+        return tuple(FileChange(name) for name in FILES) + tuple(Restart(s, "recreate") for s in plan.recreate)
 
     def audit(self, plan) -> dict:
         return {"recreate": plan.recreate}

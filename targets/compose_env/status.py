@@ -10,6 +10,7 @@ from adapters import docker_api
 from core import state
 from core.config import Settings, Stage
 from core.errors import DockerError
+from engine.changes import pending_line
 
 
 def report(settings: Settings) -> str:
@@ -27,9 +28,7 @@ def report(settings: Settings) -> str:
     stage = settings.stage(number)
     lines.append(f"weights: {stage.weights}; local LLM {'in compose' if stage.local_llm else 'out of compose'}")
     if recorded.get("pending"):
-        p = recorded["pending"]
-        lines.append(f"PENDING: a run to stage {p.get('to')} started {p.get('started')} did not finish: "
-                     f"run `invoke phase --stage {p.get('to')}` to converge")
+        lines.append(pending_line(recorded["pending"]))
     lines += converge_lines(settings, stage)
     tail = state.audit_tail(settings.deploy_dir, 5)
     lines.append("last audit entries:" if tail else "audit log: empty")

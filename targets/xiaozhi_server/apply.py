@@ -18,7 +18,7 @@ from engine.move import Outcome, run_gates, settled
 from targets.xiaozhi_server import plan as planning, render as rendering, stages
 from targets.xiaozhi_server.health import FAILED, RUNNING
 from targets.xiaozhi_server.settings import own
-from engine.changes import FileChange
+from engine.changes import FileChange, Restart
 from checks.model import Status
 from checks.run import run
 
@@ -50,7 +50,9 @@ class Steps:
         self.settings, self.target, self.client, self.extra = settings, target, client, extra
 
     def changes(self, plan) -> tuple:
-        return tuple(FileChange(name) for name in planning.FILES)
+        server, router = own(self.settings).container, own(self.settings).router_service
+        return (tuple(FileChange(name) for name in planning.FILES) + ((Restart(server),) if plan.restart else ())
+                + ((Restart(router, plan.router),) if plan.router else ()))
 
     def audit(self, plan) -> dict:
         return {"restart": plan.restart, "router": plan.router}

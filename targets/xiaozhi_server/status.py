@@ -8,6 +8,7 @@ from core.errors import MigrationError
 from core.state import event, when
 from targets.xiaozhi_server import plan as planning, render as rendering, router, stages
 from targets.xiaozhi_server.settings import own
+from engine.changes import pending_line
 
 
 def report(settings: Settings, client) -> str:
@@ -39,9 +40,7 @@ def report(settings: Settings, client) -> str:
     s = world.server
     lines.append(f"{xs.container}: " + (f"{s.state} since {when(s.started)}" if s else "absent"))
     if recorded.get("pending"):
-        p = recorded["pending"]
-        lines.append(f"PENDING: a run to stage {p.get('to')} started {p.get('started')} did not finish: "
-                     f"run `invoke phase --stage {p.get('to')}` to converge")
+        lines.append(pending_line(recorded["pending"]))
     lines += [line.strip() for line in planning.describe(plan, settings.api_key, settings).splitlines()[1:]
               if not line.startswith("    ")]
     if plan.nothing_to_do:

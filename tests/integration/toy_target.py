@@ -34,7 +34,7 @@ from core.errors import MigrationError
 from core.files import atomic_write, read_text
 from decommission.run import Routed
 from engine import move as engine
-from engine.changes import FileChange, RowsChange
+from engine.changes import FileChange, Restart, RowsChange
 
 FILE = "toy.json"
 BREAK = "toy.break"
@@ -128,7 +128,7 @@ class Steps:
         self.settings, self.stage, self.client = settings, stage, client
 
     def changes(self, plan) -> tuple:
-        return (FileChange(FILE),) + ((plan.rows,) if plan.rows else ())
+        return (FileChange(FILE), Restart(os.environ["TOY_CONTAINER"])) + ((plan.rows,) if plan.rows else ())
 
     def restore_rows(self, change: RowsChange) -> list:
         rows = _table()

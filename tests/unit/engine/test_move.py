@@ -11,7 +11,8 @@ import yaml
 from core import config, state
 from core.errors import MigrationError, VerifyFailed
 from engine import backup, move
-from engine.changes import FileChange, RowsChange
+from engine import changes
+from engine.changes import FileChange, Restart, RowsChange
 
 from ...conftest import ROOT
 
@@ -247,3 +248,38 @@ def test_a_rows_change_must_name_the_same_rows_by_their_key(before, after):
 def test_a_rows_change_never_shows_its_rows():
     assert "sk-" not in repr(RowsChange("ai_model_config", "id", ({"id": 1, "api_key": "sk-secret"},),
                                         ({"id": 1, "api_key": "sk-other"},)))
+
+
+def test_the_pending_mark_and_the_audit_say_what_the_move_changes(settings):
+    """A move stopped half-way (here: seen from inside its converge step) says in the state file
+    what it was changing, and `invoke status` words it, whatever the target."""
+    seen = {}
+
+    class Stopped(Rows):
+        def changes(self, plan):
+            return super().changes(plan) + (Restart("llm", "recreate"),)
+
+        def converge(self, plan, out):
+            seen.update(state.read(self.settings.deploy_dir)["pending"])
+            return super().converge(plan, out)
+    toy = Stopped(settings, settings.stage(1), {k: dict(v) for k, v in AGENTS.items()})
+    move.apply(settings, settings.stage(1), move.Outcome(toy.plan()), toy, force=False, out=lambda *_: None)
+    held = {"files": [STACK], "rows": {"ai_agent": ["a1", "a2"]}, "containers": {"llm": "recreate"}}
+    assert seen["changes"] == held and seen["to"] == 1
+    start = [e for e in state.audit_tail(settings.deploy_dir, 5) if e["event"] == "apply-start"][-1]
+    assert start["changes"] == held and "厨房" not in json.dumps(start, ensure_ascii=False)   # no row's contents
+    assert changes.pending_line(seen).startswith(
+        "PENDING: a run to stage 1 started ") and "(it was changing: files stack.json; rows a1, a2 of ai_agent; " \
+        "recreate llm): run `invoke phase --stage 1` to converge" in changes.pending_line(seen)
+
+
+@pytest.mark.parametrize("mark, says", [
+    ({"to": 2, "started": "t"}, "PENDING: a run to stage 2 started t did not finish: run `invoke phase --stage 2` to converge"),
+    ({"to": 2, "started": "t", "changes": {"files": [], "rows": {}, "containers": {}}},
+     "PENDING: a run to stage 2 started t did not finish: run `invoke phase --stage 2` to converge"),
+    ({"to": 3, "started": "t", "changes": {"files": ["a", "b"], "rows": {}, "containers": {"x": "remove"}}},
+     "PENDING: a run to stage 3 started t did not finish (it was changing: files a, b; remove x): "
+     "run `invoke phase --stage 3` to converge"),
+], ids=["an-older-mark", "nothing-listed", "files-and-a-container"])
+def test_a_pending_mark_in_words(mark, says):
+    assert changes.pending_line(mark) == says

@@ -56,6 +56,8 @@ def test_a_verified_split_converges_with_the_router_and_records_the_targets_fiel
     entry = state.audit_tail(tmp_path, 2)
     assert entry[0]["event"] == "apply-start" and entry[0]["router"] == "create" and entry[0]["restart"]
     assert entry[1]["server_away_s"] == 0.7
+    assert entry[0]["changes"]["containers"] == {"xiaozhi-esp32-server": "restart", "xiaozhi-router": "create"}
+    assert "data/.config.yaml" in entry[0]["changes"]["files"] and entry[0]["changes"]["rows"] == {}
     assert state.read(tmp_path)["stage"] == 2 and state.read(tmp_path)["config_mode"] == 0o644
     assert out[-1] == "stage 2 (shift) applied and verified; the server was away 0.7 s (devices reconnect by themselves)"
 
