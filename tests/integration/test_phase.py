@@ -165,6 +165,7 @@ def test_kill_9_mid_apply_then_the_next_run_converges(cfg, deploy, sandbox_up):
     _wait_for_compose_to_finish(sandbox_up)
     status = invoke(cfg, "status").stdout
     assert "PENDING" in status
+    assert "(it was changing: files docker-compose.migrate.yml, llm.env; recreate llm-service)" in status, status
     rc, out = phase(cfg, "--stage", "2", "--yes")
     assert rc == 0 and "stopped at" in out and "applied and verified" in out, out
     assert state.current_stage(deploy) == 2 and "pending" not in state.read(deploy)
