@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from bench import cost, report
 from bench.load import Target, run_level
 from bench.sample import Sampler
@@ -57,11 +59,25 @@ class Progress:
 
 
 def _local_pid(settings: Settings) -> int | None:
+    """The process whose tree is the local model: its container's, or with ``runs_on: host`` the
+    host's `ollama serve` (None: not found, and the report says n/a rather than a made-up 0)."""
+    if settings.local_llm.on_host:
+        return host_ollama_pid()
     try:
         found = docker_api.inspect_or_none(docker_api.client(), settings.local_llm.container)
         return found["State"]["Pid"] if found and found["State"].get("Status") == "running" else None
     except Exception:
         return None
+
+
+def host_ollama_pid() -> int | None:
+    """The host's Ollama server: a process named ollama whose command line says serve (the runners
+    it starts per model are its children, and counted with it)."""
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        info = proc.info
+        if info.get("name") == "ollama" and "serve" in (info.get("cmdline") or []):
+            return info["pid"]
+    return None
 
 
 def bench(settings: Settings, *, target="both", concurrency="1,8,20,50", requests=40, out_dir="reports",

@@ -64,3 +64,33 @@ def test_markdown_fills_the_seed_tables_with_measured_numbers(tmp_path):
     assert "![latency against concurrency](c.png)" in text
     png = report.chart(levels, tmp_path / "c.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("processes, found", [
+    ([("systemd", ["/sbin/init"]), ("ollama", ["/usr/local/bin/ollama", "serve"])], 2),
+    ([("ollama", ["ollama", "runner", "--model", "x"]), ("ollama", ["ollama", "serve"])], 2),   # the runner is its child
+    ([("python3", ["python3", "-m", "ollama_mock", "serve"])], None),   # another program's "serve"
+    ([("ollama", None)], None),   # a process whose command line cannot be read
+    ([], None),
+], ids=["serve", "runner-first", "not-ollama", "unreadable", "none"])
+def test_the_bench_measures_the_hosts_ollama_when_it_runs_on_the_host(monkeypatch, processes, found):
+    from types import SimpleNamespace
+
+    from bench import command
+    procs = [SimpleNamespace(info={"pid": i + 1, "name": name, "cmdline": cmd}) for i, (name, cmd) in enumerate(processes)]
+    monkeypatch.setattr(command.psutil, "process_iter", lambda attrs: iter(procs))
+    assert command.host_ollama_pid() == found
+
+
+def test_with_ollama_on_the_host_the_bench_samples_that_process_not_a_container(monkeypatch):
+    from bench import command
+    from core import config
+
+    from ...conftest import ROOT
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
+    data["migrate"]["target"] = "xiaozhi-server"
+    data["migrate"]["local_llm"].update(runs_on="host", url="http://host.docker.internal:11434")
+    on_host = config.load(data, env={})
+    monkeypatch.setattr(command, "host_ollama_pid", lambda: 4242)
+    monkeypatch.setattr(command.docker_api, "client", lambda: pytest.fail("no container to look for"))
+    assert command._local_pid(on_host) == 4242
