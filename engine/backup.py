@@ -63,13 +63,13 @@ def save(deploy_dir: Path, keep: int, names: tuple[str, ...], label: str = "",
         (target / name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write(target / name, data, source.stat().st_mode & 0o7777)
         manifest[name] = {"sha256": hashlib.sha256(data).hexdigest(), "mode": source.stat().st_mode & 0o7777}
-    for change in rows:
+    for i, change in enumerate(rows):   # numbered: two sets of one table are two files, in write order
         data = json.dumps({"table": change.table, "key": change.key, "before": list(change.before),
-                           "after": list(change.after)}, indent=1, sort_keys=True, ensure_ascii=False, default=str)
+                           "after": list(change.after)}, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        name = f"{ROWS}/{i:03d}-{_table_file(change.table)}"
         (target / ROWS).mkdir(mode=0o700, exist_ok=True)
-        atomic_write(target / ROWS / f"{_table_file(change.table)}", data + "\n", 0o600)
-        manifest[f"{ROWS}/{_table_file(change.table)}"] = {"sha256": hashlib.sha256((data + "\n").encode()).hexdigest(),
-                                                          "rows": change.table}
+        atomic_write(target / name, data, 0o600)
+        manifest[name] = {"sha256": hashlib.sha256(data.encode()).hexdigest(), "rows": change.table}
     atomic_write(target / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n", 0o600)
     prune(root, keep, taken=target)
     return target
@@ -135,8 +135,9 @@ def restore(saved: Path, deploy_dir: Path, names: tuple[str, ...]) -> None:
 
 
 def saved_rows(saved: Path) -> tuple[RowsChange, ...]:
-    """The row sets a backup holds, each checked against the manifest's digest first: one that is
-    missing or altered raises RestoreFailed before any row is handed back."""
+    """The row sets a backup holds, in the order they were written, each checked against the
+    manifest's digest first: one that is missing or altered raises RestoreFailed before any row is
+    handed back."""
     saved = Path(saved)
     manifest = _manifest(saved) or {}
     found = []

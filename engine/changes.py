@@ -17,6 +17,7 @@ pending, roll back and re-plan. The audit log's apply-start entry and the pendin
 ``summary``, so that a move stopped half-way says what it was changing."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
@@ -40,6 +41,14 @@ class RowsChange:
     after: tuple[Mapping[str, Any], ...] = field(repr=False)
 
     def __post_init__(self):
+        images = [dict(row) for row in (*self.before, *self.after)]
+        try:
+            same = json.loads(json.dumps(images)) == images
+        except (TypeError, ValueError):
+            same = False
+        if not same:   # the backup keeps them as JSON: a value it would change could not be compared back
+            raise ValueError(f"the rows of {self.table} must hold JSON values only (text, numbers, true/false, "
+                             "null, lists, mappings): convert dates and decimals to text first")
         keys = [row.get(self.key) for row in (*self.before, *self.after)]
         if any(k is None for k in keys):
             raise ValueError(f"every row of {self.table} must have its key column {self.key}")
@@ -65,8 +74,15 @@ def rows(changes) -> tuple[RowsChange, ...]:
 def summary(changes) -> dict:
     """What a move changes, as the audit log and the pending mark keep it (no row's contents)."""
     return {"files": list(files(changes)),
-            "rows": {c.table: [str(i) for i in c.ids] for c in rows(changes)},
+            "rows": _ids_by_table(rows(changes)),
             "containers": {c.name: c.action for c in changes if isinstance(c, Restart)}}
+
+
+def _ids_by_table(sets) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for change in sets:
+        found.setdefault(change.table, []).extend(str(i) for i in change.ids)
+    return found
 
 
 def words(held: dict | None) -> str:

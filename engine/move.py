@@ -47,7 +47,8 @@ class Steps(Protocol):
         """What the audit log's apply-start entry says of the plan (what restarts, what is created)."""
 
     def write(self, plan) -> None:
-        """The stage's files and rows in place (rows compare-and-swap on their before-images)."""
+        """The stage's files and rows in place (rows compare-and-swap on their before-images).
+        Raises Refused, having written nothing, when a row changed since the plan."""
 
     def converge(self, plan, out) -> float | None:
         """The running stack onto what was written; how long a restarted service was away, if one was."""
@@ -128,11 +129,17 @@ def run_gates(settings: Settings, names: list[str], recorded, since, target: Sta
 
 def apply(settings: Settings, target: Stage, outcome: Outcome, steps: Steps, force: bool, out) -> None:
     """Back up, mark pending, write, converge, verify; on failure put the backup back and raise
-    VerifyFailed; else record the stage and re-plan (it must be empty)."""
+    VerifyFailed; else record the stage and re-plan (it must be empty). A write the target refuses
+    (``Refused``: a row changed since the plan) changed nothing: the mark is taken back and the
+    refusal raised, with no restart."""
     plan, d = outcome.plan, settings.deploy_dir
     old_state = state.read(d) or {}
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     changed = steps.changes(plan)
+    if changes.rows(changed) and not callable(getattr(steps, "restore_rows", None)):
+        raise MigrationError(f"the {type(steps).__name__} steps change rows but cannot put them back",
+                             where="Steps.restore_rows", hint="a target that lists rows must restore them: "
+                                                              "nothing was changed")
     try:
         saved = backup.save(d, settings.gates.keep_backups, (*changes.files(changed), state.STATE),
                             label=f"to-{target.number}", rows=changes.rows(changed))
@@ -146,11 +153,16 @@ def apply(settings: Settings, target: Stage, outcome: Outcome, steps: Steps, for
         raise MigrationError(f"cannot prepare the change: {os_problem(exc)}", where=str(d),
                              hint="free space in the deploy directory's filesystem (`df -h`), then run again; "
                                   "the deployed files were not changed") from None
-    away = None
+    away, problems, written = None, [], False
     try:
         steps.write(plan)
+        written = True
         away = steps.converge(plan, out)
         problems = steps.verify()
+    except Refused as exc:
+        if not written:   # the target refused its own write: nothing changed
+            refused(d, saved, changes.files(changed), old_state, plan.recorded, target, exc, out)
+        problems = [exc.message]
     except MigrationError as exc:
         problems = [exc.message]
     except OSError as exc:  # a full disk, a read-only remount: the change is half made
@@ -185,6 +197,21 @@ def os_problem(exc: OSError) -> str:
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
 
+def refused(d: Path, saved: Path, names, old_state: dict, recorded, target: Stage, exc: Refused, out) -> None:
+    """The target refused its own write before changing anything (a row someone changed since the
+    plan): the files are checked back against the backup, the mark is taken back, the refusal is
+    audited and raised as it is (exit 2). Nothing restarts: nothing reached the running stack."""
+    out(f"the change was refused before anything was written: {exc.what}")
+    try:
+        backup.restore(saved, d, names)
+        state.write(d, **{k: v for k, v in old_state.items() if k != "pending"})
+        state.audit(d, "refused", **{"from": recorded, "to": target.number, "result": "refused",
+                                     "problems": [exc.what]})
+    except (OSError, MigrationError) as failure:
+        out(f"taking the pending mark back failed: {failure}; the next run converges from {saved}")
+    raise exc
+
+
 def roll_back(d: Path, saved: Path, names, old_state: dict, recorded, target: Stage, problems: list[str], out,
               reapply, restore_rows=None) -> None:
     """Put the backup's ``names`` back, and its row sets through ``restore_rows`` (the target's
@@ -200,15 +227,18 @@ def roll_back(d: Path, saved: Path, names, old_state: dict, recorded, target: St
         failures.append("restoring the files failed: " + exc.message.replace("\n", "; "))
     except OSError as exc:
         failures.append(f"restoring the files failed: {os_problem(exc)}; copy them back from {saved} by hand")
+    files_back = not failures   # the containers are put back onto restored files only
     if restore_rows is not None:
         try:
-            for rows in backup.saved_rows(saved):
-                left = restore_rows(rows)
+            for rows in reversed(backup.saved_rows(saved)):   # the last written, the first put back
+                left = list(restore_rows(rows) or ())
                 out(f"restored {len(rows.before) - len(left)} row(s) of {rows.table}"
                     + (f"; left {', '.join(map(str, left))} as someone changed them since the plan" if left else ""))
         except MigrationError as exc:
             failures.append("restoring the rows failed: " + exc.message.replace("\n", "; "))
-    if not failures:
+        except Exception as exc:   # a database's own error: said, and the rest of the rollback still runs
+            failures.append(f"restoring the rows failed: {type(exc).__name__}: {exc}")
+    if files_back:
         try:
             reapply()
         except MigrationError as exc:

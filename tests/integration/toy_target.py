@@ -30,7 +30,7 @@ from checks.run import Extra, start
 from core import state
 from core.config import Settings, Stage
 from core.registry import KeyPlace, TargetSpec
-from core.errors import MigrationError
+from core.errors import MigrationError, Refused
 from core.files import atomic_write, read_text
 from decommission.run import Routed
 from engine import move as engine
@@ -73,7 +73,7 @@ def _swap(rows: list[dict], expect: tuple, put: tuple, already: tuple) -> list[d
     for old, new, done in zip(expect, put, already):
         i = by_id.get(old[KEY])
         if i is None or rows[i] not in (old, done):
-            raise MigrationError(f"row {old[KEY]} of {TABLE} changed since the plan: nothing was written",
+            raise Refused(f"row {old[KEY]} of {TABLE} changed since the plan: nothing was written",
                                  where=os.environ["TOY_DB"], hint="plan again (run the same command)")
         out[i] = new
     return out

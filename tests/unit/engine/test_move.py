@@ -2,6 +2,8 @@
 same move as the two real ones. Verified, its stage is recorded and the re-plan is empty; refused
 by its verification, its file comes back byte for byte and the state says where it was; a move
 that does not converge says so; a disk that cannot take the backup changes nothing."""
+import datetime
+import decimal
 import json
 from dataclasses import dataclass, field
 
@@ -9,7 +11,7 @@ import pytest
 import yaml
 
 from core import config, state
-from core.errors import MigrationError, VerifyFailed
+from core.errors import MigrationError, Refused, VerifyFailed
 from engine import backup, move
 from engine import changes
 from engine.changes import FileChange, Restart, RowsChange
@@ -165,7 +167,7 @@ class Rows(Toy):
     def _swap(self, expect, put):
         for old, new in zip(expect, put):
             if self.table.get(old["id"]) not in (old, new):
-                raise MigrationError(f"row {old['id']} of ai_agent changed since the plan: nothing was written")
+                raise Refused(f"row {old['id']} of ai_agent changed since the plan: nothing was written")
         for new in put:
             self.table[new["id"]] = dict(new)
 
@@ -194,11 +196,7 @@ AGENTS = {"a1": {"id": "a1", "model": "local", "name": "厨房"}, "a2": {"id": "
     # refused by verification: the rows come back as they were
     (False, None, {"a1": "local", "a2": "local", "b": "their-own"},
      ["write", "converge", "verify", "restore_rows", "reapply"], "does not answer", "restored 2 row(s) of ai_agent"),
-    # a row edited in the console after the plan: nothing written, the edit kept, the row named
-    (True, {"a2": {"id": "a2", "model": "deepseek", "name": "door"}}, {"a1": "local", "a2": "deepseek", "b": "their-own"},
-     ["restore_rows", "reapply"], "row a2 of ai_agent changed since the plan",
-     "restored 1 row(s) of ai_agent; left a2 as someone changed them since the plan"),
-], ids=["verified", "verification-fails", "edited-in-the-console"])
+], ids=["verified", "verification-fails"])
 def test_rows_are_backed_up_and_put_back_by_the_engine(settings, healthy, edit, rows_after, calls, says, restored):
     table = {k: dict(v) for k, v in AGENTS.items()}
     toy = Rows(settings, settings.stage(1), table, edit=edit, healthy=healthy)
@@ -283,3 +281,59 @@ def test_the_pending_mark_and_the_audit_say_what_the_move_changes(settings):
 ], ids=["an-older-mark", "nothing-listed", "files-and-a-container"])
 def test_a_pending_mark_in_words(mark, says):
     assert changes.pending_line(mark) == says
+
+
+def test_a_row_edited_in_the_console_since_the_plan_is_refused_and_nothing_restarts(settings):
+    """Someone edits an agent between the plan and the write: the target's compare-and-swap
+    refuses before writing anything; the engine takes its mark back and raises the refusal (exit
+    2), with no rollback and no restart: the running stack never saw a change."""
+    table = {k: dict(v) for k, v in AGENTS.items()}
+    state.write(settings.deploy_dir, stage=0, since=1.0)
+    toy = Rows(settings, settings.stage(1), table, edit={"a2": {"id": "a2", "model": "deepseek", "name": "door"}})
+    out = []
+    with pytest.raises(Refused, match="row a2 of ai_agent changed since the plan") as err:
+        move.apply(settings, settings.stage(1), move.Outcome(toy.plan()), toy, force=False, out=out.append)
+    assert err.value.exit_code == 2 and toy.calls == []   # no write, no converge, no restore, no reapply
+    assert {k: r["model"] for k, r in table.items()} == {"a1": "local", "a2": "deepseek", "b": "their-own"}
+    after = state.read(settings.deploy_dir)
+    assert not (settings.deploy_dir / STACK).exists() and after["stage"] == 0 and "pending" not in after
+    assert audit(settings.deploy_dir)[-2:] == ["apply-start", "refused"]
+
+
+def test_a_target_that_lists_rows_but_cannot_put_them_back_is_refused_before_anything(settings):
+    class NoRestore(Rows):
+        restore_rows = None
+    toy = NoRestore(settings, settings.stage(1), {k: dict(v) for k, v in AGENTS.items()})
+    with pytest.raises(MigrationError, match="change rows but cannot put them back"):
+        move.apply(settings, settings.stage(1), move.Outcome(toy.plan()), toy, force=False, out=lambda *_: None)
+    assert toy.calls == [] and state.read(settings.deploy_dir) is None
+
+
+@pytest.mark.parametrize("fails", [OSError(5, "Input/output error"), RuntimeError("the database went away"), None],
+                         ids=["os-error", "database-error", "returns-none"])
+def test_a_row_restore_that_breaks_is_said_and_the_rest_of_the_rollback_still_runs(settings, fails):
+    class Breaks(Rows):
+        def restore_rows(self, change):
+            self.calls.append("restore_rows")
+            if fails is not None:
+                raise fails
+    toy = Breaks(settings, settings.stage(1), {k: dict(v) for k, v in AGENTS.items()}, healthy=False)
+    with pytest.raises(VerifyFailed) as err:
+        move.apply(settings, settings.stage(1), move.Outcome(toy.plan()), toy, force=False, out=lambda *_: None)
+    assert toy.calls[-1] == "reapply" and "pending" not in state.read(settings.deploy_dir)
+    assert ("only in part" in err.value.what) is (fails is not None)
+
+
+def test_two_sets_of_one_table_are_both_kept_and_put_back_last_first(settings):
+    first = RowsChange("ai_agent", "id", ({"id": "a", "m": 1},), ({"id": "a", "m": 2},))
+    second = RowsChange("ai_agent", "id", ({"id": "b", "m": 1},), ({"id": "b", "m": 2},))
+    saved = backup.save(settings.deploy_dir, 3, (), rows=(first, second))
+    assert backup.saved_rows(saved) == (first, second)
+    assert changes.summary((first, second))["rows"] == {"ai_agent": ["a", "b"]}
+
+
+@pytest.mark.parametrize("value", [datetime.datetime(2026, 1, 1), decimal.Decimal("0.7"), b"x", ("a", "b")],
+                         ids=["datetime", "decimal", "bytes", "tuple"])
+def test_a_row_value_the_backup_would_change_is_refused_when_the_change_is_made(value):
+    with pytest.raises(ValueError, match="JSON values only"):
+        RowsChange("ai_model_config", "id", ({"id": 1, "v": value},), ({"id": 1, "v": value},))
