@@ -11,7 +11,6 @@ from invoke import task as _task
 import sys
 from core.errors import MigrationError
 from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
-from core import config
 
 # No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
 task = functools.partial(_task, auto_shortflags=False)
@@ -40,4 +39,5 @@ def converted(fn):
 
 def settings(c):
     """The validated settings of the task's Invoke config."""
+    from core import config
     return config.load(c.config)

@@ -446,7 +446,7 @@ def _target(data: Mapping, where: str) -> str:
 def _target_sections(root: Mapping, where: str) -> dict[str, Any]:
     """Each target's own section under migrate:, validated by that target whichever target runs
     (a typo in any is an error; a target's own task may read its section on another's config)."""
-    return {spec.section: spec.settings(root.get(spec.section) or {}, f"{where}.{spec.section}")
+    return {spec.section: registry.load(spec.settings)(root.get(spec.section) or {}, f"{where}.{spec.section}")
             for spec in registry.specs() if spec.section}
 
 

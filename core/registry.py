@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 TARGETS: dict[str, "str | TargetSpec"] = {   # name -> its package (or, in a test, its spec); the first is the default
     "compose-env": "targets.compose_env",
@@ -32,7 +32,7 @@ class TargetSpec:
     implementation: Any           # "module:Class" of the Target (orchestration/targets.py's protocol), or the class
     key_place: KeyPlace           # where its deployment keeps the key (cron, which has no key, reads it)
     section: str | None = None    # its own settings under migrate:, validated by ``settings``
-    settings: Callable[[Mapping, str], Any] = lambda data, where: None
+    settings: Any = None          # "module:function" (or the function) that validates its section
     host_ollama: bool = False     # whether migrate.local_llm.runs_on: host is possible
     sandbox_config: str = ""      # the rehearsal's config file for this target (beside tasks.py)
     sandbox_steps: str = ""       # the module of its sandbox: up(), front(), containers(), ADOPTS_FIRST

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from core.config import Settings
 from checks import history
-from decommission.quarantine import newest_copy
-from alerts.message import Event
 from core.errors import ConfigError
 
 LOG = "alerts.jsonl"
@@ -33,6 +31,7 @@ def next_steps(settings: Settings, stage: int | None, failing: list[str], recove
     cutover = max(settings.stages)
     if stage == cutover and any(name in API_CHECKS for name in failing):
         # The outage plan: every chat on the local model (its quarantined copy put back first).
+        from decommission.quarantine import newest_copy
         copy = newest_copy(settings)
         model = settings.local_llm.model
         if copy is not None:
@@ -45,6 +44,7 @@ def next_steps(settings: Settings, stage: int | None, failing: list[str], recove
 
 
 def _event(settings, source, status, stage, changed, failing, recovered=False):
+    from alerts.message import Event
     return Event(source, status, socket.gethostname(), stage, changed, failing,
                  next_steps(settings, stage, [name for name, *_ in failing], recovered))
 

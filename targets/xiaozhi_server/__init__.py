@@ -3,9 +3,13 @@ picked in data/.config.yaml; a weighted split needs a router in front of it (the
 proxy). Light on purpose: core/registry.py reads SPEC from here."""
 from __future__ import annotations
 
-from core.registry import KeyPlace, TargetSpec
-from targets.xiaozhi_server import settings
 import yaml
+
+from core.registry import KeyPlace, TargetSpec
+
+SECTION = "xiaozhi_server"          # migrate.xiaozhi_server: this target's settings (settings.py)
+CONFIG_FILE = "data/.config.yaml"   # their server's config; the API entry's key is deployed there
+API_ENTRY = "MigrateApiLLM"          # the entry the toolkit adds under LLM: (cron finds the key in it)
 
 
 def _deployed_key(text: str) -> str:
@@ -13,7 +17,7 @@ def _deployed_key(text: str) -> str:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
         return ""
-    entry = ((data or {}).get("LLM") or {}).get(settings.API_ENTRY) if isinstance(data, dict) else None
+    entry = ((data or {}).get("LLM") or {}).get(API_ENTRY) if isinstance(data, dict) else None
     value = entry.get("api_key") if isinstance(entry, dict) else None
     return value if isinstance(value, str) else ""
 
@@ -22,9 +26,9 @@ SPEC = TargetSpec(
     name="xiaozhi-server",
     summary="the upstream xiaozhi-esp32-server, its LLM picked in data/.config.yaml",
     implementation="targets.xiaozhi_server.target:XiaozhiServer",
-    key_place=KeyPlace(settings.CONFIG_FILE, _deployed_key),
-    section=settings.SECTION,
-    settings=settings.read,
+    key_place=KeyPlace(CONFIG_FILE, _deployed_key),
+    section=SECTION,
+    settings="targets.xiaozhi_server.settings:read",
     host_ollama=True,
     review="targets.xiaozhi_server.review:expected",
     sandbox_steps="targets.xiaozhi_server.sandbox",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from adapters.compose import OFF_PROFILE
 from core import envfile
-from targets.xiaozhi_server.settings import CONFIG_FILE
+from targets.xiaozhi_server import CONFIG_FILE
 from core.config import Settings, Stage
 from targets.xiaozhi_server import router, stages
 from targets.xiaozhi_server.settings import XiaozhiServer, own

@@ -14,7 +14,8 @@ from core.files import write_files
 from core.services import LOCAL_LLM_SERVICE
 from compose_stack.templating import environment
 from targets.xiaozhi_server import router_image
-from targets.xiaozhi_server.settings import CONFIG_FILE, own
+from targets.xiaozhi_server import CONFIG_FILE
+from targets.xiaozhi_server.settings import own
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ADOPTS_FIRST = True   # their server as found: the demo's stage 0 adopts it

@@ -1,5 +1,5 @@
 """``migrate.xiaozhi_server``: this target's own settings, validated with config's rules
-(core/registry.py's TargetSpec.settings), and the two names of their server's files it owns."""
+(core/registry.py's TargetSpec.settings names ``read``), and the router image's tag."""
 from __future__ import annotations
 
 import re
@@ -8,10 +8,7 @@ from typing import Any, Mapping
 
 from core import config
 from core.errors import ConfigError
-
-SECTION = "xiaozhi_server"          # migrate.xiaozhi_server
-CONFIG_FILE = "data/.config.yaml"   # their server's config; the API entry's key is deployed there
-API_ENTRY = "MigrateApiLLM"          # the entry the toolkit adds under LLM: (cron finds the key in it)
+from targets.xiaozhi_server import SECTION
 
 ROUTER_IMAGE = "xiaozhi-litellm:1.108.7"  # what `invoke router.build` builds (litellm/ beside this file)
 

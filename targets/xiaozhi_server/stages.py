@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from targets.xiaozhi_server.settings import API_ENTRY
+from targets.xiaozhi_server import API_ENTRY
 from targets.xiaozhi_server import router, server_config as sc
 
 VALIDATE, SPLIT, CUTOVER = 1, 2, 3   # the stage numbers, as this target reads them (above)

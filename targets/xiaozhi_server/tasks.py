@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from core.cli import converted, settings as _settings, task
-from targets.xiaozhi_server.settings import SECTION
+from targets.xiaozhi_server import SECTION
 
 
 @task(help={"base_image": "the image the wheels go into: Debian 12 with CPython 3.11 (default xiaozhi-base:"
