@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import importlib
 import os
 import sys
 
@@ -187,8 +186,9 @@ def sandbox_build(c, rebuild=False):
     """Build the sandbox image and each target's own (the router's: LiteLLM, wheels pinned by hash)."""
     from rehearsal import sandbox_stack
     sandbox_stack.build(c.config, rebuild=rebuild)
-    for spec in registry.specs():
-        importlib.import_module(spec.sandbox_steps).build(sandbox_stack.sandbox_settings(c.config), rebuild=rebuild)
+    for spec in registry.specs():   # a target without a sandbox builds nothing here
+        if spec.sandbox_steps:
+            registry.sandbox_of(spec.name).build(sandbox_stack.sandbox_settings(c.config), rebuild=rebuild)
 
 
 @task(help={"wait_timeout": "seconds to wait for every service to be healthy (default 180)"})

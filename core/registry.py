@@ -11,6 +11,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from core.errors import ConfigError
+
 TARGETS: dict[str, "str | TargetSpec"] = {   # name -> its package (or, in a test, its spec); the first is the default
     "compose-env": "targets.compose_env",
     "xiaozhi-server": "targets.xiaozhi_server",
@@ -56,6 +58,16 @@ def spec(name: str) -> TargetSpec:
 
 def specs() -> list[TargetSpec]:
     return [spec(name) for name in TARGETS]
+
+
+def sandbox_of(name: str):
+    """The module of a target's sandbox (up, front, containers, build, ADOPTS_FIRST)."""
+    found = spec(name).sandbox_steps
+    if not found:
+        raise ConfigError(f"the target {name} has no sandbox", where="migrate.target",
+                          hint="rehearse with a target that has one: " + ", ".join(
+                              n for n in TARGETS if spec(n).sandbox_steps))
+    return importlib.import_module(found)
 
 
 def load(dotted: Any) -> Any:

@@ -5,7 +5,6 @@ with health checks between them (stage 3 decommissions the local LLM), measures 
 split at the emulators, and tears the sandbox down unless asked to keep it."""
 from __future__ import annotations
 
-import importlib
 import socket
 import time
 
@@ -37,7 +36,7 @@ def _counts(url: str) -> dict:
 
 def _sandbox(settings: Settings):
     """The target's own sandbox module (its TargetSpec.sandbox_steps)."""
-    return importlib.import_module(registry.spec(settings.target).sandbox_steps)
+    return registry.sandbox_of(settings.target)
 
 
 def front(settings: Settings) -> tuple[str, str, dict, str]:
@@ -68,8 +67,10 @@ def settings(given=None, target: str | None = None):
     root = Path(__file__).resolve().parent.parent
     data = (cfg.plain(given).get("migrate") or {}) if given is not None else {}
     target = target or (data.get("target") if isinstance(data.get("sandbox"), dict) else None) or registry.default()
-    if target not in registry.TARGETS:
-        raise ConfigError(f"unknown target {target!r}", where="--target", hint="one of: " + ", ".join(registry.names()))
+    rehearsed = [n for n in registry.names() if registry.spec(n).sandbox_config]
+    if target not in rehearsed:
+        raise ConfigError(f"{'unknown target' if target not in registry.TARGETS else 'no sandbox for the target'} "
+                          f"{target!r}", where="--target", hint="one of: " + ", ".join(rehearsed))
     if isinstance(data.get("sandbox"), dict) and data.get("target", registry.default()) == target:
         config, project = given, f"{given.migrate.project}-demo"
     else:

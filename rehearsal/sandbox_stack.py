@@ -3,7 +3,6 @@ at stage 0 with a model store on its volume, report on it, and take it all down.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import shutil
 import subprocess
 import tempfile
@@ -121,8 +120,7 @@ def up(config, settings: Settings, *, out=print, wait_timeout: int = 180) -> Non
         raise DockerError(f"container {settings.local_llm.container} already exists, owned by "
                           f"{owner or 'no Compose project'}", where="docker ps -a",
                           hint=f"take that stack down first (its project: {owner}) or remove the container")
-    spec = registry.spec(settings.target)
-    importlib.import_module(spec.sandbox_steps).up(settings, sb, out=out, wait_timeout=wait_timeout)
+    registry.sandbox_of(settings.target).up(settings, sb, out=out, wait_timeout=wait_timeout)
 
 
 def status(settings: Settings) -> str:

@@ -114,3 +114,17 @@ def test_each_registered_target_is_its_own_class_with_the_whole_protocol():
     for cls in classes:
         assert not any(issubclass(cls, other) for other in classes if other is not cls), cls
         assert inspect.getmro(cls)[1:] == (object,), cls
+
+
+def test_a_target_without_a_sandbox_is_refused_by_the_rehearsal_and_skipped_by_the_build(monkeypatch):
+    """A registered target need not have a sandbox: the rehearsal says so instead of a traceback."""
+    from rehearsal import demo
+    bare = dataclasses.replace(registry.spec("compose-env"), name="bare", sandbox_steps="", sandbox_config="")
+    monkeypatch.setitem(registry.TARGETS, "bare", bare)
+    with pytest.raises(ConfigError, match="the target bare has no sandbox"):
+        registry.sandbox_of("bare")
+    with pytest.raises(ConfigError, match="no sandbox for the target 'bare'") as err:
+        demo.settings(None, "bare")
+    assert "compose-env" in err.value.hint and "bare" not in err.value.hint
+    with pytest.raises(ConfigError, match="unknown target 'nope'"):
+        demo.settings(None, "nope")
