@@ -71,13 +71,7 @@ def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
     """Verifying certificates and host names against ``ca_file``, else certifi's bundle; built
     once per process and file (loading a bundle costs ~40 ms)."""
     if ca_file not in _contexts:
-        if ca_file is None:
-            try:
-                cafile = certifi.where()
-            except ImportError:  # the system's bundle
-                cafile = None
-        else:
-            cafile = ca_file
+        cafile = certifi.where() if ca_file is None else ca_file
         try:
             _contexts[ca_file] = ssl.create_default_context(cafile=cafile)
         except (OSError, ssl.SSLError) as exc:

@@ -92,7 +92,6 @@ async def containers(settings: Settings, timeout: float) -> Stack:
 def orphans(settings: Settings, labelled: dict[str, str]) -> list[str] | str | None:
     """The project's containers whose service neither the operator's file nor the override
     declares (Compose's orphans), as 'container (service S)'; None when nothing is deployed."""
-
     try:
         base = read_text(settings.deploy_dir / compose.BASE_FILE)
         if base is None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 from invoke import Exit
 from invoke import task as _task
-import sys
+
 from core.errors import MigrationError
 from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
 
 # No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
 task = functools.partial(_task, auto_shortflags=False)
+
 
 def converted(fn):
     """The one place where toolkit errors become exit codes and messages. While a task runs, its
@@ -33,8 +35,6 @@ def converted(fn):
             sys.stdout.flush()
             sys.stdout, sys.stderr = streams
     return wrapper
-
-
 
 
 def settings(c):

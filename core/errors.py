@@ -1,6 +1,7 @@
 """One exception root. Each error carries what failed, where, and what to do next; only
-``tasks.py`` turns them into ``invoke.Exit(message, code)``."""
+``core/cli.py`` (``converted``, around every task) turns them into ``invoke.Exit(message, code)``."""
 from __future__ import annotations
+
 import re
 
 

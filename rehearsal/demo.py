@@ -5,23 +5,21 @@ with health checks between them (stage 3 decommissions the local LLM), measures 
 split at the emulators, and tears the sandbox down unless asked to keep it."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import socket
 import time
+from pathlib import Path
 
-import httpx
+from invoke.config import Config
 
+from adapters import compose, docker_api, http
+from core import config as cfg, defaults, registry, state
+from core.config import Settings
+from core.errors import ConfigError, Refused, VerifyFailed
 from orchestration import health as health_command
 from orchestration import move
 from rehearsal import sandbox_stack
-from core import registry, state
-from core.config import Settings
-from adapters import compose, docker_api
-from core.errors import Refused, VerifyFailed
-import dataclasses
-from pathlib import Path
-from invoke.config import Config
-from core import config as cfg, defaults
-from core.errors import ConfigError
 
 # Ollama's own chat (llm-service, the router) and its OpenAI-compatible one (the server's `ollama` provider)
 LOCAL_ROUTES, API_ROUTE = ("POST /api/chat", "POST /v1/chat/completions"), "POST /compatible-mode/v1/chat/completions"
@@ -29,8 +27,8 @@ LOCAL_ROUTES, API_ROUTE = ("POST /api/chat", "POST /v1/chat/completions"), "POST
 
 def _counts(url: str) -> dict:
     try:
-        return httpx.get(url + "/_sandbox/stats", timeout=5, trust_env=False).json()["requests"]
-    except (httpx.HTTPError, ValueError):
+        return json.loads(http.request("GET", url + "/_sandbox/stats", timeout=5)[1])["requests"]
+    except (http.HTTPError, ValueError, KeyError, TypeError):
         return {}
 
 
@@ -49,8 +47,12 @@ def observed_split(settings: Settings, n: int) -> dict:
     local_url, api_root = settings.local_llm.probe_url, settings.api.probe_url.split("/compatible-mode")[0]
     before = _counts(local_url), _counts(api_root)
     root, route, body, _ = front(settings)
-    with httpx.Client(base_url=root, timeout=60, trust_env=False) as http:
-        errors = sum(http.post(route, json=body).status_code != 200 for _ in range(n))
+    errors = 0
+    for _ in range(n):
+        try:
+            errors += http.request("POST", root + route, timeout=60, json=body)[0] != 200
+        except http.HTTPError:
+            errors += 1
     after = _counts(local_url), _counts(api_root)
     local = sum(after[0].get(route, 0) - before[0].get(route, 0) for route in LOCAL_ROUTES)
     api = after[1].get(API_ROUTE, 0) - before[1].get(API_ROUTE, 0)
@@ -62,8 +64,6 @@ def settings(given=None, target: str | None = None):
     is a sandbox config of ``target`` (its ports, its project name + "-demo"), else the target's
     sandbox file over the defaults as project xiaozhi-demo. The demo never touches a real
     deployment or the user's sandbox. ``target``: the -f config's, else the default target."""
-
-
     root = Path(__file__).resolve().parent.parent
     data = (cfg.plain(given).get("migrate") or {}) if given is not None else {}
     target = target or (data.get("target") if isinstance(data.get("sandbox"), dict) else None) or registry.default()

@@ -1,5 +1,5 @@
 """The router the xiaozhi-server target deploys at stage 2: the real LiteLLM proxy, built into a
-local image from wheels pinned by hash (xiaozhi_server/litellm/). `invoke router.build` builds it
+local image from wheels pinned by hash (targets/xiaozhi_server/litellm/). `invoke router.build` builds it
 on the operator's host; `sandbox.build` calls the same for the rehearsal. Only the download
 reaches the package registry (pip, as configured on this host: its index or mirror); the image is
 built with no network on a Debian 12 base (CPython 3.11, which the pinned wheels are for)."""
@@ -52,7 +52,7 @@ def download(out=print) -> Path:
 
 
 def up_to_date(client) -> bool:
-    """Whether the router image exists and was built from xiaozhi_server/litellm/ as it is now."""
+    """Whether the router image exists and was built from targets/xiaozhi_server/litellm/ as it is now."""
     return (docker_api.image_labels(client, TAG) or {}).get(LABEL) == sources_digest()
 
 
