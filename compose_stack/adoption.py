@@ -37,21 +37,24 @@ def folder_problems(deploy_dir: Path, dotenv: str | None) -> list[str]:
     return problems
 
 
-def lines(plan) -> list[str]:
-    """What the plan says about the operator's own files, orphans included (status shows them too)."""
-    lines = [f"  NOT ADOPTABLE: {problem}" for problem in plan.adoption.problems]
-    if plan.adoption.theirs:
-        lines.append(f"  {compose.BASE_FILE}: yours, never written; left alone: {', '.join(plan.adoption.theirs)}")
-    if plan.base_changed:
-        lines.append(f"  {compose.BASE_FILE} changed since it was last applied ({plan.base_changed[0]} -> "
-                     f"{plan.base_changed[1]}): planned against it as it is now")
-    if not plan.compose_file_ok and plan.dotenv_link:
+def lines(found: Adoption, *, compose_file: str, compose_file_ok: bool, dotenv_link: bool,
+          orphans=(), base_changed: tuple[str, str] | None = None) -> list[str]:
+    """What a plan says about the operator's own folder: what stops adoption, their services left
+    alone, their base file changed since it was applied (as sha256 prefixes), the COMPOSE_FILE line
+    of their .env, and the orphans (status shows them too)."""
+    lines = [f"  NOT ADOPTABLE: {problem}" for problem in found.problems]
+    if found.theirs:
+        lines.append(f"  {compose.BASE_FILE}: yours, never written; left alone: {', '.join(found.theirs)}")
+    if base_changed:
+        lines.append(f"  {compose.BASE_FILE} changed since it was last applied ({base_changed[0]} -> "
+                     f"{base_changed[1]}): planned against it as it is now")
+    if not compose_file_ok and dotenv_link:
         lines.append(f"  {DOTENV} is a symlink, and nothing is written through one: add the line COMPOSE_FILE="
-                     f"{plan.compose_file} to the file it points at, so that your own `docker compose` merges both files")
-    elif not plan.compose_file_ok:
+                     f"{compose_file} to the file it points at, so that your own `docker compose` merges both files")
+    elif not compose_file_ok:
         lines.append(f"  {DOTENV}: COMPOSE_FILE will name {compose.BASE_FILE} and {compose.OVERRIDE_FILE} (only that "
                      "line is written), so that your own `docker compose` merges the same two files")
-    for orphan in plan.orphans:
+    for orphan in orphans:
         lines.append(f"  ORPHAN: {orphan}: no service of the merged model declares it; left running; remove "
                      "it yourself (`docker rm -f NAME`) or declare it again")
     return lines

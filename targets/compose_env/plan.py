@@ -178,6 +178,12 @@ def base_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def folder_lines(plan: Plan) -> list[str]:
+    """compose_stack/adoption.py's lines for this plan."""
+    return adoption.lines(plan.adoption, compose_file=plan.compose_file, compose_file_ok=plan.compose_file_ok,
+                          dotenv_link=plan.dotenv_link, orphans=plan.orphans, base_changed=plan.base_changed)
+
+
 def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
     """The plan as an operator reads it, key redacted."""
     t = plan.target
@@ -203,7 +209,7 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
         lines.append("  create: " + ", ".join(create) + " (no container yet)")
     if plan.left_running:
         lines.append("  left running (decommissioned separately): " + ", ".join(plan.left_running))
-    lines += adoption.lines(plan)
+    lines += folder_lines(plan)
     if plan.model_diff:
         lines.append("  merged model (docker compose config of your file + the override; the toolkit's values "
                      "shown, yours only named):")

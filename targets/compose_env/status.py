@@ -3,7 +3,6 @@ from __future__ import annotations
 
 
 from checks import judge
-from compose_stack import adoption
 from targets.compose_env import plan as planning
 from targets.compose_env.render import render
 from adapters import docker_api
@@ -51,7 +50,7 @@ def converge_lines(settings: Settings, stage: Stage) -> list[str]:
     plan = planning.make(settings, world, stage, wanted, allow_skip=True)
     lines = [f"file {c.name}: " + (f"DIFFERS from stage {stage.number}" if c.changed else f"matches stage {stage.number}")
              for c in plan.files]
-    lines += [line.strip() for line in adoption.lines(plan)]
+    lines += [line.strip() for line in planning.folder_lines(plan)]
     if unreachable:
         return lines + [f"containers: unknown ({unreachable})"]
     drift = judge.drift_of(stage, world.envs)

@@ -87,8 +87,6 @@ class ServerPlan:
     compose_file_ok: bool = True
     dotenv_link: bool = False
     compose_file: str = ""
-    base_changed: None = None        # adoption.lines reads these two (the compose target's)
-    orphans: list[str] = field(default_factory=list)
 
     @property
     def changed_files(self) -> list[Change]:
@@ -456,7 +454,8 @@ def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
         lines.append(f"  local model's service {plan.local}: started (its container is not running)")
     if plan.router:
         lines.append(f"  router {xs.router_service}: {plan.router}")
-    lines += adoption.lines(plan)
+    lines += adoption.lines(plan.adoption, compose_file=plan.compose_file, compose_file_ok=plan.compose_file_ok,
+                            dotenv_link=plan.dotenv_link)
     lines += [f"  note: {n}" for n in plan.notes]
     lines += [f"  refused: {r}" for r in plan.refusals]
     return "\n".join(lines)

@@ -32,7 +32,6 @@ SAFE = {   # field: why it holds no secret
     "checks.facts.Container.env": "the drift variables only (limits and weights), never the key",
     "targets.compose_env.plan.Plan.files": "FileChanges, whose contents are repr=False",
     "targets.compose_env.plan.Plan.base_changed": "two digests of their base file",
-    "targets.xiaozhi_server.plan.ServerPlan.base_changed": "always None (the compose target's field)",
     "targets.xiaozhi_server.plan.ServerPlan.files": "Changes, whose contents are repr=False",
     "targets.xiaozhi_server.health.Answer.url": "the server's own port",
     "targets.xiaozhi_server.health.Answer.body": "what the server's port 8000 answers to anyone",
