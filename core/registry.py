@@ -37,7 +37,7 @@ class TargetSpec:
     settings: Any = None          # "module:function" (or the function) that validates its section
     host_ollama: bool = False     # whether migrate.local_llm.runs_on: host is possible
     sandbox_config: str = ""      # the rehearsal's config file for this target (beside tasks.py)
-    sandbox_steps: str = ""       # the module of its sandbox: up(), front(), containers(), ADOPTS_FIRST
+    sandbox_steps: str = ""       # its sandbox's module: up, build, front, containers, report_lines, ADOPTS_FIRST
     review: str = ""              # "module:function" of its reviewable copies under compose/ (`invoke render`)
     tasks: str = ""               # "module:attr" of an Invoke Collection of its own tasks, if any
 

@@ -148,11 +148,7 @@ def run(config, settings: Settings, *, keep: bool = False, requests: int = 200, 
         report.append(f"  {requests} chats reached local {split['local']} / API {split['api']}, "
                       f"{split['errors']} errors; configured {settings.stage(3).weights}")
         _health(settings, report, out)
-        away = [e.get("server_away_s") for e in state.audit_tail(settings.deploy_dir, 50)
-                if e["event"] == "applied" and e.get("server_away_s") is not None]
-        if away:
-            report.append(f"  the server restarted {len(away)} times; devices were offline "
-                          + ", ".join(f"{s:.1f}" for s in away) + " s (from the restart until 8000 answered again)")
+        report += _sandbox(settings).report_lines(settings)   # what the target's own moves cost
     finally:
         if not keep:
             out("== tearing the sandbox down (--keep leaves it up)")

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from adapters import compose, docker_api
+from core import state
 from core.config import Settings
 from core.errors import DockerError
 from core.files import write_files
@@ -71,3 +72,14 @@ def containers(settings: Settings) -> list[str]:
 def build(sb, *, rebuild: bool = False, out=print) -> None:
     """The router's image, on the sandbox's local base (``sb``: the rehearsal's SandboxSettings)."""
     router_image.build(sb.local_base_image, rebuild=rebuild)
+
+
+def report_lines(settings: Settings) -> list[str]:
+    """The demo's report on what this target's moves cost: how long the server was away at each
+    restart (the audit log's applied entries)."""
+    away = [e.get("server_away_s") for e in state.audit_tail(settings.deploy_dir, 50)
+            if e["event"] == "applied" and e.get("server_away_s") is not None]
+    if not away:
+        return []
+    return [f"  the server restarted {len(away)} times; devices were offline "
+            + ", ".join(f"{s:.1f}" for s in away) + " s (from the restart until 8000 answered again)"]
