@@ -39,7 +39,7 @@ def targets(settings: Settings, which: str) -> list[Target]:
         if not settings.api_key:
             raise ConfigError("the API target needs a key", where="QWEN_API_KEY / DASHSCOPE_API_KEY",
                               hint="export QWEN_API_KEY=... or use --target local")
-        out.append(Target("api", settings.api.probe_url, settings.api.model, settings.api_key))
+        out.append(Target("api", settings.api.probe_url, settings.api.model, settings.api_key, settings.api.ca_file))
     return out
 
 

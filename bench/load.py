@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 
-import httpx
-
+from adapters import http
 from core.stats import percentile
-
-# httpx writes a request's headers and body separately: without TCP_NODELAY, Nagle's algorithm
-# adds up to 40 ms to every first-token measurement.
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 @dataclass
@@ -62,6 +56,7 @@ class Target:
     url: str
     model: str
     key: str = field(default="", repr=False)
+    ca_file: str | None = None    # api.ca_file: the CA that signed the API's certificate, if not a public one
 
     def request(self) -> tuple[str, dict, dict]:
         if self.name == "local":
@@ -73,12 +68,13 @@ class Target:
                 {"Authorization": f"Bearer {self.key}"})
 
 
-async def one(client: httpx.AsyncClient, target: Target) -> Sample:
+async def one(client, target: Target) -> Sample:
     url, body, headers = target.request()
     start = time.perf_counter()
     first, tokens, usage = None, 0, {}
     try:
-        async with client.stream("POST", url, json=body, headers=headers) as response:
+        async with http.failures(f"streaming from {target.name}", url), \
+                client.stream("POST", url, json=body, headers=headers) as response:
             if response.status_code != 200:
                 await response.aread()
                 return Sample(False, error=f"HTTP {response.status_code}")
@@ -95,8 +91,8 @@ async def one(client: httpx.AsyncClient, target: Target) -> Sample:
         return Sample(first is not None, first, time.perf_counter() - start, tokens,
                       "" if first is not None else "no token", usage.get("prompt_tokens"),
                       usage.get("completion_tokens"))
-    except httpx.HTTPError as exc:
-        return Sample(False, error=type(exc).__name__)
+    except http.HTTPError as exc:
+        return Sample(False, error=exc.kind)
 
 
 def _usage(kind: str, line: str) -> dict:
@@ -147,9 +143,7 @@ async def run_level(target: Target, concurrency: int, requests: int, timeout: fl
     warm = target.url + ("/api/version" if target.name == "local" else "/models")
 
     def client():
-        transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, retries=0,
-                                             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
-        return httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False)
+        return http.client_for(target.url, timeout, target.ca_file, connections=1, nodelay=True)
 
     clients = [client() for _ in range(concurrency)]
     try:

@@ -71,7 +71,7 @@ def test_no_production_module_imports_the_sandbox():
         assert all(top != "sandbox" for top, *_ in imports(path)), path
 
 
-HTTP_ONLY_THROUGH_THE_ADAPTER = ("core", "checks", "engine", "compose_stack", "targets", "decommission", "alerts",
+HTTP_ONLY_THROUGH_THE_ADAPTER = ("core", "checks", "engine", "compose_stack", "targets", "decommission", "alerts", "bench",
                                  "orchestration", "rehearsal")
 
 
