@@ -73,7 +73,7 @@ def phase(c, stage=None, dry_run=False, yes=False, force=False):
             "dry_run": "print the plan; change nothing", "yes": "apply without asking"})
 @converted
 def outage(c, end=False, dry_run=False, yes=False):
-    """The API fails after the cut-over: send every chat to the local model (--end: go back)."""
+    """Send every chat to the local model when the API fails after the cut-over (--end: undo)."""
     from orchestration import outage as plan
     (plan.end if end else plan.start)(_settings(c), dry_run=dry_run, yes=yes, confirm=_confirm)
 
