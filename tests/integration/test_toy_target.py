@@ -80,7 +80,7 @@ def test_the_toy_walks_every_stage_and_back_through_the_cli_and_the_engine(toy):
         assert json.loads((deploy / "toy.json").read_text())["stage"] == n and state.current_stage(deploy) == n
     assert agents(toy) == {"a1": "api", "a2": "api", "theirs": "their-own-model"}
     saved = next(e["backup"] for e in reversed(state.audit_tail(deploy, 10)) if e["event"] == "apply-start")
-    assert sorted(p.name for p in (deploy / "backups" / saved / "rows").iterdir())[0].startswith("agents-")
+    assert sorted(p.name for p in (deploy / "backups" / saved / "rows").iterdir())[0].startswith("000-agents-")
     code, out = cli(toy, "phase", "--stage", "3", "--yes")
     assert code == 0 and "already at stage 3, nothing to do" in out
     code, out = cli(toy, "status")
