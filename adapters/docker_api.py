@@ -19,6 +19,19 @@ def client():
                           hint="start dockerd (or `systemctl start docker`) and check `docker info`") from None
 
 
+class LazyClient:
+    """The client, opened at its first use: a target gets one whether or not it will talk to the
+    engine (`invoke health` never does through the SDK, and never pays for importing it)."""
+
+    def __init__(self):
+        self._opened = None
+
+    def __getattr__(self, name):
+        if self._opened is None:
+            self._opened = client()
+        return getattr(self._opened, name)
+
+
 def image_exists(c, tag: str) -> bool:
     import docker
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from adapters import docker_api
 from core import registry
 from core.config import Settings, Stage
 
@@ -15,7 +16,7 @@ class Target(Protocol):
     def secret_files(self) -> set[str]:
         ...
     name: str
-    client: object          # the Docker SDK client the target's steps share (opened on first use)
+    client: object          # the Docker SDK client the target's steps share (opened at first use)
 
     def render(self, stage: Stage) -> dict[str, str]:
         """The stage's files, by name, as they would be written."""
@@ -53,5 +54,7 @@ class Target(Protocol):
 
 
 def load(settings: Settings, client=None) -> Target:
-    """The target ``migrate.target`` names (config has checked the name)."""
-    return registry.load(registry.spec(settings.target).implementation)(settings, client)
+    """The target ``migrate.target`` names (config has checked the name), with ``client`` or one
+    that opens at first use."""
+    return registry.load(registry.spec(settings.target).implementation)(
+        settings, client if client is not None else docker_api.LazyClient())

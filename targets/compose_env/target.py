@@ -24,16 +24,8 @@ class ComposeEnv:
         from targets.compose_env.render import SECRET_FILES
         return SECRET_FILES
 
-    def __init__(self, settings: Settings, client=None):
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self):
-        if self._client is None:
-            from adapters import docker_api
-            self._client = docker_api.client()
-        return self._client
+    def __init__(self, settings: Settings, client):
+        self.settings, self.client = settings, client   # opened at first use (orchestration/targets.py)
 
     def render(self, stage: Stage) -> dict[str, str]:
         from targets.compose_env.render import render

@@ -24,16 +24,8 @@ class XiaozhiServer:
         from targets.xiaozhi_server.render import SECRET_FILES
         return SECRET_FILES
 
-    def __init__(self, settings: Settings, client=None):
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self):
-        if self._client is None:
-            from adapters import docker_api
-            self._client = docker_api.client()
-        return self._client
+    def __init__(self, settings: Settings, client):
+        self.settings, self.client = settings, client   # opened at first use (orchestration/targets.py)
 
     def uses_api(self, stage: Stage) -> bool:
         """From the validate stage on, the server's config file holds the API entry; before it the

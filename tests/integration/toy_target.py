@@ -223,14 +223,8 @@ class Toy:
     name = "toy"
     secret_files: set[str] = set()
 
-    def __init__(self, settings: Settings, client=None):
-        self.settings, self._client = settings, client
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = docker_api.client()
-        return self._client
+    def __init__(self, settings: Settings, client):
+        self.settings, self.client = settings, client
 
     def render(self, stage: Stage) -> dict[str, str]:
         return {FILE: wanted(stage)}
