@@ -10,9 +10,6 @@ import sys
 from invoke import Exit
 from invoke import task as _task
 
-from core.errors import MigrationError
-from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
-
 # No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
 task = functools.partial(_task, auto_shortflags=False)
 
@@ -22,6 +19,8 @@ def converted(fn):
     stdout and stderr mask every key the config loader has found (in every form Python prints)."""
     @functools.wraps(fn)
     def wrapper(c, *args, **kwargs):
+        from core.errors import MigrationError
+        from core.secrets import KEY_VARIABLES, RedactingStream, redact, register
         for name in KEY_VARIABLES:  # known before any config is read: a failing load may quote it
             register(os.environ.get(name, "").strip())
         streams = sys.stdout, sys.stderr
