@@ -7,10 +7,11 @@
   takes what was written. It has no before-image: on a failure the target's ``reapply`` runs it
   again on what was put back.
 - ``RowsChange``: rows of a table, keyed by one column. The plan carries each row's
-  before-image (as the plan read it) and after-image (as the stage writes it), column by column.
-  The backup keeps both; the target writes them compare-and-swap (a row someone changed since the
-  plan is refused, naming it), and the rollback has the target put the before-images back,
-  compare-and-swap on the after-images.
+  before-image (as the plan read it) and after-image (as the stage writes it), column by column,
+  pairwise; ``None`` on one side is a row the stage creates (no before-image) or removes (no
+  after-image). The backup keeps both; the target writes them compare-and-swap (a row someone
+  changed since the plan is refused, naming it), and the rollback has the target put the
+  before-images back, compare-and-swap on the after-images.
 
 A target lists them in ``Steps.changes(plan)``; the engine needs nothing else to back up, mark
 pending, roll back and re-plan. The audit log's apply-start entry and the pending mark carry their
@@ -41,7 +42,7 @@ class RowsChange:
     after: tuple[Mapping[str, Any], ...] = field(repr=False)
 
     def __post_init__(self):
-        images = [dict(row) for row in (*self.before, *self.after)]
+        images = [dict(row) for row in (*self.before, *self.after) if row is not None]
         try:
             same = json.loads(json.dumps(images)) == images
         except (TypeError, ValueError):
@@ -49,15 +50,17 @@ class RowsChange:
         if not same:   # the backup keeps them as JSON: a value it would change could not be compared back
             raise ValueError(f"the rows of {self.table} must hold JSON values only (text, numbers, true/false, "
                              "null, lists, mappings): convert dates and decimals to text first")
-        keys = [row.get(self.key) for row in (*self.before, *self.after)]
-        if any(k is None for k in keys):
+        if any(row.get(self.key) is None for row in images):
             raise ValueError(f"every row of {self.table} must have its key column {self.key}")
-        if sorted(map(str, (r[self.key] for r in self.before))) != sorted(map(str, (r[self.key] for r in self.after))):
-            raise ValueError(f"the before- and after-images of {self.table} must name the same rows")
+        if len(self.before) != len(self.after) or any(
+                b is None and a is None or (b is not None and a is not None and str(b[self.key]) != str(a[self.key]))
+                for b, a in zip(self.before, self.after)):
+            raise ValueError(f"the before- and after-images of {self.table} must name the same rows, pairwise "
+                             "(None on one side only: a row created or removed)")
 
     @property
     def ids(self) -> list:
-        return [row[self.key] for row in self.before]
+        return [(b if b is not None else a)[self.key] for b, a in zip(self.before, self.after)]
 
 
 Change = Union[FileChange, RowsChange, Restart]

@@ -237,10 +237,18 @@ def test_rows_whose_backup_was_altered_are_not_put_back_and_it_is_said(settings,
 @pytest.mark.parametrize("before, after", [
     (({"id": "a"},), ({"id": "b"},)),          # not the same rows
     (({"model": "x"},), ({"model": "y"},)),    # no key column
+    ((None,), (None,)),                        # a pair with no row on either side
+    (({"id": "a"}, None), ({"id": "a"},)),     # not pairwise
 ])
 def test_a_rows_change_must_name_the_same_rows_by_their_key(before, after):
     with pytest.raises(ValueError):
         RowsChange("ai_agent", "id", before, after)
+
+
+def test_a_rows_change_names_rows_it_creates_and_removes():
+    change = RowsChange("ai_model_config", "id", (None, {"id": "old", "v": 1}, {"id": "kept", "v": 1}),
+                        ({"id": "new", "v": 2}, None, {"id": "kept", "v": 2}))
+    assert change.ids == ["new", "old", "kept"]
 
 
 def test_a_rows_change_never_shows_its_rows():
