@@ -151,6 +151,15 @@ def image_labels(c, tag: str) -> dict[str, str] | None:
         return None
 
 
+def image_id(c, tag: str) -> str | None:
+    """An image's id; None when it is not on this engine."""
+    import docker
+    try:
+        return c.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        return None
+
+
 def remove_project(c, project: str) -> list[str]:
     """Remove every container (forced), network and volume that carries the Compose project's
     label; the names of the containers removed."""

@@ -101,7 +101,8 @@ def client_for(url: str, timeout: float, ca_file: str | None = None, **options) 
     return client(timeout, https=urlsplit(url).scheme == "https", ca_file=ca_file, **options)
 
 
-def request(method: str, url: str, *, timeout: float, json=None, ca_file: str | None = None) -> tuple[int, str]:
+def request(method: str, url: str, *, timeout: float, json=None, ca_file: str | None = None,
+            headers: dict | None = None) -> tuple[int, str]:
     """One blocking request, set up as every other (no proxy from the environment, no redirect,
     no retry): (status, body text). Raises HTTPError when no complete answer came."""
     https = urlsplit(url).scheme == "https"
@@ -109,7 +110,7 @@ def request(method: str, url: str, *, timeout: float, json=None, ca_file: str | 
     try:
         with httpx.Client(transport=httpx.HTTPTransport(verify=verify, retries=0), timeout=timeout, trust_env=False,
                           follow_redirects=False, headers={"User-Agent": USER_AGENT}) as c:
-            response = c.request(method, url, json=json)
+            response = c.request(method, url, json=json, headers=headers)
             return response.status_code, response.text
     except httpx.LocalProtocolError:
         raise HTTPError("error", f"{method} {url}: the request could not be formed") from None

@@ -62,6 +62,11 @@ class DockerError(MigrationError):
     exit_code = 3
 
 
+class DatabaseError(MigrationError):
+    """A database or cache (MySQL, Redis) refused, failed or could not be reached."""
+    exit_code = 3
+
+
 class CommandError(DockerError):
     """An external command exited non-zero; ``detail`` holds the tail of its stderr."""
 
