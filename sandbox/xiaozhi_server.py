@@ -1,5 +1,8 @@
-"""An emulator of the upstream xiaozhi-esp32-server (single-server deployment), for the
-xiaozhi-server target's sandbox. It reads its config as upstream does: built-in defaults
+"""An emulator of the upstream xiaozhi-esp32-server, for the xiaozhi-server target's sandbox
+(single-server deployment) and the xiaozhi-console one (full deployment: with ``manager-api.url``
+in data/.config.yaml it takes its base config from manager-api's ``/config/server-base`` at
+start, and each device's models from ``/config/agent-models`` at each ``/_sandbox/chat``, whose
+body names the device's ``mac``, as upstream does at each connection). It reads its config as upstream does: built-in defaults
 deep-merged with ``data/.config.yaml`` (the user's file wins key by key), once, at start. It
 refuses to start without that file, or with both ``manager-api`` and ``selected_module``; it logs
 the LLM it initialised (``初始化组件: llm成功 NAME``, or ``初始化组件失败: ...``); it answers a plain
@@ -68,8 +71,11 @@ def load_config(data_dir: Path) -> dict:
         raise ConfigRefused(f"{path}: the top level is not a mapping")
     if "manager-api" in user and "selected_module" in user:
         raise ConfigRefused("data/.config.yaml holds both manager-api and selected_module: remove one")
-    if (user.get("manager-api") or {}).get("url"):
-        raise ConfigRefused("manager-api.url: the config comes from the web console (not emulated)")
+    api = user.get("manager-api") or {}
+    if api.get("url"):   # the full deployment: the config comes from manager-api, not the built-in file
+        if not api.get("secret") or "你" in str(api.get("secret")):
+            raise ConfigRefused("请先配置manager-api的secret")
+        return {"server": merge(DEFAULTS["server"], user.get("server") or {}), "manager-api": api}
     return merge(DEFAULTS, user)
 
 
@@ -113,6 +119,39 @@ def chat(entry: dict, text: str, timeout: float = 60) -> str:
     return "".join(parts)
 
 
+class ManagerApi:
+    """The server's client of manager-api (config/manage_api_client.py): Bearer secret, no
+    keep-alive, up to ``max_retries`` retries ``retry_delay`` s apart on connection errors and
+    408/429/5xx, body codes other than 0 raised (10041/10042 as the device's own)."""
+
+    def __init__(self, api: dict):
+        self.url, self.secret = str(api["url"]).rstrip("/"), str(api["secret"])
+        self.retries, self.delay = int(api.get("max_retries", 6)), float(api.get("retry_delay", 10))
+        self.timeout = float(api.get("timeout", 30))
+
+    def post(self, endpoint: str, body=None):
+        request = urllib.request.Request(self.url + endpoint, json.dumps(body).encode() if body is not None else b"",
+                                         {"Content-Type": "application/json", "Accept": "application/json",
+                                          "Authorization": "Bearer " + self.secret,
+                                          "User-Agent": f"PythonClient/2.0 (PID:{os.getpid()})"})
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    result = json.loads(response.read())
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (408, 429, 500, 502, 503, 504) or attempt == self.retries:
+                    raise
+            except (urllib.error.URLError, OSError):
+                if attempt == self.retries:
+                    raise
+            print(f"POST {endpoint} 异步请求失败，将在 {self.delay:.1f} 秒后进行第 {attempt + 1} 次重试", flush=True)
+            time.sleep(self.delay)
+        if result.get("code") != 0:
+            raise ConfigRefused(f"API返回错误: {result.get('msg')} (code {result.get('code')})")
+        return result["data"]
+
+
 class ServerHandler(Handler):
     routes = {("GET", "/"): "running", ("HEAD", "/"): "running", ("POST", "/_sandbox/chat"): "sandbox_chat",
               ("GET", "/xiaozhi/ota/"): "ota", ("POST", "/xiaozhi/ota/"): "ota"}
@@ -127,8 +166,21 @@ class ServerHandler(Handler):
                              "websocket": {"url": f"ws://{self.headers.get('Host', 'localhost')}/xiaozhi/v1/"}})
 
     def sandbox_chat(self):
-        text = self.read_json().get("text") or "你好"
-        name, entry = self.server.llm
+        body = self.read_json()
+        text = body.get("text") or "你好"
+        if self.server.api is not None:   # console mode: the device's models, asked at each connection
+            mac = str(body.get("mac") or "")
+            try:
+                private = self.server.api.post("/config/agent-models", {
+                    "macAddress": mac, "clientId": body.get("client_id") or mac,
+                    "selectedModule": self.server.selected})
+                name = private["selected_module"]["LLM"]
+                entry = private["LLM"][name]
+            except (ConfigRefused, urllib.error.URLError, OSError, KeyError, TypeError, ValueError) as exc:
+                print(f"获取差异化配置失败: {exc}", flush=True)
+                return self.send_json(502, {"entry": None, "error": f"manager-api: {exc}"})
+        else:
+            name, entry = self.server.llm
         try:
             reply = chat(entry, text)
         except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -138,9 +190,10 @@ class ServerHandler(Handler):
 
 
 class XiaozhiServer(EmulatorServer):
-    def __init__(self, address, llm: tuple[str, dict]):
+    def __init__(self, address, llm: tuple[str, dict] | None, api: ManagerApi | None = None,
+                 selected: dict | None = None):
         super().__init__(address, ServerHandler, Knobs())
-        self.llm = llm
+        self.llm, self.api, self.selected = llm, api, selected or {}
 
 
 def main(argv=None) -> int:
@@ -153,6 +206,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(Path(args.data))
+        if "manager-api" in config:
+            return console(args, ManagerApi(config["manager-api"]))
         llm = select_llm(config)
         if llm[0] in os.environ.get("SANDBOX_FAIL_ENTRY", "").split(","):   # sandbox only: a provider that fails
             raise ConfigRefused(f"LLM {llm[0]}: the provider failed to initialise (SANDBOX_FAIL_ENTRY)")
@@ -163,6 +218,23 @@ def main(argv=None) -> int:
     ota = XiaozhiServer((args.host, args.ota_port), llm)
     start_in_thread(ota)
     serve(XiaozhiServer((args.host, args.port), llm), "sandbox.xiaozhi_server")
+    ota.shutdown()
+    return 0
+
+
+def console(args, api: ManagerApi) -> int:
+    """The full deployment: the base config from manager-api at start (the server exits when it
+    cannot have it), each device's models at each of its connections."""
+    try:
+        base = api.post("/config/server-base")
+    except (ConfigRefused, urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"初始化组件失败: manager-api: {exc}", flush=True)
+        return 1
+    selected = base.get("selected_module") or {}
+    print(f"从API读取配置: selected_module {json.dumps(selected, ensure_ascii=False)}", flush=True)
+    ota = XiaozhiServer((args.host, args.ota_port), None, api, selected)
+    start_in_thread(ota)
+    serve(XiaozhiServer((args.host, args.port), None, api, selected), "sandbox.xiaozhi_server")
     ota.shutdown()
     return 0
 
