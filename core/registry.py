@@ -16,6 +16,7 @@ from core.errors import ConfigError
 TARGETS: dict[str, "str | TargetSpec"] = {   # name -> its package (or, in a test, its spec); the first is the default
     "compose-env": "targets.compose_env",
     "xiaozhi-server": "targets.xiaozhi_server",
+    "xiaozhi-console": "targets.xiaozhi_console",
 }
 
 

@@ -1,0 +1,245 @@
+"""A console deployment's steps of a stage move, through the engine (engine/move.py: back up the
+rows' before-images, mark pending, roll back, record, re-plan): write the rows in one transaction,
+compare-and-swap, then delete manager-api's cache of the changed model configs; restart nothing
+(the local model's service is started on a way back from the cut-over); verify by asking
+manager-api, exactly as the server does at a connection, for sampled devices' models, and by the
+server's start time, which no move changes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from adapters import compose, http, mysql
+from checks import gates as gating
+from core.config import Settings, Stage
+from core.errors import DatabaseError, GateFailed, MigrationError, Refused
+from engine import move as engine
+from engine.changes import Restart
+from engine.move import Outcome, run_gates, settled
+from targets.xiaozhi_console import plan as planning, tables as t
+from targets.xiaozhi_console.settings import own
+
+USER_AGENT = "PythonClient/2.0"   # what the server's manage_api_client sends (with its PID)
+
+
+def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backward_ok: bool, out) -> Outcome:
+    world = planning.observe(settings, client)
+    plan = planning.make(settings, world, target, settings.api_key, force=force, allow_skip=backward_ok)
+    out(planning.describe(plan, settings))
+    outcome = Outcome(plan)
+    if plan.problems:
+        raise Refused(f"the console deployment in {settings.deploy_dir} cannot be migrated as it is",
+                      where=str(settings.deploy_dir), detail="\n".join(plan.problems),
+                      hint="fix what is listed; nothing was changed")
+    if settled(plan, target, force, out):
+        return outcome
+    forward = plan.recorded is None or target.number > plan.recorded
+    names = gating.for_move(settings, target, forward) if forward else (["key"] if target.number >= 1 else [])
+    if forward and target.number == planning.VALIDATE and "server-calls" not in names:
+        names.append("server-calls")   # what upstream's server sends the API, whatever the config lists
+    outcome.gates = run_gates(settings, names, plan.recorded, (world.state or {}).get("since"), target, force, out)
+    if forward and target.number == planning.VALIDATE:
+        outcome.gates.append(_manager_gate(settings, world, out, force))
+    return outcome
+
+
+def _manager_gate(settings: Settings, world, out, force: bool):
+    """Before the API model is added: manager-api answers a device's models the server's way."""
+    found = ask_samples(settings, world.access.secret, sample(world.tables, own(settings).sample_devices, None))
+    bad = [f"{mac}: {problem}" for mac, (_, problem) in found.items() if problem]
+    passed = bool(found) and not bad
+    gate = gating.GateResult("manager-api", passed, f"{len(found) - len(bad)} of {len(found)} sampled devices "
+                                                     "answered by manager-api" + (f" ({'; '.join(bad[:3])})" if bad else ""))
+    out(f"  gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.detail}")
+    if not passed and not force:
+        raise GateFailed("gate manager-api failed", where=own(settings).manager_url, detail=gate.detail,
+                         hint="check manager-api and the server secret in data/.config.yaml (`invoke health`)")
+    return gate
+
+
+def sample(tables, n: int, agents) -> list[tuple[str, str]]:
+    """Up to ``n`` devices (mac, agent) of the given agents (None: any), by a stable hash of the
+    mac, one per agent first so that the sample spans the agents."""
+    if tables is None:
+        return []
+    devices = sorted((d for d in tables.devices if agents is None or d[1] in agents),
+                     key=lambda d: hashlib.sha256(d[0].encode()).hexdigest())
+    first, seen = [], set()
+    for mac, agent in devices:
+        if agent not in seen:
+            seen.add(agent)
+            first.append((mac, agent))
+    rest = [d for d in devices if d not in first]
+    return (first + rest)[:n]
+
+
+def ask(settings: Settings, secret: str, endpoint: str, body=None) -> dict:
+    """One call to manager-api as the server makes it: Bearer secret, JSON; the body's data, or an
+    error naming the body's code (manager-api answers errors with HTTP 200)."""
+    cs = own(settings)
+    url = cs.manager_url.rstrip("/") + endpoint
+    status, text = http.request("POST", url, timeout=10, json=body,
+                                headers={"Authorization": "Bearer " + secret, "Accept": "application/json",
+                                         "User-Agent": USER_AGENT})
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        raise MigrationError(f"manager-api answered HTTP {status} with no JSON", where=url) from None
+    if status != 200 or not isinstance(answer, dict) or answer.get("code") != 0:
+        code = answer.get("code") if isinstance(answer, dict) else None
+        msg = str(answer.get("msg") if isinstance(answer, dict) else "")[:120]
+        raise MigrationError(f"manager-api answered code {code} ({msg})" if code is not None else
+                             f"manager-api answered HTTP {status}", where=url,
+                             hint="401: the server secret in data/.config.yaml is not manager-api's" if code == 401 else "")
+    return answer.get("data") or {}
+
+
+def ask_samples(settings: Settings, secret: str, devices) -> dict:
+    """mac -> (the device's models as manager-api answers the server, or None; the problem or '')."""
+    found = {}
+    try:
+        selected = ask(settings, secret, "/config/server-base").get("selected_module") or {}
+    except (MigrationError, http.HTTPError) as exc:
+        return {mac: (None, f"server-base: {exc.what}") for mac, _ in devices}
+    for mac, _ in devices:
+        try:
+            found[mac] = (ask(settings, secret, "/config/agent-models",
+                              {"macAddress": mac, "clientId": mac, "selectedModule": selected}), "")
+        except (MigrationError, http.HTTPError) as exc:
+            found[mac] = (None, exc.what)
+    return found
+
+
+def check_answer(settings: Settings, plan, agent: str, data: dict) -> list[str]:
+    """What is wrong with a device's models against the stage the plan moved to."""
+    cs, problems = own(settings), []
+    want = plan.expected.get(agent)
+    selected = (data.get("selected_module") or {}).get("LLM")
+    llms = data.get("LLM") or {}
+    if want and selected != want:
+        problems.append(f"its agent {agent} runs {selected}, the stage wants {want}")
+    for rid, llm in plan.refs.items():
+        if rid in ((data.get("Intent") or {}) | (data.get("Memory") or {})) and llm not in llms and llm != selected:
+            problems.append(f"{rid} should name {llm}, the answer holds LLM {', '.join(llms) or 'none'} (a stale cache?)")
+    if plan.target.number >= planning.CUTOVER and cs.local_model in llms:
+        problems.append(f"the answer still holds {cs.local_model}")
+    api = llms.get(cs.api_model)
+    if api is not None and (api.get("base_url") != settings.api.base_url or api.get("model_name") != settings.api.model):
+        problems.append(f"{cs.api_model} is answered with model {api.get('model_name')} at {api.get('base_url')}, "
+                        f"not {settings.api.model} at {settings.api.base_url} (a stale cache?)")
+    return problems
+
+
+class Steps:
+    """The console target's steps of a move (engine.move.Steps)."""
+
+    def __init__(self, settings: Settings, target: Stage, client, world=None):
+        self.settings, self.target, self.client = settings, target, client
+        self.world, self.plan = world, None
+
+    def _access(self):
+        if self.world is None:
+            self.world = planning.observe(self.settings, self.client)
+        return self.world.access
+
+    def changes(self, plan) -> tuple:
+        return tuple(plan.sets) + ((Restart(plan.local, "create"),) if plan.local else ())
+
+    def restore_rows(self, change) -> list:
+        access = self._access()
+        with mysql.connect(access.db) as session:
+            left = t.restore(session, change)
+        if change.table == t.MODELS:
+            t.invalidate(access.cache, [change])
+        return left
+
+    def audit(self, plan) -> dict:
+        return {"restart": "", "chosen": list(plan.chosen)}
+
+    def write(self, plan) -> None:
+        self.plan = plan
+        if not plan.sets:
+            return
+        access = self._access()
+        try:
+            with mysql.connect(access.db) as session:
+                t.write(session, plan.sets, where=access.db.where)
+        except DatabaseError as exc:
+            raise Refused(f"the rows could not be written: {exc.what}", where=exc.where,
+                          hint=exc.hint + "; the transaction was rolled back, nothing was written") from None
+        t.invalidate(access.cache, plan.sets)
+
+    def converge(self, plan, out) -> float | None:
+        if plan.local:
+            start_local(self.settings, plan.local, out)
+        return None
+
+    def verify(self) -> list[str]:
+        return verify(self.settings, self.target, self.client, self.plan)
+
+    def reapply(self, old_state: dict, plan, out) -> None:
+        return None   # nothing restarts: the rows are the running configuration
+
+    def applied(self, away) -> dict:
+        return {"server_restarted": False}
+
+    def recorded(self, plan, old_state: dict) -> dict:
+        return {"console": plan.baseline, "chosen": list(plan.chosen) if plan.chosen else None}
+
+    def replan(self):
+        return planning.make(self.settings, planning.observe(self.settings, self.client), self.target,
+                             self.settings.api_key, allow_skip=True)
+
+    def unconverged(self, plan) -> bool:
+        return bool(plan.sets or plan.local)
+
+    def describe(self, plan) -> str:
+        return planning.describe(plan, self.settings)
+
+    def done(self, away) -> str:
+        return (f"stage {self.target.number} ({self.target.name}) applied and verified; no restart: devices pick it "
+                "up at their next conversation")
+
+
+def start_local(settings: Settings, service: str, out) -> None:
+    """The local model's service of their compose file, started alone (a way back from the cut-over)."""
+    d, t_ = settings.deploy_dir, settings.gates.wait_timeout
+    argv = ["docker", "compose", "--project-name", settings.project, "--project-directory", str(d),
+            "--file", str(d / compose.BASE_FILE)]
+    compose.run(argv + ["up", "-d", "--wait", "--wait-timeout", str(t_), "--no-deps", service], timeout=t_ + 60)
+    out(f"started the local model's service {service}")
+
+
+def verify(settings: Settings, target: Stage, client, plan=None) -> list[str]:
+    """Sampled devices answered by manager-api as the stage wants, and the server not restarted."""
+    cs = own(settings)
+    world = planning.observe(settings, client)
+    plan = plan or planning.make(settings, world, target, settings.api_key, allow_skip=True)
+    if plan.problems:
+        return plan.problems
+    problems = []
+    before = plan.server_started
+    if world.server is None or world.server.state != "running":
+        problems.append(f"the server's container {cs.server_container} is not running")
+    moved = [a for a in plan.expected]
+    devices = sample(world.tables, cs.sample_devices, set(moved))
+    deadline = time.time() + cs.verify_timeout
+    while True:
+        found = ask_samples(settings, world.access.secret, devices)
+        wrong = {mac: ([problem] if problem else check_answer(settings, plan, agent, found[mac][0]))
+                 for mac, agent in devices for problem in [found[mac][1]]}
+        wrong = {mac: p for mac, p in wrong.items() if p}
+        if not wrong or time.time() > deadline:
+            break
+        time.sleep(1)
+    problems += [f"device {mac}: {'; '.join(p)}" for mac, p in wrong.items()]
+    if not devices:
+        problems.append("no device of the moved agents to ask manager-api about (bind one in the console)")
+    if before and world.server and world.server.started and abs(world.server.started - before) > 0.001:
+        problems.append(f"the server's container {cs.server_container} restarted during the move")
+    return problems
+
+
+def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:
+    engine.apply(settings, target, outcome, Steps(settings, target, client), force, out)
