@@ -39,7 +39,7 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
     if forward and target.number == planning.VALIDATE and "server-calls" not in names:
         names.append("server-calls")   # what upstream's server sends the API, whatever the config lists
     outcome.gates = run_gates(settings, names, plan.recorded, (world.state or {}).get("since"), target, force, out)
-    if forward and target.number == planning.VALIDATE:
+    if forward:   # the verification asks manager-api the server's way: it must answer before anything changes
         outcome.gates.append(_manager_gate(settings, world, out, force))
     return outcome
 
@@ -58,13 +58,18 @@ def _manager_gate(settings: Settings, world, out, force: bool):
     return gate
 
 
-def sample(tables, n: int, agents) -> list[tuple[str, str]]:
+def sample(tables, n: int, agents, refs=()) -> list[tuple[str, str]]:
     """Up to ``n`` devices (mac, agent) of the given agents (None: any), by a stable hash of the
-    mac, one per agent first so that the sample spans the agents."""
+    mac, one per agent first so that the sample spans the agents, and first the agents whose
+    intent or memory config is one of ``refs`` (the rows whose cached copy a move must refresh)."""
     if tables is None:
         return []
+
+    def uses_ref(agent: str) -> bool:
+        row = tables.agents.get(agent) or {}
+        return row.get("intent_model_id") in refs or row.get("mem_model_id") in refs
     devices = sorted((d for d in tables.devices if agents is None or d[1] in agents),
-                     key=lambda d: hashlib.sha256(d[0].encode()).hexdigest())
+                     key=lambda d: (not uses_ref(d[1]), hashlib.sha256(d[0].encode()).hexdigest()))
     first, seen = [], set()
     for mac, agent in devices:
         if agent not in seen:
@@ -119,9 +124,11 @@ def check_answer(settings: Settings, plan, agent: str, data: dict) -> list[str]:
     llms = data.get("LLM") or {}
     if want and selected != want:
         problems.append(f"its agent {agent} runs {selected}, the stage wants {want}")
-    for rid, llm in plan.refs.items():
-        if rid in ((data.get("Intent") or {}) | (data.get("Memory") or {})) and llm not in llms and llm != selected:
-            problems.append(f"{rid} should name {llm}, the answer holds LLM {', '.join(llms) or 'none'} (a stale cache?)")
+    for kind in ("Intent", "Memory"):
+        for rid, config in (data.get(kind) or {}).items():
+            if rid in plan.refs and isinstance(config, dict) and config.get("llm") != plan.refs[rid]:
+                problems.append(f"{rid} is answered naming llm {config.get('llm')}, the stage wants {plan.refs[rid]} "
+                                "(manager-api answered from a stale cache)")
     if plan.target.number >= planning.CUTOVER and cs.local_model in llms:
         problems.append(f"the answer still holds {cs.local_model}")
     api = llms.get(cs.api_model)
@@ -223,7 +230,7 @@ def verify(settings: Settings, target: Stage, client, plan=None) -> list[str]:
     if world.server is None or world.server.state != "running":
         problems.append(f"the server's container {cs.server_container} is not running")
     moved = [a for a in plan.expected]
-    devices = sample(world.tables, cs.sample_devices, set(moved))
+    devices = sample(world.tables, cs.sample_devices, set(moved), set(plan.refs))
     deadline = time.time() + cs.verify_timeout
     while True:
         found = ask_samples(settings, world.access.secret, devices)

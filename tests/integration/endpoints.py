@@ -17,6 +17,9 @@ LLM = f"http://127.0.0.1:{LLM_PORT}"                   # llm-service
 # at once: they share xiaozhi-local-llm); its OTA port 8003 comes from XZTEST_OTA_PORT.
 SERVER = LLM
 OTA_PORT = int(os.environ.get("XZTEST_OTA_PORT", "18003"))
+# manager-api's 8002 (the console target's sandbox) from XZTEST_MANAGER_PORT.
+MANAGER_PORT = int(os.environ.get("XZTEST_MANAGER_PORT", "18002"))
+MANAGER = f"http://127.0.0.1:{MANAGER_PORT}/xiaozhi"
 
 
 def project() -> str:
@@ -32,6 +35,8 @@ def apply(data: dict, deploy_dir: str) -> dict:
     m["api"]["probe_url"] = API_BASE
     if "services" in m:
         m["services"]["llm-service"]["publish"] = LLM_PORT
+    if m.get("target") == "xiaozhi-console":
+        m["xiaozhi_console"].update(http_url=SERVER, manager_url=MANAGER)
     if m.get("target") == "xiaozhi-server":
         m["xiaozhi_server"].update(http_url=SERVER, ota_url=f"http://127.0.0.1:{OTA_PORT}/xiaozhi/ota/")
     return data
