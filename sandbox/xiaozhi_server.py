@@ -2,7 +2,8 @@
 (single-server deployment) and the xiaozhi-console one (full deployment: with ``manager-api.url``
 in data/.config.yaml it takes its base config from manager-api's ``/config/server-base`` at
 start, and each device's models from ``/config/agent-models`` at each ``/_sandbox/chat``, whose
-body names the device's ``mac``, as upstream does at each connection). It reads its config as upstream does: built-in defaults
+body names the device's ``mac`` (or ``macs``, sandbox only: each chat from the next), as upstream
+does at each connection). It reads its config as upstream does: built-in defaults
 deep-merged with ``data/.config.yaml`` (the user's file wins key by key), once, at start. It
 refuses to start without that file, or with both ``manager-api`` and ``selected_module``; it logs
 the LLM it initialised (``初始化组件: llm成功 NAME``, or ``初始化组件失败: ...``); it answers a plain
@@ -170,6 +171,10 @@ class ServerHandler(Handler):
         text = body.get("text") or "你好"
         if self.server.api is not None:   # console mode: the device's models, asked at each connection
             mac = str(body.get("mac") or "")
+            if not mac and isinstance(body.get("macs"), list) and body["macs"]:   # sandbox only: devices in turn
+                with self.server.lock:
+                    self.server.turn += 1
+                    mac = str(body["macs"][self.server.turn % len(body["macs"])])
             try:
                 private = self.server.api.post("/config/agent-models", {
                     "macAddress": mac, "clientId": body.get("client_id") or mac,
@@ -194,6 +199,7 @@ class XiaozhiServer(EmulatorServer):
                  selected: dict | None = None):
         super().__init__(address, ServerHandler, Knobs())
         self.llm, self.api, self.selected = llm, api, selected or {}
+        self.turn = -1
 
 
 def main(argv=None) -> int:

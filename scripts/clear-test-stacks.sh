@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes what an interrupted test or benchmark run of this project may have left on the engine:
-# the two sandboxes (sandbox.yaml, sandbox-xiaozhi.yaml) and every Compose project named
+# every sandbox (sandbox*.yaml: one per target) and every Compose project named
 # "${XZTEST_PROJECT_PREFIX:-xztest}-*" (the integration tests' own). A stack left up would hold
 # xiaozhi-local-llm and the sandbox's ports, and the next run would refuse to start (as it should
 # on a real host). Nothing else is touched: only those project names, found by Compose's label.
@@ -16,7 +16,7 @@ prefix="${XZTEST_PROJECT_PREFIX:-xztest}"
 [[ "$prefix" =~ ^[a-z0-9]+$ ]] || { echo "clear: XZTEST_PROJECT_PREFIX must be letters and digits: $prefix" >&2; exit 2; }
 ours="^${prefix}-[0-9a-f]{6}(-[a-z]+)?$"
 docker="${DOCKER:-docker}"   # the tests give a stand-in
-for config in sandbox.yaml sandbox-xiaozhi.yaml; do
+for config in sandbox*.yaml; do
   "${INVOKE:-invoke}" -f "$config" sandbox.down >/dev/null 2>&1 || echo "clear: sandbox.down of $config failed (continuing)"
 done
 label='{{.Label "com.docker.compose.project"}}'

@@ -81,9 +81,15 @@ def up(settings: Settings, sb, *, out=print, wait_timeout: int = 180) -> None:
     out(compose.run(argv + ["ps", "--all"]).stdout)
 
 
+# The devices of the agents on the local model in image/initdb/003-operator.sql (3 per agent, agents 0-7).
+LOCAL_DEVICES = tuple("02:5a:00:00:%02x:%02x" % (i // 3, i % 3) for i in range(24))
+
+
 def front(settings: Settings) -> tuple[str, str, dict, str]:
-    """Where a chat enters the sandbox: the emulated server's sandbox-only route, for a device."""
-    return own(settings).http_url, "/_sandbox/chat", {"text": "你好", "mac": "02:5a:00:00:00:00"}, "the server"
+    """Where a chat enters the sandbox: the emulated server's sandbox-only route, each chat from
+    the next of the devices whose agents the migration moves."""
+    return own(settings).http_url, "/_sandbox/chat", {"text": "你好", "macs": list(LOCAL_DEVICES)}, \
+        "the server (from 24 devices in turn)"
 
 
 def containers(settings: Settings) -> list[str]:
