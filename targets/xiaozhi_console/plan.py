@@ -190,8 +190,8 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
                              "migrate.xiaozhi_console (or roll back to 0 first)")
         return plan
     participants = dict(base["agents"])
-    for aid, row in tb.agents.items():   # an agent put on the local model since (in the console) takes part too
-        if row["llm_model_id"] == L and aid not in participants:
+    for aid, row in tb.agents.items():   # an agent put on the local model since (in the console) takes part too,
+        if not cs.agents and row["llm_model_id"] == L and aid not in participants:   # unless a list names them
             participants[aid] = L
     if n == SPLIT and cs.split == "agents":
         plan.chosen = (tuple(held["chosen"]) if recorded == SPLIT and held.get("chosen")
