@@ -15,7 +15,8 @@ from checks.run import Extra
 from core.config import Settings, Stage
 from core.errors import DockerError, MigrationError
 from core.files import read_text
-from targets.xiaozhi_server import render as rendering, router, stages
+from litellm_router import router
+from targets.xiaozhi_server import render as rendering, stages
 from targets.xiaozhi_server.facts import Seen
 from targets.xiaozhi_server.settings import own
 

@@ -27,7 +27,8 @@ from core.secrets import mask_env_lines, redact, register
 from decommission.run import on_host_refusal
 from compose_stack import adoption
 from engine.move import skipped
-from targets.xiaozhi_server import render as rendering, router, server_config, stages
+from litellm_router import router
+from targets.xiaozhi_server import render as rendering, server_config, stages
 from targets.xiaozhi_server.facts import Seen
 from targets.xiaozhi_server.settings import own
 

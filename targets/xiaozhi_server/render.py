@@ -13,7 +13,8 @@ from adapters.compose import OFF_PROFILE
 from core import envfile
 from targets.xiaozhi_server import CONFIG_FILE
 from core.config import Settings, Stage
-from targets.xiaozhi_server import router, stages
+from litellm_router import router
+from targets.xiaozhi_server import stages
 from targets.xiaozhi_server.settings import XiaozhiServer, own
 
 OVERRIDE_FILE = "docker-compose.migrate.yml"

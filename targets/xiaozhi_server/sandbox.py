@@ -14,7 +14,7 @@ from core.errors import DockerError
 from core.files import write_files
 from core.services import LOCAL_LLM_SERVICE
 from compose_stack.templating import environment
-from targets.xiaozhi_server import router_image
+from litellm_router import image as router_image
 from targets.xiaozhi_server import CONFIG_FILE
 from targets.xiaozhi_server.settings import own
 

@@ -8,9 +8,9 @@ from typing import Any, Mapping
 
 from core import config
 from core.errors import ConfigError
+from litellm_router import TAG as ROUTER_IMAGE   # what `invoke router.build` builds
 from targets.xiaozhi_server import SECTION
 
-ROUTER_IMAGE = "xiaozhi-litellm:1.108.7"  # what `invoke router.build` builds (litellm/ beside this file)
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def read(data, where: str) -> XiaozhiServer:
             values[name] = config.url(data, name, where) + ("/" if name == "ota_url" else "")
     if "router_image" in data:
         values["router_image"] = config.text(data, "router_image", where, re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_./:@-]*$"),
-                                             "an image reference, e.g. xiaozhi-litellm:1.108.7")
+                                             f"an image reference, e.g. {ROUTER_IMAGE}")
     if "router_port" in data:
         values["router_port"] = config.integer(data, "router_port", where, 1, 65535)
     if "restart_timeout" in data:

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from targets.xiaozhi_server import API_ENTRY
-from targets.xiaozhi_server import router, server_config as sc
+from litellm_router import router
+from targets.xiaozhi_server import server_config as sc
 
 VALIDATE, SPLIT, CUTOVER = 1, 2, 3   # the stage numbers, as this target reads them (above)
 ROUTER_ENTRY = sc.OWNED_PREFIX + "RouterLLM"

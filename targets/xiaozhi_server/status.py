@@ -6,7 +6,8 @@ from core import state
 from core.config import Settings
 from core.errors import MigrationError
 from core.state import event, when
-from targets.xiaozhi_server import plan as planning, render as rendering, router, stages
+from litellm_router import router
+from targets.xiaozhi_server import plan as planning, render as rendering, stages
 from targets.xiaozhi_server.settings import own
 from engine.changes import pending_line
 

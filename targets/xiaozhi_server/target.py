@@ -64,7 +64,8 @@ class XiaozhiServer:
         """What the server's config sends the local model: through the router, the weight its
         deployed config gives it (running or not: it routes so once it runs); else all or nothing."""
         from decommission.run import Routed
-        from targets.xiaozhi_server import render, router, server_config
+        from litellm_router import router
+        from targets.xiaozhi_server import render, server_config
         d = self.settings.deploy_dir
         selected = server_config.selected_llm(server_config.load(read_text(d / render.CONFIG_FILE) or ""))
         if selected == stages.ROUTER_ENTRY:

@@ -15,7 +15,7 @@ from targets.xiaozhi_server import SECTION
 @converted
 def router_build(c, base_image=None, rebuild=False, dry_run=False):
     """Build the router image xiaozhi-server starts at stage 2 (LiteLLM, wheels pinned by hash)."""
-    from targets.xiaozhi_server import router_image
+    from litellm_router import image as router_image
     settings = _settings(c)
     wanted = settings.sections[SECTION].router_image   # whichever target the config runs
     if dry_run:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import yaml
 
-from targets.xiaozhi_server import router_image
-from targets.xiaozhi_server import router
+from litellm_router import image as router_image
+from litellm_router import router
 
 from . import endpoints
 from ..conftest import free_port
@@ -48,7 +48,7 @@ def compose_file(config_path, ports) -> str:
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory, docker_client):
     if not router_image.up_to_date(docker_client):
-        pytest.fail(f"image {router_image.TAG} is missing or older than targets/xiaozhi_server/litellm/; "
+        pytest.fail(f"image {router_image.TAG} is missing or older than litellm_router/litellm/; "
                     "run `invoke -f sandbox.yaml sandbox.build`")
     folder = tmp_path_factory.mktemp("router")
     spec = router.RouterSpec(local=router.Backend("qwen2:7b", "http://local:11434", 30),

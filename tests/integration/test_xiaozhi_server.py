@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from targets.xiaozhi_server import router_image
+from litellm_router import image as router_image
 from targets.xiaozhi_server import server_config as sc, stages
 
 from . import endpoints
@@ -26,7 +26,7 @@ CHAT = "POST /compatible-mode/v1/chat/completions"
 @pytest.fixture(scope="module")
 def cfg(tmp_path_factory, docker_client):
     if not router_image.up_to_date(docker_client):
-        pytest.fail(f"image {router_image.TAG} is missing or older than targets/xiaozhi_server/litellm/; "
+        pytest.fail(f"image {router_image.TAG} is missing or older than litellm_router/litellm/; "
                     "run `invoke -f sandbox.yaml sandbox.build`")
     data = endpoints.apply(yaml.safe_load((ROOT / "sandbox-xiaozhi.yaml").read_text()),
                            str(tmp_path_factory.mktemp("server") / "xiaozhi-server"))

@@ -16,8 +16,10 @@ MAY_IMPORT = {
     "engine": {"core", "adapters", "checks"},   # the stage move: knows no kind of stack
     "decommission": {"core", "adapters", "checks"},
     "compose_stack": {"core", "adapters"},   # what the targets whose stack is a Compose folder share
+    "litellm_router": {"core", "adapters", "compose_stack"},   # the router of a split, for the upstream-server targets
     # Each target: above the engine, checks and decommission; never another target.
-    **{f"targets.{name}": {"core", "adapters", "checks", "engine", "decommission", "compose_stack"} for name in TARGET_PACKAGES},
+    **{f"targets.{name}": {"core", "adapters", "checks", "engine", "decommission", "compose_stack", "litellm_router"}
+       for name in TARGET_PACKAGES},
     "bench": {"core", "adapters"},
     "alerts": {"core", "adapters"},  # signing, messages, when to send, the sender
     "orchestration": {"core", "adapters", "checks", "engine", "decommission", "alerts"},   # targets through the registry
@@ -111,8 +113,8 @@ def test_no_package_below_the_targets_names_one():
     the orchestration, the rehearsal and tasks.py ask it."""
     names = re.compile(r"compose-env|xiaozhi-server|xiaozhi_server|compose_env|xiaozhi-console|xiaozhi_console")
     found = []
-    for package in ("core", "adapters", "checks", "engine", "compose_stack", "decommission", "orchestration",
-                    "rehearsal", "alerts", "bench"):
+    for package in ("core", "adapters", "checks", "engine", "compose_stack", "litellm_router", "decommission",
+                    "orchestration", "rehearsal", "alerts", "bench"):
         for path in sorted((ROOT / package).rglob("*.py")):
             found += [f"{path.relative_to(ROOT)}:{n}" for n, text in enumerate(path.read_text().splitlines(), 1)
                       if names.search(text)]
@@ -130,7 +132,7 @@ def test_no_package_below_the_targets_names_one():
 LAZY_IMPORTS = {
     "tasks.py": {"*": "`invoke --list` and every task's start import tasks.py: a task imports "
                       "its packages when it runs"},
-    "targets/xiaozhi_server/tasks.py": {"targets.xiaozhi_server.router_image": "tasks.py adds this collection: "
+    "targets/xiaozhi_server/tasks.py": {"litellm_router": "tasks.py adds this collection: "
                                                                                "the same as tasks.py's"},
     **{f"targets/{name}/target.py": {"*": "`invoke health` (cron) loads the target for its probes: what only "
                                           "a move needs (its plan, Jinja2, the SDK, ruamel) is imported by the "
@@ -164,7 +166,7 @@ LAZY_IMPORTS = {
                                                                      "helpers, PyMySQL) in the probes' thread"},
     "adapters/mysql.py": {"pymysql": "PyMySQL only for a target with a database: the others never pay for it"},
     "adapters/rediscache.py": {"redis": "redis-py (~40 ms) likewise"},
-    "targets/xiaozhi_server/router.py": {"compose_stack.templating": "Jinja2 only to render: health reads the "
+    "litellm_router/router.py": {"compose_stack.templating": "Jinja2 only to render: health reads the "
                                                                      "router's weights through this module"},
     "targets/xiaozhi_server/server_config.py": {"ruamel.yaml": "ruamel.yaml only when their file is read or written: "
                                                                "the health path imports this module",

@@ -6,7 +6,8 @@ import yaml
 from core import config, envfile
 from core.errors import ConfigError
 from targets.xiaozhi_server import render as r
-from targets.xiaozhi_server import router, server_config as sc, stages
+from litellm_router import router
+from targets.xiaozhi_server import server_config as sc, stages
 from targets.xiaozhi_server.settings import XiaozhiServer
 
 from ...conftest import ROOT

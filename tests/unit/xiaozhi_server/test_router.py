@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from core.errors import ConfigError
-from targets.xiaozhi_server import router
+from litellm_router import router
 
 SPEC = router.RouterSpec(local=router.Backend("qwen2:7b", "http://xiaozhi-local-llm:11434", 30),
                          api=router.Backend("qwen-plus", "https://dashscope.aliyuncs.com/compatible-mode/v1", 30))

@@ -8,7 +8,7 @@ import docker
 import pytest
 
 from core.errors import MigrationError
-from targets.xiaozhi_server import router_image
+from litellm_router import image as router_image
 
 from ...conftest import ROOT
 
@@ -57,7 +57,7 @@ def test_the_dry_run_says_what_it_would_do_and_does_nothing(no_fetch):
 def test_the_router_tag_is_written_in_one_place():
     sources = [p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and "tests" not in p.parts]
     holding = sorted(str(p.relative_to(ROOT)) for p in sources if "xiaozhi-litellm:" in p.read_text())
-    assert holding == ["targets/xiaozhi_server/settings.py"]
+    assert holding == ["litellm_router/__init__.py"]
 
 
 def test_the_task_is_listed_with_its_help():

@@ -1,5 +1,5 @@
-"""The router the xiaozhi-server target deploys at stage 2: the real LiteLLM proxy, built into a
-local image from wheels pinned by hash (targets/xiaozhi_server/litellm/). `invoke router.build` builds it
+"""The router a target deploys at its split stage: the real LiteLLM proxy, built into a
+local image from wheels pinned by hash (litellm/ beside this file). `invoke router.build` builds it
 on the operator's host; `sandbox.build` calls the same for the rehearsal. Only the download
 reaches the package registry (pip, as configured on this host: its index or mirror); the image is
 built with no network on a Debian 12 base (CPython 3.11, which the pinned wheels are for)."""
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adapters import compose, docker_api
 from core import defaults
-from targets.xiaozhi_server.settings import ROUTER_IMAGE as TAG
+from litellm_router import TAG
 from core.errors import DockerError, MigrationError
 
 ROOT = defaults.ROOT
@@ -52,7 +52,7 @@ def download(out=print) -> Path:
 
 
 def up_to_date(client) -> bool:
-    """Whether the router image exists and was built from targets/xiaozhi_server/litellm/ as it is now."""
+    """Whether the router image exists and was built from litellm/ beside this file as it is now."""
     return (docker_api.image_labels(client, TAG) or {}).get(LABEL) == sources_digest()
 
 
@@ -62,7 +62,7 @@ def check_engine(client) -> None:
     if engine != ARCH:
         raise MigrationError(f"the router's pinned wheels are for {ARCH}, this engine runs {engine}",
                              where=str(ROUTER_DIR / "requirements.txt"),
-                             hint="set migrate.xiaozhi_server.router_image to a LiteLLM proxy image for "
+                             hint="set your target's router_image (migrate.<target>.router_image) to a LiteLLM proxy image for "
                                   f"{engine} from your registry (pinned by digest), or pin {engine} wheels as "
                                   f"{ROUTER_DIR / 'README.md'} says; nothing was built")
 
