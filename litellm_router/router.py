@@ -4,9 +4,12 @@ for ``GROUP``; the proxy shuffles it by weight between the local model and the A
 falls back to the API alone. The key and the master key stay in the environment (os.environ/...)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import envfile
 from core.errors import ConfigError
 import yaml
 
@@ -17,6 +20,21 @@ KEY_VARIABLE = "DASHSCOPE_API_KEY"
 MASTER_KEY_VARIABLE = "LITELLM_MASTER_KEY"
 PORT = 4000
 LOCAL_PREFIX = "ollama_chat/"    # LiteLLM's provider for the local model (the template's)
+
+
+def master_key_for(api_key: str) -> str:
+    """What a server sends the router: derived from the API key (HMAC, so that it reveals nothing
+    of it), the same at every move with the same key, so that a way back writes the very bytes it
+    found ('' without a key: the caller takes the deployed one)."""
+    if not api_key:
+        return ""
+    return "sk-xiaozhi-router-" + hmac.new(api_key.encode(), b"xiaozhi-router-master-key",
+                                           hashlib.sha256).hexdigest()[:32]
+
+
+def env_file(api_key: str, master_key: str) -> str:
+    """The router's environment file (0600): the API key and its master key, as the config names them."""
+    return f"{KEY_VARIABLE}={envfile.quote(api_key)}\n{MASTER_KEY_VARIABLE}={envfile.quote(master_key)}\n"
 
 
 @dataclass(frozen=True)

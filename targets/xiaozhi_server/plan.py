@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime
 import difflib
-import hashlib
-import hmac
 import os
 import stat
 from dataclasses import dataclass, field
@@ -135,8 +133,7 @@ def master_key(files: dict[str, str | None], api_key: str) -> str:
     nothing of it): the same at every move with the same key, so that a way back writes the very
     bytes it found. Without a key (cron, status), the deployed one."""
     if api_key:
-        return "sk-xiaozhi-router-" + hmac.new(api_key.encode(), b"xiaozhi-router-master-key",
-                                               hashlib.sha256).hexdigest()[:32]
+        return router.master_key_for(api_key)
     deployed = envfile.parse(files.get(rendering.ROUTER_ENV) or "").get(router.MASTER_KEY_VARIABLE)
     if not deployed and files.get(rendering.CONFIG_FILE):
         try:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from adapters.compose import OFF_PROFILE
-from core import envfile
 from targets.xiaozhi_server import CONFIG_FILE
 from core.config import Settings, Stage
 from litellm_router import router
@@ -77,8 +76,7 @@ def render(config_text: str, stage: Stage, server: XiaozhiServer, spec: router.R
                                     ROUTER_CONFIG: None, ROUTER_ENV: None}
     if split:
         files[ROUTER_CONFIG] = router.render(spec, {"local": stage.local_weight, "qwen": stage.qwen_weight})
-        files[ROUTER_ENV] = (f"{router.KEY_VARIABLE}={envfile.quote(key)}\n"
-                             f"{router.MASTER_KEY_VARIABLE}={envfile.quote(master_key)}\n")
+        files[ROUTER_ENV] = router.env_file(key, master_key)
     return files, edited
 
 
