@@ -39,6 +39,11 @@ def _plain(value):
     return value
 
 
+class CommitUnknown(DatabaseError):
+    """The commit's answer was lost (the connection dropped): the transaction may or may not have
+    landed. Not 'nothing written': the caller compares the rows again."""
+
+
 def quoted(name: str) -> str:
     """An identifier as MySQL quotes it (names come from the toolkit, never from a row)."""
     if not name or "`" in name or "\0" in name:
@@ -85,7 +90,9 @@ class Session:
         try:
             self._conn.commit()
         except _driver().MySQLError as exc:
-            raise _error(exc, self.address, "committing") from None
+            found = _error(exc, self.address, "committing")
+            raise CommitUnknown(found.what + ": it may or may not have landed", where=found.where,
+                                hint=found.hint) from None
 
     def locked(self, table: str, key: str, ids) -> dict:
         """The rows of ``table`` whose ``key`` is one of ``ids``, locked until the transaction ends."""
@@ -143,6 +150,9 @@ def connect(address: Address, timeout: float = 10.0):
                                cursorclass=pymysql.cursors.DictCursor)
     except pymysql.MySQLError as exc:
         raise _error(exc, address, "connecting") from None
+    except RuntimeError as exc:   # caching_sha2_password over plain TCP without the cryptography package
+        raise DatabaseError(f"connecting failed: {exc}", where=address.where,
+                            hint="install PyMySQL's rsa extra (`pip install 'PyMySQL[rsa]'`, in requirements.txt)") from None
     session = Session(conn, address)
     try:
         yield session

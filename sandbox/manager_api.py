@@ -142,6 +142,8 @@ def agent_models(up: Upstream, mac: str, selected: dict) -> dict:
             extra_llm.append(config.get("llm"))
         if kind == "Memory" and config.get("type") == "mem_local_short" and config.get("llm") != agent["llm_model_id"]:
             extra_llm.append(config.get("llm"))
+        if kind == "SLM":   # upstream also puts the agent's small model in LLM (the server never selects it)
+            result.setdefault("LLM", {})[model_id] = config
         if kind == "LLM":
             result.setdefault("LLM", {})[model_id] = config
             chosen["LLM"] = model_id

@@ -10,14 +10,15 @@ import hashlib
 import json
 import time
 
-from adapters import compose, http, mysql
+from adapters import compose, docker_api, http, mysql
 from checks import gates as gating
 from core.config import Settings, Stage
 from core.errors import DatabaseError, GateFailed, MigrationError, Refused
+from core.files import atomic_write
 from engine import move as engine
-from engine.changes import Restart
+from engine.changes import FileChange, Restart
 from engine.move import Outcome, run_gates, settled
-from targets.xiaozhi_console import plan as planning, tables as t
+from targets.xiaozhi_console import plan as planning, routing, tables as t
 from targets.xiaozhi_console.settings import own
 
 USER_AGENT = "PythonClient/2.0"   # what the server's manage_api_client sends (with its PID)
@@ -129,12 +130,18 @@ def check_answer(settings: Settings, plan, agent: str, data: dict) -> list[str]:
             if rid in plan.refs and isinstance(config, dict) and config.get("llm") != plan.refs[rid]:
                 problems.append(f"{rid} is answered naming llm {config.get('llm')}, the stage wants {plan.refs[rid]} "
                                 "(manager-api answered from a stale cache)")
-    if plan.target.number >= planning.CUTOVER and cs.local_model in llms:
+    slm = (data.get("selected_module") or {}).get("SLM")
+    if plan.target.number >= planning.CUTOVER and cs.local_model in llms and slm != cs.local_model \
+            and want != cs.local_model:
         problems.append(f"the answer still holds {cs.local_model}")
+    routed = llms.get(cs.router_model)
+    if routed is not None and routed.get("base_url") != cs.router_url:
+        problems.append(f"{cs.router_model} is answered at {routed.get('base_url')}, not {cs.router_url} (a stale cache?)")
     api = llms.get(cs.api_model)
-    if api is not None and (api.get("base_url") != settings.api.base_url or api.get("model_name") != settings.api.model):
-        problems.append(f"{cs.api_model} is answered with model {api.get('model_name')} at {api.get('base_url')}, "
-                        f"not {settings.api.model} at {settings.api.base_url} (a stale cache?)")
+    if api is not None and (api.get("base_url") != settings.api.base_url or api.get("model_name") != settings.api.model
+                            or (settings.api_key and api.get("api_key") != settings.api_key)):
+        problems.append(f"{cs.api_model} is answered with model {api.get('model_name')} at {api.get('base_url')} "
+                        f"(or another key), not {settings.api.model} at {settings.api.base_url} (a stale cache?)")
     return problems
 
 
@@ -151,7 +158,9 @@ class Steps:
         return self.world.access
 
     def changes(self, plan) -> tuple:
-        return tuple(plan.sets) + ((Restart(plan.local, "create"),) if plan.local else ())
+        return (tuple(FileChange(name) for name in routing.FILES) + tuple(plan.sets)
+                + ((Restart(plan.local, "create"),) if plan.local else ())
+                + ((Restart(own(self.settings).router_service, plan.router),) if plan.router else ()))
 
     def restore_rows(self, change) -> list:
         access = self._access()
@@ -162,44 +171,73 @@ class Steps:
         return left
 
     def audit(self, plan) -> dict:
-        return {"restart": "", "chosen": list(plan.chosen)}
+        return {"restart": "", "chosen": list(plan.chosen), "router": plan.router}
 
     def write(self, plan) -> None:
+        """The rows compared first (a console edit refuses the move before anything changes), then
+        the router's files and the router up and healthy (before any agent is pointed at it), then
+        the rows in one transaction, then manager-api's cache of the changed model configs."""
         self.plan = plan
-        if not plan.sets:
-            return
         access = self._access()
+        if plan.sets and (plan.files or plan.router in ("create", "recreate") or plan.local):
+            self._rows(access, plan, apply=False)
+        if plan.local:   # a way back from the cut-over: the local model answers before an agent is put on it
+            start_local(self.settings, plan.local, print)
+        for name, _, text in plan.files:
+            path = self.settings.deploy_dir / name
+            if text is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write(path, text, 0o600 if name in routing.SECRET_FILES else None)
+        if plan.router in ("create", "recreate"):
+            router_up(self.settings)
+        if plan.sets:
+            self._rows(access, plan)
+        # Every model config the stage owns, changed now or not: a run stopped between its commit
+        # and this delete left them cached as they were (manager-api keeps them 24 h).
+        t.invalidate_ids(access.cache, owned_models(self.settings, plan))
+
+    def _rows(self, access, plan, apply: bool = True) -> None:
         try:
             with mysql.connect(access.db) as session:
-                t.write(session, plan.sets, where=access.db.where)
+                t.write(session, plan.sets, where=access.db.where, apply=apply)
+        except mysql.CommitUnknown as exc:   # it may have landed: verified, and rolled back compare-and-swap
+            raise MigrationError(exc.what, where=exc.where, hint=exc.hint) from None
         except DatabaseError as exc:
             raise Refused(f"the rows could not be written: {exc.what}", where=exc.where,
                           hint=exc.hint + "; the transaction was rolled back, nothing was written") from None
-        t.invalidate(access.cache, plan.sets)
 
     def converge(self, plan, out) -> float | None:
-        if plan.local:
-            start_local(self.settings, plan.local, out)
+        if plan.router == "remove":
+            router_down(self.settings, self.client, out)
         return None
 
     def verify(self) -> list[str]:
         return verify(self.settings, self.target, self.client, self.plan)
 
     def reapply(self, old_state: dict, plan, out) -> None:
-        return None   # nothing restarts: the rows are the running configuration
+        """Nothing restarts (the rows are the running configuration); the router as the restored
+        files have it: up where they hold it, else gone."""
+        if (self.settings.deploy_dir / routing.OVERRIDE).exists():
+            router_up(self.settings)
+        else:
+            router_down(self.settings, self.client, out)
 
     def applied(self, away) -> dict:
         return {"server_restarted": False}
 
     def recorded(self, plan, old_state: dict) -> dict:
-        return {"console": plan.baseline, "chosen": list(plan.chosen) if plan.chosen else None}
+        n = self.target.number
+        chosen = (list(plan.chosen) if n == planning.SPLIT and own(self.settings).split == "agents" else
+                  old_state.get("chosen") if n > planning.SPLIT else None)   # kept across 2 <-> 3
+        return {"console": plan.baseline, "chosen": chosen}
 
     def replan(self):
         return planning.make(self.settings, planning.observe(self.settings, self.client), self.target,
                              self.settings.api_key, allow_skip=True)
 
     def unconverged(self, plan) -> bool:
-        return bool(plan.sets or plan.local)
+        return bool(plan.sets or plan.local or plan.files or plan.router)
 
     def describe(self, plan) -> str:
         return planning.describe(plan, self.settings)
@@ -207,6 +245,26 @@ class Steps:
     def done(self, away) -> str:
         return (f"stage {self.target.number} ({self.target.name}) applied and verified; no restart: devices pick it "
                 "up at their next conversation")
+
+
+def owned_models(settings: Settings, plan) -> list[str]:
+    """The model configs a stage may change: the toolkit's two, the local one, the intent/memory
+    configs and the default LLMs it moves."""
+    cs, base = own(settings), plan.baseline
+    return sorted({cs.api_model, cs.router_model, cs.local_model, *base.get("refs", {}), *base.get("defaults", [])})
+
+
+def router_up(settings: Settings) -> None:
+    """The router's service up and healthy (their file and the toolkit's override; no other service)."""
+    t_ = settings.gates.wait_timeout
+    compose.run(routing.argv(settings) + ["up", "-d", "--wait", "--wait-timeout", str(t_), "--no-deps",
+                                          own(settings).router_service], timeout=t_ + 60)
+
+
+def router_down(settings: Settings, client, out) -> None:
+    for attrs in docker_api.project_inspects(client, settings.project, own(settings).router_service):
+        docker_api.remove(client, docker_api.name_of(attrs))
+        out(f"removed the router's container {docker_api.name_of(attrs)}")
 
 
 def start_local(settings: Settings, service: str, out) -> None:
@@ -229,8 +287,10 @@ def verify(settings: Settings, target: Stage, client, plan=None) -> list[str]:
     before = plan.server_started
     if world.server is None or world.server.state != "running":
         problems.append(f"the server's container {cs.server_container} is not running")
-    moved = [a for a in plan.expected]
-    devices = sample(world.tables, cs.sample_devices, set(moved), set(plan.refs))
+    changed = {i for c in plan.sets if c.table == t.AGENTS for i in c.ids}
+    devices = sample(world.tables, cs.sample_devices, changed, set(plan.refs)) if changed else []
+    devices += [d for d in sample(world.tables, cs.sample_devices, set(plan.expected), set(plan.refs))
+                if d not in devices][:max(0, cs.sample_devices - len(devices))]
     deadline = time.time() + cs.verify_timeout
     while True:
         found = ask_samples(settings, world.access.secret, devices)
@@ -243,6 +303,8 @@ def verify(settings: Settings, target: Stage, client, plan=None) -> list[str]:
     problems += [f"device {mac}: {'; '.join(p)}" for mac, p in wrong.items()]
     if not devices:
         problems.append("no device of the moved agents to ask manager-api about (bind one in the console)")
+    if routing.routes(settings, target) and (world.router is None or world.router[1] != "healthy"):
+        problems.append(f"the router {cs.router_service} is not healthy ({world.router})")
     if before and world.server and world.server.started and abs(world.server.started - before) > 0.001:
         problems.append(f"the server's container {cs.server_container} restarted during the move")
     return problems

@@ -27,6 +27,7 @@ class Console:
     engine: str = "ok"
     detail: str = ""
     states: dict = field(default_factory=dict)     # container -> state (None: absent)
+    router: tuple | None = None  # the router's container: (state, health)
     manager: str = ""        # '' : answered; else why not
     db: str = ""
     cache: str = ""
@@ -53,10 +54,11 @@ async def _get(url: str, timeout: float) -> Answer:
 
 
 def _rows(settings: Settings, inspects: dict, facts: Console) -> None:
+    # (the plan's world is built from what a move reads: the router's files and container too)
     """Blocking: the database, the cache and manager-api, as a move reads them."""
     from adapters import http, mysql, rediscache
     from core import state
-    from targets.xiaozhi_console import apply, plan as planning, tables
+    from targets.xiaozhi_console import apply, plan as planning, routing, tables
     found = reaching.discover(settings, inspects, read_text(settings.deploy_dir / CONFIG_FILE))
     rows, problem = None, ""
     if found.db is None:
@@ -82,18 +84,25 @@ def _rows(settings: Settings, inspects: dict, facts: Console) -> None:
     server = inspects.get(own(settings).server_container)
     facts.world = planning.ConsoleWorld(state.read(settings.deploy_dir), found, rows, problem,
                                         planning.Started(server["State"]["Status"], None) if server else None,
-                                        local["State"]["Status"] if local else None)
+                                        local["State"]["Status"] if local else None,
+                                        files={n: read_text(settings.deploy_dir / n) for n in routing.FILES},
+                                        router=facts.router)
 
 
 async def _console(settings: Settings, timeout: float) -> Console:
+    from adapters import compose
     from adapters.dockerd import Engine
     facts = Console()
     names = (*reaching.containers(settings), settings.local_llm.container)
     try:
         async with Engine(timeout) as engine:
             inspects = {name: await engine.inspect(name) for name in names}
+            routers = await engine.containers(compose.labels(settings.project, own(settings).router_service))
     except DockerError as exc:
         return Console("unreachable", exc.what)
+    if routers:
+        s = routers[0]["State"]
+        facts.router = (s.get("Status"), (s.get("Health") or {}).get("Status"))
     facts.states = {name: (attrs or {}).get("State", {}).get("Status") for name, attrs in inspects.items()}
     await asyncio.get_running_loop().run_in_executor(None, _rows, settings, inspects, facts)
     return facts
@@ -122,9 +131,15 @@ def judge(settings: Settings, stage: Stage, facts: dict) -> list[Result]:
         Result("manager-api", Status.CRITICAL if console.manager else Status.OK, "answers the server's secret",
                console.manager or f"answered at {cs.manager_url}"),
         Result("mysql", Status.CRITICAL if console.db else Status.OK, "answers", console.db or "answered"),
-        Result("redis", Status.CRITICAL if console.cache else Status.OK, "answers", console.cache or "answered"),
-        drift(settings, stage, console.world)]
-    return results
+        Result("redis", Status.CRITICAL if console.cache else Status.OK, "answers", console.cache or "answered")]
+    r = console.router
+    if stage.number == 2 and cs.split == "requests":
+        results.append(Result("router", Status.OK if r and r[1] == "healthy" else Status.CRITICAL,
+                              "healthy (/health/readiness)", f"{r[0]}, {r[1] or 'no healthcheck'}" if r else "absent"))
+    elif r:
+        results.append(Result("router", Status.WARNING, "absent", f"left over ({r[0]}): run `invoke phase --stage "
+                                                                  f"{stage.number}`"))
+    return results + [drift(settings, stage, console.world)]
 
 
 def drift(settings: Settings, stage: Stage, world) -> Result:

@@ -28,7 +28,7 @@ from core.errors import DatabaseError
 from core.files import read_text
 from engine.changes import RowsChange
 from engine.move import skipped
-from targets.xiaozhi_console import CONFIG_FILE, access as reaching, tables as t
+from targets.xiaozhi_console import CONFIG_FILE, access as reaching, routing, tables as t
 from targets.xiaozhi_console.access import Access
 from targets.xiaozhi_console.settings import own
 
@@ -52,6 +52,9 @@ class ConsoleWorld:
     server: Started | None = None    # the server's container
     local_state: str | None = None   # the local model's container (None: absent)
     local_service: str | None = None  # the service of their compose file that runs it
+    files: dict = field(default_factory=dict, repr=False)   # the router's files as deployed (None: absent)
+    router: tuple[str, str | None] | None = None   # the router's container: (state, health); None: absent
+    router_image: bool = True        # the router's image is on this engine
 
 
 @dataclass
@@ -71,11 +74,13 @@ class ConsolePlan:
     pending: dict | None = None
     server_started: float | None = None
     local: str = ""     # the local model's service to start (a way back from the cut-over)
+    files: list = field(default_factory=list, repr=False)   # (name, deployed, wanted) of the router's files that change
+    router: str = ""    # the router's container: create, recreate, remove or ''
 
     @property
     def nothing_to_do(self) -> bool:
-        return (not self.sets and not self.local and not self.pending and not self.problems
-                and self.recorded == self.target.number)
+        return (not self.sets and not self.local and not self.files and not self.router and not self.pending
+                and not self.problems and self.recorded == self.target.number)
 
 
 def observe(settings: Settings, client) -> ConsoleWorld:
@@ -94,9 +99,14 @@ def observe(settings: Settings, client) -> ConsoleWorld:
     service = next((name for name, block in composefile.services(read_text(d / compose.BASE_FILE)).items()
                     if block.get("container_name") == settings.local_llm.container), None) \
         if (d / compose.BASE_FILE).exists() else None
+    routers = docker_api.project_inspects(client, settings.project, cs.router_service)
     return ConsoleWorld(state.read(d), found, tables, problem,
                         Started(server["State"]["Status"], epoch(server["State"].get("StartedAt"))) if server else None,
-                        local["State"]["Status"] if local else None, service)
+                        local["State"]["Status"] if local else None, service,
+                        files={name: read_text(d / name) for name in routing.FILES},
+                        router=(routers[0]["State"]["Status"], (routers[0]["State"].get("Health") or {}).get("Status"))
+                        if routers else None,
+                        router_image=docker_api.image_exists(client, cs.router_image))
 
 
 def epoch(text: str | None) -> float | None:
@@ -184,7 +194,8 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
     base = held.get("console") or adopt(settings, tb, plan.problems)
     if plan.problems:
         return plan
-    L, A, n = base["local_model"], base["api_model"], target.number
+    L, A, R, n = base["local_model"], base["api_model"], cs.router_model, target.number
+    routes = routing.routes(settings, target)
     if A != cs.api_model or L != cs.local_model:
         plan.problems.append(f"the deployment was adopted with local_model {L} and api_model {A}: put those back in "
                              "migrate.xiaozhi_console (or roll back to 0 first)")
@@ -194,13 +205,34 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
         if not cs.agents and row["llm_model_id"] == L and aid not in participants:   # unless a list names them
             participants[aid] = L
     if n == SPLIT and cs.split == "agents":
-        plan.chosen = (tuple(held["chosen"]) if recorded == SPLIT and held.get("chosen")
-                       else chosen_agents(participants, target.qwen_weight))
+        kept = held.get("chosen") if (recorded or 0) >= SPLIT else None   # kept across 2 <-> 3; chosen anew below
+        plan.chosen = tuple(kept) if kept is not None else chosen_agents(participants, target.qwen_weight)
+        share = round(len(participants) * target.qwen_weight / 100)
+        if kept is not None and len(kept) != share:
+            plan.notes.append(f"the recorded split keeps {len(kept)} agents on the API; the weights now give {share}: "
+                              "roll back to 1 and move to 2 again to choose anew")
+    # With a list of agents, the unlisted ones still on the local model keep what they share with
+    # the listed ones (the intent/memory llm, the default template and LLM) and the local model enabled.
+    others = sorted(a for a, row in tb.agents.items() if row["llm_model_id"] == L and a not in participants)
+    shared_moves = n >= CUTOVER and not others
+    if n >= CUTOVER and others:
+        plan.notes.append(f"{len(others)} agent(s) not in migrate.xiaozhi_console.agents still use {L} "
+                          f"({', '.join(others[:5])}): the intent/memory llm, the default template and LLM and {L} "
+                          "itself stay as they are, and the local model is not decommissioned")
+    if not cs.agents:   # a template or intent/memory config put on the local model since takes part too
+        base = {**base, "template": {**base["template"], **{i: L for i, row in tb.templates.items()
+                                                             if row["llm_model_id"] == L}},
+                "refs": {**base["refs"], **{i: L for i, row in tb.models.items()
+                                            if row["model_type"] in ("Intent", "Memory") and t.llm_of(row) == L}}}
     plan.baseline = {**base, "agents": participants}
+    small = [a for a, row in tb.agents.items() if row.get("slm_model_id") == L]
+    if n >= CUTOVER and small:
+        plan.notes.append(f"{len(small)} agent(s) name {L} as their slm_model_id (upstream's small model, which the "
+                          "server does not select): left as they are")
     plan.names = {aid: tb.agents[aid].get("agent_name") or aid for aid in participants if aid in tb.agents}
 
     def agent_wants(aid: str) -> str:
-        return A if n >= CUTOVER or aid in plan.chosen else participants[aid]
+        return R if routes else A if n >= CUTOVER or aid in plan.chosen else participants[aid]
 
     agents_before, agents_after = [], []
     for aid in participants:
@@ -209,7 +241,7 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
             plan.notes.append(f"agent {aid} was deleted since the adoption")
             continue
         now, want = row["llm_model_id"], agent_wants(aid)
-        if now not in (participants[aid], A):
+        if now not in (participants[aid], A, R):
             plan.notes.append(f"agent {plan.names.get(aid)} ({aid}) is on {now} (changed in the console since the "
                               "adoption): left alone")
             plan.expected[aid] = now
@@ -225,14 +257,14 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
         row = tb.templates.get(tid)
         if row is None:
             continue
-        now, want = row["llm_model_id"], A if n >= CUTOVER else was
+        now, want = row["llm_model_id"], A if shared_moves else was
         if now != want and now in (was, A):
             templates_before.append(row)
             templates_after.append({**row, "llm_model_id": want})
-            plan.words.append(f"default template {row.get('agent_name')} ({tid}): llm_model_id {now} -> {want} "
-                              "(new agents copy it)")
+            plan.words.append(f"template {row.get('agent_name')} ({tid}): llm_model_id {now} -> {want} "
+                              + ("(new agents copy it)" if tid == tb.default_template else ""))
         elif now != want:
-            plan.notes.append(f"the default template {tid} is on {now} (changed since the adoption): left alone")
+            plan.notes.append(f"the template {tid} is on {now} (changed since the adoption): left alone")
 
     models: dict[str, tuple[dict | None, dict | None]] = {}
 
@@ -245,7 +277,7 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
         row = tb.models.get(rid)
         if row is None:
             continue
-        now, want = t.llm_of(row), A if n >= CUTOVER else was
+        now, want = t.llm_of(row), A if shared_moves else was
         plan.refs[rid] = want if now in (was, A) else now
         if now != want and now in (was, A):
             model_change(rid, row, {**row, "config_json": t.with_llm(row["config_json"], now, want)},
@@ -254,14 +286,14 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
             plan.notes.append(f"model config {rid} names llm {now} (changed since the adoption): left alone")
     for did in base["defaults"]:
         row = tb.models.get(did)
-        want = 0 if n >= CUTOVER else 1
+        want = 0 if shared_moves else 1
         if row is not None and row.get("is_default") != want and did != A:
             current = models.get(did, (row, row))[1]
             model_change(did, row, {**current, "is_default": want},
                          f"model config {did}: is_default {row.get('is_default')} -> {want}")
     local = tb.models.get(L)
     if local is not None:
-        want = 0 if n >= CUTOVER else base["local_enabled"]
+        want = 0 if shared_moves else base["local_enabled"]
         if local.get("is_enabled") != want:
             current = models.get(L, (local, local))[1]
             model_change(L, local, {**current, "is_enabled": want},
@@ -277,7 +309,7 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
         skeleton = {column: None for column in (local or {})} if api is None else dict(api)
         want_row = {**skeleton, "id": A, "model_type": "LLM", "model_code": "MigrateApiLLM",
                     "model_name": f"通义千问 API ({settings.api.model})", "is_enabled": 1,
-                    "is_default": 1 if n >= CUTOVER else 0, "sort": 0,
+                    "is_default": 1 if shared_moves else 0, "sort": 0,
                     "remark": "added by the xiaozhi LLM migration toolkit; `invoke rollback --to 0` removes it"}
         now_config = json.loads(api["config_json"]) if api is not None and api.get("config_json") else None
         if now_config is not None and (now_config == config or (not key and {**now_config, "api_key": ""} ==
@@ -291,7 +323,32 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
         elif not t.same(api, want_row):
             changed = sorted(k for k in want_row if not t._same_value(api.get(k), want_row[k]))
             model_change(A, api, want_row, f"model config {A}: {', '.join(changed)} updated"
-                         + (" (is_default 1: new agents start on it)" if "is_default" in changed and n >= CUTOVER else ""))
+                         + (" (is_default 1: new agents start on it)" if "is_default" in changed and shared_moves else ""))
+    master = routing.master_key(settings, world.files, tb.models.get(R))
+    router_row = tb.models.get(R)
+    if routes:
+        skeleton = {column: None for column in (local or {})} if router_row is None else dict(router_row)
+        want_row = routing.row(settings, skeleton, master, target)
+        if router_row is None:
+            model_change(R, None, want_row, f"model config {R}: created (the router at {cs.router_url}; key not shown)")
+        elif not t.same(router_row, want_row):
+            model_change(R, router_row, want_row, f"model config {R}: updated")
+    elif router_row is not None:
+        model_change(R, router_row, None, f"model config {R}: removed (the toolkit's own)")
+    wanted_files = routing.files(settings, target, key or deployed_key(tb, settings), master)
+    plan.files = [(name, world.files.get(name), text) for name, text in wanted_files.items()
+                  if world.files.get(name) != text]
+    running = world.router is not None and world.router[0] == "running"
+    plan.router = ("create" if routes and world.router is None else
+                   "recreate" if routes and (plan.files or not running) else
+                   "remove" if not routes and world.router is not None else "")
+    if routes and plan.router and not world.router_image:
+        plan.problems.append(f"the router's image {cs.router_image} is not on this host: build it (`invoke router.build`),"
+                             " load it (`docker load`), or set migrate.xiaozhi_console.router_image")
+    plan.problems += _still_named(tb, {m for m, (_, after) in models.items() if after is None},
+                                  dict(zip([r["id"] for r in agents_before], agents_after)),
+                                  dict(zip([r["id"] for r in templates_before], templates_after)),
+                                  {m: after for m, (_, after) in models.items() if after is not None})
     if models:
         plan.sets.append(RowsChange(t.MODELS, t.KEY, tuple(b for b, _ in models.values()),
                                     tuple(a for _, a in models.values())))
@@ -309,14 +366,37 @@ def make(settings: Settings, world: ConsoleWorld, target: Stage, key: str = "", 
     return plan
 
 
+def _still_named(tb: t.Tables, removed: set, agents: dict, templates: dict, models: dict) -> list[str]:
+    """Why a model config the stage removes cannot go: rows that would still name it after the
+    stage (an agent created from the template in the console at the cut-over, say). Upstream's own
+    delete refuses the same."""
+    if not removed:
+        return []
+    users = ([f"agent {row.get('agent_name')} ({aid})" for aid, row in tb.agents.items()
+              if agents.get(aid, row)["llm_model_id"] in removed or row.get("slm_model_id") in removed]
+             + [f"template {tid}" for tid, row in tb.templates.items() if templates.get(tid, row)["llm_model_id"] in removed]
+             + [f"model config {mid}" for mid, row in tb.models.items()
+                if mid not in removed and t.llm_of(models.get(mid, row)) in removed])
+    if not users:
+        return []
+    return [f"the stage removes {', '.join(sorted(removed))}, but {', '.join(users[:8])}"
+            + (f" and {len(users) - 8} more" if len(users) > 8 else "") + " still use it (set in the console since the "
+            "move): put them on another model in the console (or move them with the migration's stages), then run again"]
+
+
 def describe(plan: ConsolePlan, settings: Settings) -> str:
     t_, cs = plan.target, own(settings)
     on_api = [a for a, m in plan.expected.items() if m == cs.api_model]
+    on_router = [a for a, m in plan.expected.items() if m == cs.router_model]
     lines = [f"stage {plan.recorded if plan.recorded is not None else '?'} -> {t_.number} ({t_.name}): "
-             f"{len(on_api)} of {len(plan.expected)} agents on {cs.api_model}, the rest on their model"]
+             + (f"{len(on_router)} of {len(plan.expected)} agents on {cs.router_model} (the router)" if on_router else
+                f"{len(on_api)} of {len(plan.expected)} agents on {cs.api_model}, the rest on their model")]
     if plan.pending:
         lines.append(f"  an earlier run to stage {plan.pending.get('to')} stopped at {plan.pending.get('started')}: "
                      "converging from the rows as they are now")
+    if routing.routes(settings, t_):
+        lines.append(f"  split: requests: every chat of the moved agents through the router {cs.router_service}, "
+                     f"which weighs local {t_.local_weight} / API {t_.qwen_weight} per request")
     if plan.chosen:
         lines.append(f"  split: agents: {len(plan.chosen)} of {len(plan.baseline.get('agents', {}))} agents, chosen by a "
                      "stable hash of their id (recorded; the same set on a re-apply): "
@@ -328,6 +408,13 @@ def describe(plan: ConsolePlan, settings: Settings) -> str:
                      + ", ".join(f"{n} row(s) of {table}" for table, n in counts.items())
                      + (f"; then manager-api's cache of {len(t.cached_keys(plan.sets)) // 2} model config(s) "
                         "deleted" if t.cached_keys(plan.sets) else ""))
+    for name, old, new in plan.files:
+        lines.append(f"  file {name}: " + ("removed" if new is None else "created" if old is None else "changes")
+                     + (" (holds the key: 0600, not shown)" if name in routing.SECRET_FILES and new is not None else ""))
+    if plan.router:
+        lines.append(f"  router {cs.router_service}: {plan.router}"
+                     + (" (healthy before any agent is pointed at it)" if plan.router != "remove" else
+                        " (after no agent is pointed at it)"))
     lines.append(f"  {cs.server_container}: {NO_RESTART}")
     if plan.local:
         lines.append(f"  local model's service {plan.local}: started (its container is not running)")

@@ -17,6 +17,7 @@ from core.errors import MigrationError
 from core.files import write_files
 from core.services import LOCAL_LLM_SERVICE
 from compose_stack.templating import environment
+from litellm_router import image as router_image
 from targets.xiaozhi_console import CONFIG_FILE, access as reaching, data_image
 from targets.xiaozhi_console.settings import own
 
@@ -60,6 +61,9 @@ def up(settings: Settings, sb, *, out=print, wait_timeout: int = 180) -> None:
     client = docker_api.client()
     if not data_image.up_to_date(client, sb.image):
         data_image.build(sb.image, out=out)
+    if not router_image.up_to_date(client):
+        raise MigrationError(f"the router's image {router_image.TAG} is missing or older than its sources",
+                             where="docker images", hint="run `invoke -f sandbox-console.yaml sandbox.build`")
     d = settings.deploy_dir
     d.mkdir(parents=True, exist_ok=True)
     if not (d / compose.BASE_FILE).exists():   # an existing file is the operator's by now: never overwritten
@@ -99,8 +103,10 @@ def containers(settings: Settings) -> list[str]:
 
 
 def build(sb, *, rebuild: bool = False, out=print) -> None:
-    """The database-and-cache image, on the sandbox image (``sb``: the rehearsal's SandboxSettings)."""
+    """The database-and-cache image, on the sandbox image (``sb``: the rehearsal's SandboxSettings),
+    and the router's (stage 2, split: requests)."""
     data_image.build(sb.image, rebuild=rebuild, out=out)
+    router_image.build(sb.local_base_image, rebuild=rebuild)
 
 
 def report_lines(settings: Settings) -> list[str]:

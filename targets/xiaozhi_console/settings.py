@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from core import config
 from core.errors import ConfigError, shown
+from litellm_router import TAG as ROUTER_IMAGE
 from targets.xiaozhi_console import SECTION
 
 _MODEL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")      # ai_model_config.id is VARCHAR(32)
@@ -37,9 +38,18 @@ class Console:
     local_model: str = "LLM_OllamaLLM"      # their model config of the local Ollama (never deleted)
     api_model: str = "LLM_MigrateApiLLM"    # the API's model config (the toolkit's own row)
     agents: tuple[str, ...] = ()           # () : every agent on the local model
-    split: str = "agents"                  # stage 2: a share of the agents on the API model
+    split: str = "requests"                # stage 2: every chat through the router (or "agents": a share of them)
+    router_model: str = "LLM_MigrateRouterLLM"   # the router's model config (the toolkit's own row, stage 2)
+    router_service: str = "xiaozhi-router"   # the router's Compose service (and host name on the network)
+    router_image: str = ROUTER_IMAGE
+    router_port: int = 4000
     sample_devices: int = 5                 # devices asked for their models after each move
     verify_timeout: int = 30                # seconds for manager-api to answer the samples
+
+    @property
+    def router_url(self) -> str:
+        """The router as the server reaches it, on the project's network."""
+        return f"http://{self.router_service}:{self.router_port}/v1"
 
 
 def read(data, where: str) -> Console:
@@ -66,11 +76,18 @@ def read(data, where: str) -> Console:
     if "credentials_file" in data:
         values["credentials_file"] = config.text(data, "credentials_file", where, re.compile(r"^\S+$"),
                                                  "the path of an owner-only YAML file")
-    for name in ("local_model", "api_model"):
+    for name in ("local_model", "api_model", "router_model"):
         if name in data:
             values[name] = config.text(data, name, where, _MODEL_ID, "an ai_model_config id, e.g. LLM_OllamaLLM")
     if "agents" in data:
         values["agents"] = _agents(data["agents"], f"{where}.agents")
+    if "router_service" in data:
+        values["router_service"] = config.text(data, "router_service", where, config.SERVICE_NAME, "a service name")
+    if "router_image" in data:
+        values["router_image"] = config.text(data, "router_image", where, re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_./:@-]*$"),
+                                             f"an image reference, e.g. {ROUTER_IMAGE}")
+    if "router_port" in data:
+        values["router_port"] = config.integer(data, "router_port", where, 1, 65535)
     if "split" in data:
         if data["split"] not in SPLITS:
             raise ConfigError(f"unknown split {shown(data['split'])}",
@@ -81,9 +98,9 @@ def read(data, where: str) -> Console:
     if "verify_timeout" in data:
         values["verify_timeout"] = config.integer(data, "verify_timeout", where, 1, 3600)
     found = Console(**values)
-    if found.api_model == found.local_model:
-        raise ConfigError("api_model and local_model are the same row", where=f"{where}.api_model",
-                          hint="leave api_model out (LLM_MigrateApiLLM, the toolkit's own row)")
+    if len({found.api_model, found.local_model, found.router_model}) < 3:
+        raise ConfigError("local_model, api_model and router_model must be three rows", where=f"{where}.api_model",
+                          hint="leave api_model and router_model out (the toolkit's own rows)")
     return found
 
 

@@ -81,8 +81,8 @@ def _same_value(x, y) -> bool:
     if x == y:
         return True
     if isinstance(x, str) and isinstance(y, str) and x[:1] in "{[" and y[:1] in "{[":
-        try:
-            return json.loads(x) == json.loads(y)
+        try:   # by value, key order aside; true is not 1 (a plain == says it is)
+            return json.dumps(json.loads(x), sort_keys=True) == json.dumps(json.loads(y), sort_keys=True)
         except ValueError:
             return False
     return False
@@ -99,10 +99,11 @@ def _put(session: mysql.Session, table: str, now: dict | None, want: dict | None
             session.update(table, KEY, now[KEY], changed)
 
 
-def write(session: mysql.Session, sets, where: str) -> None:
+def write(session: mysql.Session, sets, where: str, apply: bool = True) -> None:
     """Every set in one transaction, each row compare-and-swap on its before-image; a row that is
     already at its after-image is left (a move that stopped after its commit). Refused, with
-    nothing written, naming the first row someone else changed."""
+    nothing written, naming the first row someone else changed. ``apply=False`` only compares
+    (a check before the router starts)."""
     with session.transaction():
         for change in sets:
             found = session.locked(change.table, change.key, change.ids)
@@ -116,7 +117,8 @@ def write(session: mysql.Session, sets, where: str) -> None:
                                   "console or by hand): the transaction was rolled back, nothing was written",
                                   where=where, hint="run the same command again: it plans from the rows as they "
                                                     "are now (and shows what it would change)")
-                _put(session, change.table, now, after)
+                if apply:
+                    _put(session, change.table, now, after)
 
 
 def restore(session: mysql.Session, change: RowsChange) -> list:
@@ -144,4 +146,9 @@ def cached_keys(sets) -> list[str]:
 
 
 def invalidate(cache: rediscache.Address, sets) -> int:
-    return rediscache.delete(cache, cached_keys(sets))
+    return invalidate_ids(cache, sorted({str(i) for change in sets if change.table == MODELS for i in change.ids}))
+
+
+def invalidate_ids(cache: rediscache.Address, ids) -> int:
+    """Delete manager-api's cache of these model configs (as it does after its own edits)."""
+    return rediscache.delete(cache, [pattern.format(i) for i in ids for pattern in CACHED])

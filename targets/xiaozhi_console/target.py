@@ -13,7 +13,11 @@ from targets.xiaozhi_console import health
 
 class XiaozhiConsole:
     name = "xiaozhi-console"
-    secret_files: set[str] = set()   # the key lives in a database row, not in a file of the deploy directory
+    @property
+    def secret_files(self) -> set[str]:
+        """The router's environment file at stage 2 (the key is otherwise in a database row)."""
+        from targets.xiaozhi_console.routing import SECRET_FILES
+        return SECRET_FILES
 
     def __init__(self, settings: Settings, client):
         self.settings, self.client = settings, client   # opened at first use (orchestration/targets.py)

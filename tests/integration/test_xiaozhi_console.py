@@ -168,7 +168,7 @@ def test_without_the_cache_invalidation_the_answer_is_stale_and_the_move_rolls_b
     settings = settings_of(cfg)
     target = targeting.load(settings)
     before = dump()
-    monkeypatch.setattr(tables, "invalidate", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(tables, "invalidate_ids", lambda *args, **kwargs: 0)
     outcome = target.plan_and_gate(settings.stage(3), force=True, backward_ok=False, out=lambda *_: None)
     with pytest.raises(VerifyFailed) as failed:
         target.apply(settings.stage(3), outcome, force=True, out=lambda *_: None)

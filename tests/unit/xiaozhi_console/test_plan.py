@@ -20,6 +20,7 @@ L, A = "LLM_OllamaLLM", "LLM_MigrateApiLLM"
 
 
 def settings(tmp_path, key=KEY, **console):
+    console.setdefault("split", "agents")
     data = yaml.safe_load(yaml.safe_dump(DATA))
     data["migrate"]["deploy_dir"] = str(tmp_path)
     data["migrate"]["xiaozhi_console"] = console
@@ -56,8 +57,9 @@ def tables(n_local=8, others=2, intent_json='{"llm":"LLM_OllamaLLM","type":"inte
     return tb
 
 
-def world(tb, state=None, local_state="running"):
-    return p.ConsoleWorld(state, Access(None, None, "secret"), tb, "", p.Started("running", 1e9), local_state, "ollama")
+def world(tb, state=None, local_state="running", files=None, router=None):
+    return p.ConsoleWorld(state, Access(None, None, "secret"), tb, "", p.Started("running", 1e9), local_state, "ollama",
+                          files=files or {}, router=router)
 
 
 def walk(tmp_path, to, tb=None, split_state=None, **console):
@@ -160,7 +162,7 @@ def test_the_way_back_to_0_puts_every_owned_value_back_and_removes_the_api_model
     ("Intent_intent_llm", lambda tb: tb.models["Intent_intent_llm"].update(
         config_json='{"type": "intent_llm", "llm": "LLM_ChatGLMLLM"}'), "names llm LLM_ChatGLMLLM"),
     ("tpl1", lambda tb: tb.templates["tpl1"].update(llm_model_id="LLM_DeepSeekLLM"),
-     "the default template tpl1 is on LLM_DeepSeekLLM"),
+     "the template tpl1 is on LLM_DeepSeekLLM"),
 ])
 def test_a_reference_the_operator_moved_since_the_adoption_is_left_alone_and_said(tmp_path, row, edit, note):
     s = settings(tmp_path)
@@ -236,3 +238,92 @@ def test_the_cache_keys_of_every_model_config_changed(tmp_path):
     keys = t.cached_keys(plan.sets)
     assert "model:data:Intent_intent_llm" in keys and "model:name:LLM_MigrateApiLLM" in keys
     assert not any("a0" in k for k in keys)   # agents are not cached by manager-api
+
+
+def test_requests_mode_points_every_agent_at_the_router_and_starts_it_first(tmp_path):
+    s, tb, state, plan = walk(tmp_path, 2, split="requests")
+    R = "LLM_MigrateRouterLLM"
+    by = {c.table: c for c in plan.sets}
+    assert set(by[t.AGENTS].ids) == {f"a{i}" for i in range(8)} and {a["llm_model_id"] for a in by[t.AGENTS].after} == {R}
+    router_row = dict(zip(by[t.MODELS].ids, by[t.MODELS].after))[R]
+    config = json.loads(router_row["config_json"])
+    assert config["base_url"] == "http://xiaozhi-router:4000/v1" and config["api_key"].startswith("sk-xiaozhi-router-")
+    assert KEY not in router_row["config_json"]   # the server holds the router's master key, never the API key
+    files = {name: new for name, old, new in plan.files}
+    assert set(files) == {"docker-compose.migrate.yml", "litellm.yaml", "router.env"} and KEY in files["router.env"]
+    assert "weight: 30" in files["litellm.yaml"] and "weight: 70" in files["litellm.yaml"]
+    assert plan.router == "create"
+    text = p.describe(plan, s)
+    assert KEY not in text and config["api_key"] not in text and "healthy before any agent" in text
+
+
+def test_leaving_the_router_stage_removes_its_row_files_and_container(tmp_path):
+    s, tb, state, plan = walk(tmp_path, 2, split="requests")
+    apply_rows(tb, plan)
+    deployed = {name: new for name, old, new in plan.files}
+    state = {"stage": 2, "console": plan.baseline}
+    nxt = p.make(s, world(tb, state, files=deployed, router=("running", "healthy")), s.stage(3), KEY)
+    models = next(c for c in nxt.sets if c.table == t.MODELS)
+    assert "LLM_MigrateRouterLLM" in models.ids and dict(zip(models.ids, models.after))["LLM_MigrateRouterLLM"] is None
+    assert {name for name, old, new in nxt.files if new is None} == set(deployed) and nxt.router == "remove"
+    assert {a["llm_model_id"] for a in next(c for c in nxt.sets if c.table == t.AGENTS).after} == {A}
+
+
+def test_without_a_key_the_deployed_router_files_are_converged(tmp_path):
+    s, tb, state, plan = walk(tmp_path, 2, split="requests")
+    apply_rows(tb, plan)
+    deployed = {name: new for name, old, new in plan.files}
+    keyless = settings(tmp_path, key="", split="requests")
+    again = p.make(keyless, world(tb, {"stage": 2, "console": plan.baseline}, files=deployed,
+                                  router=("running", "healthy")), keyless.stage(2))
+    assert again.nothing_to_do, (again.files, again.sets, again.router)
+
+
+def test_a_missing_router_image_is_refused_before_anything_changes(tmp_path):
+    s, tb, state, plan = walk(tmp_path, 1, split="requests")
+    apply_rows(tb, plan)
+    w = world(tb, {"stage": 1, "console": plan.baseline})
+    nxt = p.make(s, p.ConsoleWorld(**{**w.__dict__, "router_image": False}), s.stage(2), KEY)
+    assert any("router.build" in x for x in nxt.problems)
+
+
+def test_a_model_config_still_named_is_not_removed(tmp_path):
+    """At the cut-over the template is on the API model: an agent created in the console then
+    copies it. Going back to 0 would delete the row it uses: refused, naming it."""
+    s, tb, state, plan = walk(tmp_path, 3)
+    apply_rows(tb, plan)
+    tb.agents["new"] = agent("new", llm=A)
+    back = p.make(s, world(tb, {"stage": 3, "console": plan.baseline}), s.stage(0), KEY, allow_skip=True)
+    assert any("removes LLM_MigrateApiLLM" in x and "agent agent new (new)" in x for x in back.problems), back.problems
+
+
+def test_with_a_list_the_shared_references_stay_while_unlisted_agents_use_the_local_model(tmp_path):
+    s, tb, state, plan = walk(tmp_path, 3, agents=["a0", "a1"])
+    changed = {i for c in plan.sets for i in c.ids}
+    assert plan.expected == {"a0": A, "a1": A}
+    assert not {"Intent_intent_llm", "tpl1", L, "LLM_ChatGLMLLM"} & changed
+    assert any("not in migrate.xiaozhi_console.agents still use" in n for n in plan.notes)
+
+
+def test_the_split_set_is_kept_across_the_cutover_and_chosen_anew_below_it(tmp_path):
+    s, tb, state, plan = walk(tmp_path, 2)
+    tb.agents["late"] = agent("late")
+    kept = {"stage": 3, "console": plan.baseline, "chosen": list(plan.chosen)}
+    assert p.make(s, world(tb, kept), s.stage(2), KEY).chosen == plan.chosen   # 3 -> 2: the same agents
+    empty = {"stage": 2, "console": plan.baseline, "chosen": []}
+    assert p.make(s, world(tb, empty), s.stage(2), KEY).chosen == ()            # [] is a choice, not "none yet"
+    below = {"stage": 1, "console": plan.baseline, "chosen": ["a0"]}
+    assert p.make(s, world(tb, below), s.stage(2), KEY).chosen != ("a0",)       # chosen anew from 1
+
+
+def test_json_true_is_not_1_for_compare_and_swap():
+    assert not t.same({"id": 1, "c": '{"enabled": true}'}, {"id": 1, "c": '{"enabled": 1}'})
+
+
+def test_an_agent_s_small_model_on_the_local_model_is_said_and_left(tmp_path):
+    tb = tables()
+    tb.agents["a0"]["slm_model_id"] = L
+    s, tb, state, plan = walk(tmp_path, 3, tb=tb)
+    assert any("slm_model_id" in n for n in plan.notes)
+    assert all(after is None or after.get("slm_model_id") == before.get("slm_model_id")
+               for c in plan.sets if c.table == t.AGENTS for before, after in zip(c.before, c.after))

@@ -21,7 +21,7 @@ def load(**console):
 def test_defaults_are_upstream_names():
     cs = load().sections["xiaozhi_console"]
     assert (cs.server_container, cs.db_container, cs.manager_url, cs.local_model, cs.split) == \
-        ("xiaozhi-esp32-server", "xiaozhi-esp32-server-db", "http://127.0.0.1:8002/xiaozhi", "LLM_OllamaLLM", "agents")
+        ("xiaozhi-esp32-server", "xiaozhi-esp32-server-db", "http://127.0.0.1:8002/xiaozhi", "LLM_OllamaLLM", "requests")
 
 
 @pytest.mark.parametrize("console, where", [
@@ -32,6 +32,9 @@ def test_defaults_are_upstream_names():
     ({"split": "half"}, "split"),
     ({"local_model": "x" * 40}, "local_model"),
     ({"api_model": "LLM_OllamaLLM"}, "api_model"),
+    ({"router_model": "LLM_MigrateApiLLM"}, "api_model"),
+    ({"router_port": 70000}, "router_port"),
+    ({"router_image": "bad image"}, "router_image"),
     ({"database": "x`; DROP"}, "database"),
     ({"sample_devices": 0}, "sample_devices"),
     ({"unknown": 1}, "unknown"),
