@@ -97,8 +97,9 @@ def load(text: str, where: str = "data/.config.yaml"):
     manager = data.get("manager-api")
     if hasattr(manager, "get") and manager.get("url"):
         raise Refused("this data/.config.yaml takes its config from the web console (manager-api.url): the full "
-                      "deployment is not supported yet", where=f"{where}: manager-api.url",
-                      hint="migrate in the web console, or use the single-server deployment; nothing was changed")
+                      "deployment is another target", where=f"{where}: manager-api.url",
+                      hint="set migrate.target: xiaozhi-console (the full deployment: manager-api, MySQL, Redis); "
+                           "nothing was changed")
     return data
 
 

@@ -5,7 +5,6 @@ operator would, with a production-like config (no key in any file: the key only 
 environment). What happens between a plan and its apply (a console edit) and a move without the
 cache invalidation are run in-process, on the same sandbox."""
 import concurrent.futures
-import json
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -25,7 +24,8 @@ from .conftest import ROOT, config_variant, invoke, project_resources  # noqa: F
 KEY = yaml.safe_load((ROOT / "sandbox-console.yaml").read_text())["migrate"]["api"]["key"]
 ENV = {"QWEN_API_KEY": KEY}
 DB, SERVER = "xiaozhi-esp32-server-db", "xiaozhi-esp32-server"
-LOCAL, API = "LLM_OllamaLLM", "LLM_MigrateApiLLM"
+LOCAL, API, ROUTER = "LLM_OllamaLLM", "LLM_MigrateApiLLM", "LLM_MigrateRouterLLM"
+CHAT = "POST /compatible-mode/v1/chat/completions"
 TOUCHED = ("ai_model_config", "ai_agent", "ai_agent_template")
 
 
@@ -88,6 +88,12 @@ def started(docker_client) -> str:
     return docker_client.api.inspect_container(SERVER)["State"]["StartedAt"]
 
 
+def router_state(docker_client) -> str | None:
+    """The router's health (None: no router container)."""
+    found = docker_client.containers.list(all=True, filters={"label": "com.docker.compose.service=xiaozhi-router"})
+    return found[0].attrs["State"].get("Health", {}).get("Status") if found else None
+
+
 def agents() -> dict[str, str]:
     return dict(line.split("\t") for line in sql("SELECT id, llm_model_id FROM ai_agent").split("\n") if line)
 
@@ -147,7 +153,7 @@ def test_a_console_edit_between_plan_and_apply_is_refused_and_nothing_is_written
     settings = settings_of(cfg)
     target = targeting.load(settings)
     outcome = target.plan_and_gate(settings.stage(2), force=False, backward_ok=False, out=lambda *_: None)
-    edited = outcome.plan.chosen[0]
+    edited = next(c for c in outcome.plan.sets if c.table == "ai_agent").ids[0]
     sql(f"UPDATE ai_agent SET agent_name = '改名了' WHERE id = '{edited}'")   # someone in the console, now
     before, audit = dump(), len(state.audit_tail(folder(cfg), 1000))
     with pytest.raises(Refused) as refused:
@@ -158,7 +164,8 @@ def test_a_console_edit_between_plan_and_apply_is_refused_and_nothing_is_written
     assert held["stage"] == 1 and not held.get("pending")
     assert state.audit_tail(folder(cfg), 1)[0]["event"] == "refused" and len(state.audit_tail(folder(cfg), 1000)) > audit
     out = invoke(cfg, "phase", "--stage", "2", "--yes", env=ENV).stdout   # planned again from the rows as they are
-    assert "applied and verified" in out and agents()[edited] == API
+    assert "applied and verified" in out and agents()[edited] == ROUTER
+    assert router_state(docker_client) == "healthy"
 
 
 def test_without_the_cache_invalidation_the_answer_is_stale_and_the_move_rolls_back(cfg, docker_client, monkeypatch):
@@ -180,8 +187,10 @@ def test_without_the_cache_invalidation_the_answer_is_stale_and_the_move_rolls_b
     assert "applied and verified" in out and "decommissioned:" in out, out
 
 
-def test_the_walk_moves_agents_without_a_restart_and_the_rollback_restores_the_rows_byte_for_byte(cfg, docker_client):
+def test_the_walk_moves_agents_without_a_restart_and_the_rollback_restores_the_rows_byte_for_byte(cfg, docker_client,
+                                                                                                   tmp_path):
     at(cfg, docker_client, 0)
+    cfg = config_variant(cfg, tmp_path, **{"xiaozhi_console.split": "agents"})   # stage 2: a share of the agents
     baseline, since = dump(), started(docker_client)
     outputs = []
     participants = {a for a, m in agents().items() if m == LOCAL}
@@ -254,3 +263,35 @@ def test_status_words_the_console_and_a_wrong_server_secret_is_refused_before_an
         assert "gate manager-api: FAILED" in done.stdout and "401" in done.stdout + done.stderr, done.stdout + done.stderr
     finally:
         theirs.write_text(text)
+
+
+def test_requests_mode_weighs_each_chat_70_30_through_the_router_and_the_way_back_is_byte_for_byte(cfg, docker_client):
+    """split: requests (the default): every moved agent on the router's model config; 1000 chats
+    from the 24 devices of the moved agents split by the router; then the cut-over (router gone)
+    and the way back to 0, the rows byte for byte."""
+    at(cfg, docker_client, 1)
+    start = dump()
+    out = invoke(cfg, "phase", "--stage", "2", "--yes", env=ENV).stdout
+    print("stage 2 plan:\n" + "\n".join(out.splitlines()[:14]))
+    assert "split: requests" in out and "healthy before any agent" in out and "applied and verified" in out, out
+    assert list(agents().values()).count(ROUTER) == 8 and router_state(docker_client) == "healthy"
+    macs = [mac for mac, agent in devices() if agents()[agent] == ROUTER]
+    assert len(macs) == 24
+    before_api = httpx.get(endpoints.API + "/_sandbox/stats").json()["requests"].get(CHAT, 0)
+    before_local = httpx.get(endpoints.LOCAL + "/_sandbox/stats").json()["requests"].get("POST /api/chat", 0)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda i: chat(macs[i % len(macs)]), range(1000)))
+    assert all(r["status"] == 200 and r["entry"] == ROUTER for r in replies), [r for r in replies if r["status"] != 200][:3]
+    api = httpx.get(endpoints.API + "/_sandbox/stats").json()["requests"].get(CHAT, 0) - before_api
+    local = httpx.get(endpoints.LOCAL + "/_sandbox/stats").json()["requests"].get("POST /api/chat", 0) - before_local
+    print(f"1000 chats through the router: local {local} / API {api} ({100 * api / (api + local):.1f}% API)")
+    assert api + local >= 1000 and abs(100 * api / (api + local) - 70) <= 4, (local, api)
+    out = invoke(cfg, "status", env=ENV).stdout
+    assert "matches stage 2" in out and f"{ROUTER} 8" in out, out
+    health_records(cfg)
+    out = invoke(cfg, "phase", "--stage", "3", "--yes", env=ENV).stdout
+    assert "router xiaozhi-router: remove" in out and "applied and verified" in out, out
+    assert router_state(docker_client) is None and not (folder(cfg) / "router.env").exists()
+    model_whole(cfg, docker_client)
+    invoke(cfg, "rollback", "--to", "1", "--yes", env=ENV)
+    assert dump() == start, "the way back did not put the rows back byte for byte"

@@ -247,7 +247,7 @@ def files_and_times(cfg) -> dict:
 
 
 @pytest.mark.parametrize("hostile, words", [
-    ("manager-api:\n  url: http://127.0.0.1:8002/xiaozhi/config/\n", "full deployment is not supported yet"),
+    ("manager-api:\n  url: http://127.0.0.1:8002/xiaozhi/config/\n", "the full deployment is another target"),
     ("LLM: [not, a, mapping\n", "cannot read this file as YAML"),
 ])
 def test_a_file_it_cannot_migrate_is_refused_and_nothing_is_touched(cfg, docker_client, hostile, words):

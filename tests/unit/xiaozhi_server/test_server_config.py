@@ -99,7 +99,7 @@ def test_a_file_without_sections_gets_them(text):
 
 @pytest.mark.parametrize("text, error, words", [
     ("manager-api:\n  url: http://xiaozhi-esp32-server-web:8002/xiaozhi\n  secret: s\n", Refused,
-     "full deployment is not supported yet"),
+     "the full deployment is another target"),
     ("server: [\n", ConfigError, "cannot read this file as YAML"),
     ("- a\n- b\n", ConfigError, "not a mapping"),
 ])
