@@ -150,7 +150,7 @@ class Steps:
 
     def __init__(self, settings: Settings, target: Stage, client, world=None):
         self.settings, self.target, self.client = settings, target, client
-        self.world, self.plan = world, None
+        self.world, self.plan, self.seen = world, None, []
 
     def _access(self):
         if self.world is None:
@@ -213,7 +213,8 @@ class Steps:
         return None
 
     def verify(self) -> list[str]:
-        return verify(self.settings, self.target, self.client, self.plan)
+        problems, self.seen = check(self.settings, self.target, self.client, self.plan)
+        return problems
 
     def reapply(self, old_state: dict, plan, out) -> None:
         """Nothing restarts (the rows are the running configuration); the router as the restored
@@ -244,7 +245,8 @@ class Steps:
 
     def done(self, away) -> str:
         return (f"stage {self.target.number} ({self.target.name}) applied and verified; no restart: devices pick it "
-                "up at their next conversation")
+                "up at their next conversation" + (f"\nmanager-api answered {len(self.seen)} sampled devices as the "
+                                                   "stage wants: " + ", ".join(self.seen) if self.seen else ""))
 
 
 def owned_models(settings: Settings, plan) -> list[str]:
@@ -276,13 +278,14 @@ def start_local(settings: Settings, service: str, out) -> None:
     out(f"started the local model's service {service}")
 
 
-def verify(settings: Settings, target: Stage, client, plan=None) -> list[str]:
-    """Sampled devices answered by manager-api as the stage wants, and the server not restarted."""
+def check(settings: Settings, target: Stage, client, plan=None) -> tuple[list[str], list[str]]:
+    """Sampled devices answered by manager-api as the stage wants, and the server not restarted:
+    the problems, and each sampled device with the LLM it was answered."""
     cs = own(settings)
     world = planning.observe(settings, client)
     plan = plan or planning.make(settings, world, target, settings.api_key, allow_skip=True)
     if plan.problems:
-        return plan.problems
+        return plan.problems, []
     problems = []
     before = plan.server_started
     if world.server is None or world.server.state != "running":
@@ -307,7 +310,9 @@ def verify(settings: Settings, target: Stage, client, plan=None) -> list[str]:
         problems.append(f"the router {cs.router_service} is not healthy ({world.router})")
     if before and world.server and world.server.started and abs(world.server.started - before) > 0.001:
         problems.append(f"the server's container {cs.server_container} restarted during the move")
-    return problems
+    seen = [f"{mac} -> {((found.get(mac) or (None,))[0] or {}).get('selected_module', {}).get('LLM')}"
+            for mac, _ in devices]
+    return problems, seen
 
 
 def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:
