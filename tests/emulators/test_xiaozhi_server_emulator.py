@@ -29,7 +29,8 @@ def test_the_users_file_wins_key_by_key(tmp_path):
 @pytest.mark.parametrize("text, words", [
     (None, "找不到data/.config.yaml"),
     ("manager-api:\n  url: http://web:8002/xiaozhi\nselected_module:\n  LLM: AliLLM\n", "both manager-api and selected_module"),
-    ("manager-api:\n  url: http://web:8002/xiaozhi\n", "web console"),
+    ("manager-api:\n  url: http://web:8002/xiaozhi\n", "请先配置manager-api的secret"),   # upstream's words
+    ("manager-api:\n  url: http://127.0.0.1:1/xiaozhi\n  secret: s\n  max_retries: 0\n", "manager-api"),  # none there
     ("selected_module:\n  LLM: NoSuchLLM\n", "has no entry"),
     ("selected_module:\n  LLM: X\nLLM:\n  X: {type: dify, base_url: http://a}\n", "not emulated"),
     ("selected_module: [\n", "is not YAML"),
