@@ -406,8 +406,7 @@ def describe(plan: ConsolePlan, settings: Settings) -> str:
     if counts:
         lines.append("  in one transaction, each row compare-and-swap: "
                      + ", ".join(f"{n} row(s) of {table}" for table, n in counts.items())
-                     + (f"; then manager-api's cache of {len(t.cached_keys(plan.sets)) // 2} model config(s) "
-                        "deleted" if t.cached_keys(plan.sets) else ""))
+                     + "; then manager-api's cache of the model configs the stage owns deleted")
     for name, old, new in plan.files:
         lines.append(f"  file {name}: " + ("removed" if new is None else "created" if old is None else "changes")
                      + (" (holds the key: 0600, not shown)" if name in routing.SECRET_FILES and new is not None else ""))
