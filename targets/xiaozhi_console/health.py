@@ -159,9 +159,10 @@ def drift(settings: Settings, stage: Stage, world) -> Result:
                 + [f"template {tid}" for tid, row in tb.templates.items() if row["llm_model_id"] == cs.local_model]
                 + [f"model config {mid}" for mid, row in tb.models.items() if tables.llm_of(row) == cs.local_model])
         if left:
+            fix = (f"add them to migrate.xiaozhi_console.agents and run `invoke phase --stage {stage.number}`, or move "
+                   "them in the console" if cs.agents else f"run `invoke phase --stage {stage.number}` to move them")
             return Result("drift", Status.CRITICAL, expected + f"; nothing on {cs.local_model}",
-                          f"on the local model, which is gone: {', '.join(left)[:300]}: run `invoke phase --stage "
-                          f"{stage.number}` to move them")
+                          f"on the local model, which is gone: {', '.join(left)[:300]}: {fix}")
     found = plan.words + [n for n in plan.notes if "left alone" in n]
     return Result("drift", Status.WARNING if found else Status.OK, expected,
                   "; ".join(found)[:400] + (f": run `invoke phase --stage {stage.number}`" if plan.words else "")
