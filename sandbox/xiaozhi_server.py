@@ -23,12 +23,14 @@ import os
 import sys
 import time
 import urllib.error
+import uuid
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import yaml
 
+from sandbox import websocket
 from sandbox.common import EmulatorServer, Handler, Knobs, serve, start_in_thread
 
 # What upstream's built-in config.yaml says about the LLM (the rest is not emulated).
@@ -95,6 +97,11 @@ def select_llm(config: dict) -> tuple[str, dict]:
 
 def chat(entry: dict, text: str, timeout: float = 60) -> str:
     """One streamed chat through ``entry`` as upstream's provider sends it; the reply's text."""
+    return "".join(stream(entry, text, timeout))
+
+
+def stream(entry: dict, text: str, timeout: float = 60):
+    """The reply's parts as the provider streams them."""
     base = str(entry.get("base_url") or entry.get("url")).rstrip("/")
     if entry.get("type") == "ollama":
         base += "/v1"
@@ -106,7 +113,6 @@ def chat(entry: dict, text: str, timeout: float = 60) -> str:
         body["enable_thinking"] = False
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {entry.get('api_key') or 'ollama'}"}
     request = urllib.request.Request(base + "/chat/completions", json.dumps(body).encode(), headers)
-    parts = []
     with urllib.request.urlopen(request, timeout=timeout) as response:
         for raw in response:
             line = raw.decode("utf-8").strip()
@@ -116,8 +122,9 @@ def chat(entry: dict, text: str, timeout: float = 60) -> str:
             if data == "[DONE]":
                 break
             for choice in json.loads(data).get("choices") or []:
-                parts.append((choice.get("delta") or {}).get("content") or "")
-    return "".join(parts)
+                part = (choice.get("delta") or {}).get("content") or ""
+                if part:
+                    yield part
 
 
 class ManagerApi:
@@ -155,7 +162,71 @@ class ManagerApi:
 
 class ServerHandler(Handler):
     routes = {("GET", "/"): "running", ("HEAD", "/"): "running", ("POST", "/_sandbox/chat"): "sandbox_chat",
-              ("GET", "/xiaozhi/ota/"): "ota", ("POST", "/xiaozhi/ota/"): "ota"}
+              ("GET", "/xiaozhi/ota/"): "ota", ("POST", "/xiaozhi/ota/"): "ota", ("GET", "/xiaozhi/v1/"): "device"}
+
+    def _models(self, mac: str, client_id: str) -> tuple[str, dict]:
+        """The LLM entry a device's connection uses: its agent's (console mode, asked at each
+        connection as upstream does), else the selected one."""
+        if self.server.api is None:
+            return self.server.llm
+        private = self.server.api.post("/config/agent-models", {
+            "macAddress": mac, "clientId": client_id or mac, "selectedModule": self.server.selected})
+        name = private["selected_module"]["LLM"]
+        return name, private["LLM"][name]
+
+    def device(self):
+        """The device protocol's shape (firmware websocket_protocol.cc, upstream core/connection.py):
+        the upgrade with ``device-id``/``client-id``, ``hello`` answered with a session id, then each
+        ``listen``/``detect`` text chatted through the connection's LLM, the reply streamed back as
+        ``stt``, ``llm``, ``tts`` start / sentence_start ... / stop. The models are read once, when
+        the connection opens; the device closes it when the conversation is over."""
+        mac, client_id = self.headers.get("device-id") or "", self.headers.get("client-id") or ""
+        if (self.headers.get("Upgrade") or "").lower() != "websocket" or not mac:
+            return self.send_text(200, "Server is running")   # upstream's answer to a plain GET on 8000
+        try:
+            name, entry = self._models(mac, client_id)
+        except (ConfigRefused, urllib.error.URLError, OSError, KeyError, TypeError, ValueError) as exc:
+            print(f"获取差异化配置失败: {exc}", flush=True)
+            return self.send_text(403, f"device {mac}: {exc}")
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", websocket.accept_key(self.headers.get("Sec-WebSocket-Key") or ""))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.settimeout(float(os.environ.get("SANDBOX_IDLE_S", "120")))   # upstream: no voice for 120 s
+        conn, session = websocket.Connection(self.rfile, self.wfile, masked=False), uuid.uuid4().hex
+        with self.server.lock:
+            self.server.counts["device sessions"] = self.server.counts.get("device sessions", 0) + 1
+        try:
+            while True:
+                message = conn.receive()
+                if not isinstance(message, dict):
+                    continue
+                if message.get("type") == "hello":
+                    conn.send({"type": "hello", "transport": "websocket", "session_id": session,
+                               "audio_params": {"format": "opus", "sample_rate": 24000, "channels": 1,
+                                                "frame_duration": 60}})
+                elif message.get("type") == "listen" and message.get("state") == "detect" and message.get("text"):
+                    self._converse(conn, session, name, entry, str(message["text"]))
+        except (websocket.Closed, OSError, ValueError):
+            return
+
+    def _converse(self, conn, session: str, name: str, entry: dict, text: str) -> None:
+        conn.send({"type": "stt", "text": text, "session_id": session})
+        conn.send({"type": "llm", "text": "😊", "emotion": "happy", "session_id": session})
+        conn.send({"type": "tts", "state": "start", "session_id": session, "entry": name})
+        try:
+            for part in stream(entry, text):
+                conn.send({"type": "tts", "state": "sentence_start", "text": part, "session_id": session})
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            print(f"LLM {name} 请求失败: {exc}", flush=True)
+            conn.send({"type": "tts", "state": "stop", "session_id": session, "error": str(exc)[:200]})
+            return
+        conn.send({"type": "tts", "state": "stop", "session_id": session})
+        with self.server.lock:
+            self.server.counts["conversations"] = self.server.counts.get("conversations", 0) + 1
 
     def running(self):
         self.send_text(200, "Server is running")
@@ -210,6 +281,10 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="websocket and `Server is running` (default 8000)")
     parser.add_argument("--ota-port", type=int, default=8003, help="OTA (default 8003)")
     args = parser.parse_args(argv)
+    startup = float(os.environ.get("SANDBOX_STARTUP_S", "0") or 0)
+    if startup > 0:   # as upstream loading its VAD and ASR models: 8000 does not answer yet, SIGTERM not handled
+        print(f"loading models ({startup:.0f} s, SANDBOX_STARTUP_S)", flush=True)
+        time.sleep(startup)
     try:
         config = load_config(Path(args.data))
         if "manager-api" in config:

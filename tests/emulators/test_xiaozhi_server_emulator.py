@@ -90,3 +90,76 @@ def test_a_wrong_key_is_a_502_naming_the_entry(dashscope_server):
         assert done.status_code == 502 and done.json()["entry"] == "AliLLM" and "401" in done.json()["error"]
     finally:
         server.shutdown()
+
+
+def device_chat(server, mac="02:00:00:00:00:01", text="你好"):
+    """One conversation as a device has it: open, hello, a text, the streamed reply, close."""
+    from sandbox.websocket import Client
+    conn = Client.open(server.url.replace("http", "ws") + "/xiaozhi/v1/", mac)
+    try:
+        conn.send({"type": "hello", "version": 1, "transport": "websocket",
+                   "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}})
+        hello = conn.receive()
+        conn.send({"session_id": hello["session_id"], "type": "listen", "state": "detect", "text": text})
+        messages = []
+        while not messages or messages[-1].get("state") != "stop":
+            messages.append(conn.receive())
+        return hello, messages
+    finally:
+        conn.close()
+
+
+def test_a_device_converses_over_the_websocket_through_the_selected_entry(ollama_server):
+    entry = {"type": "ollama", "base_url": ollama_server.url, "model_name": "qwen2:7b"}
+    server = serve(("OllamaLLM", entry))
+    try:
+        hello, messages = device_chat(server)
+        assert hello["type"] == "hello" and hello["session_id"] and hello["transport"] == "websocket"
+        assert [m["type"] for m in messages[:3]] == ["stt", "llm", "tts"] and messages[2]["entry"] == "OllamaLLM"
+        sentences = [m["text"] for m in messages if m.get("state") == "sentence_start"]
+        assert len(sentences) > 1 and "".join(sentences) and "error" not in messages[-1]
+        stats = httpx.get(server.url + "/_sandbox/stats").json()["requests"]
+        assert stats["device sessions"] == 1 and stats["conversations"] == 1
+    finally:
+        server.shutdown()
+
+
+def test_a_plain_get_or_an_upgrade_without_device_id_is_not_a_session(ollama_server):
+    server = serve(("OllamaLLM", {"type": "ollama", "base_url": ollama_server.url, "model_name": "qwen2:7b"}))
+    try:
+        assert httpx.get(server.url + "/xiaozhi/v1/").text == "Server is running"
+        from sandbox.websocket import Client
+        with pytest.raises(ConnectionError):
+            Client.open(server.url.replace("http", "ws") + "/xiaozhi/v1/", "")
+    finally:
+        server.shutdown()
+
+
+def test_a_slow_start_answers_nothing_until_it_has_loaded(tmp_path):
+    """SANDBOX_STARTUP_S: port 8000 answers only after the start-up, as model loading would hold it."""
+    import os
+    import socket
+    import time
+    user_file(tmp_path, "selected_module:\n  LLM: OllamaLLM\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.xiaozhi_server", "--data", str(tmp_path), "--port",
+                                str(port), "--ota-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "SANDBOX_STARTUP_S": "2"})
+    try:
+        time.sleep(1)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/", timeout=1).text == "Server is running"
+                break
+            except httpx.ConnectError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server never answered after its start-up")
+    finally:
+        process.terminate()
+        process.wait(10)
