@@ -28,6 +28,22 @@ def _number(value, flag: str) -> int:
         raise ConfigError(f"{value!r} is not a stage number", where=flag, hint="give a whole number, e.g. --stage 2") from None
 
 
+def _quiet(settings, quiet_wait):
+    """The settings with --quiet-wait, when given, in place of migrate.gates.quiet_wait."""
+    if quiet_wait is None:
+        return settings
+    import dataclasses
+    from core.errors import ConfigError
+    try:
+        seconds = int(quiet_wait)
+    except (TypeError, ValueError):
+        seconds = -1
+    if seconds < 0:
+        raise ConfigError(f"{quiet_wait!r} is not a number of seconds", where="--quiet-wait",
+                          hint="give whole seconds, e.g. --quiet-wait 120 (0: do not wait)")
+    return dataclasses.replace(settings, gates=dataclasses.replace(settings.gates, quiet_wait=seconds))
+
+
 @task(help={"out": "folder for the rendered stages (default: compose/)",
             "check": "only compare: exit 1 when compose/ differs from the templates"})
 @converted
@@ -53,9 +69,11 @@ def _confirm(question: str) -> bool:
 
 @task(help={"stage": "the stage to move to (see defaults.yaml migrate.stages)",
             "dry_run": "print the plan, diffs and gate results; change nothing",
-            "yes": "apply without asking", "force": "go past failed gates or skipped stages (audited)"})
+            "yes": "apply without asking",
+            "force": "go past failed gates, skipped stages or conversations still open (audited)",
+            "quiet_wait": "seconds a server restart waits for open conversations (default: migrate.gates.quiet_wait)"})
 @converted
-def phase(c, stage=None, dry_run=False, yes=False, force=False):
+def phase(c, stage=None, dry_run=False, yes=False, force=False, quiet_wait=None):
     """Move the stack to a stage: plan, gate, apply with Compose, verify, roll back."""
     from orchestration import move
     from core.errors import ConfigError
@@ -66,7 +84,7 @@ def phase(c, stage=None, dry_run=False, yes=False, force=False):
     if number == OUTAGE:
         raise ConfigError("the outage stage is entered with `invoke outage`", where="--stage",
                           hint="invoke outage (it puts the local model back first when it is gone)")
-    move.phase(_settings(c), number, dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
+    move.phase(_quiet(_settings(c), quiet_wait), number, dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
 
 
 @task(help={"end": "go back to the stage the outage left, once the API answers again",
@@ -79,12 +97,13 @@ def outage(c, end=False, dry_run=False, yes=False):
 
 
 @task(help={"to": "the stage to go back to (default: the one before the current)",
-            "dry_run": "print the plan; change nothing", "yes": "apply without asking"})
+            "dry_run": "print the plan; change nothing", "yes": "apply without asking",
+            "quiet_wait": "seconds a server restart waits for open conversations (default: migrate.gates.quiet_wait)"})
 @converted
-def rollback(c, to=None, dry_run=False, yes=False):
+def rollback(c, to=None, dry_run=False, yes=False, quiet_wait=None):
     """Go back to an earlier stage through the same plan, apply and verify engine."""
     from orchestration import move
-    move.rollback(_settings(c), None if to is None else _number(to, "--to"), dry_run=dry_run, yes=yes,
+    move.rollback(_quiet(_settings(c), quiet_wait), None if to is None else _number(to, "--to"), dry_run=dry_run, yes=yes,
                    confirm=_confirm)
 
 

@@ -135,6 +135,7 @@ class Gates:
     history_min_hours: float = field(default=0.0, metadata={"min": 0})   # ... spanning this long (0: no time asked)
     wait_timeout: int = 180            # seconds for `compose up --wait`
     keep_backups: int = 10
+    quiet_wait: int = field(default=300, metadata={"min": 0})   # seconds a server restart waits for open conversations
 
 
 @dataclass(frozen=True)

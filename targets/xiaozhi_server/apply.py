@@ -46,8 +46,9 @@ class Steps:
     file's mode kept or tightened), the router and the local model's service, a server restart,
     and verification from the server's log, its ports and the target's health."""
 
-    def __init__(self, settings: Settings, target: Stage, client, extra):
+    def __init__(self, settings: Settings, target: Stage, client, extra, force: bool = False, out=print):
         self.settings, self.target, self.client, self.extra = settings, target, client, extra
+        self.force, self.out, self.quiet_until = force, out, None
 
     def changes(self, plan) -> tuple:
         server, router = own(self.settings).container, own(self.settings).router_service
@@ -58,11 +59,22 @@ class Steps:
         return {"restart": plan.restart, "router": plan.router}
 
     def write(self, plan) -> None:
+        if plan.restart:   # devices mid-conversation would lose their turn: wait for quiet before anything changes
+            self.quiet_until = time.time() + self.settings.gates.quiet_wait
+            left = wait_quiet(self.settings, self.client, self.quiet_until, self.out)
+            if left and not self.force:
+                raise Refused(f"{left} conversation(s) still open after {self.settings.gates.quiet_wait} s: the server "
+                              "was not restarted and nothing was changed", where=own(self.settings).container,
+                              hint="run again when the devices are idle, give more time (--quiet-wait S), or --force "
+                                   "(their turn is lost; devices reconnect at the next wake word)")
+            if left:
+                self.out(f"--force: restarting with {left} conversation(s) open (audited)")
         write(self.settings, plan)
         compose.point_compose_file(self.settings.deploy_dir)
 
     def converge(self, plan, out) -> float | None:
-        return converge(self.settings, self.client, self.target.number == stages.SPLIT, plan.restart, out, plan.local)
+        return converge(self.settings, self.client, self.target.number == stages.SPLIT, plan.restart, out, plan.local,
+                        quiet_until=self.quiet_until)
 
     def verify(self) -> list[str]:
         return verify(self.settings, self.target, self.client, self.extra)
@@ -92,12 +104,13 @@ class Steps:
 
     def done(self, away) -> str:
         return (f"stage {self.target.number} ({self.target.name}) applied and verified"
-                + (f"; the server was away {away:.1f} s (devices reconnect by themselves)" if away is not None else ""))
+                + (f"; the server was away {away:.1f} s (a device connects again at its next wake word)"
+                   if away is not None else ""))
 
 
 def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out, extra) -> None:
     """``extra``: the target's health probes, run as part of the verification (the engine does the rest)."""
-    engine.apply(settings, target, outcome, Steps(settings, target, client, extra), force, out)
+    engine.apply(settings, target, outcome, Steps(settings, target, client, extra, force, out), force, out)
 
 
 def write(settings: Settings, plan: planning.ServerPlan) -> None:
@@ -117,7 +130,7 @@ def write(settings: Settings, plan: planning.ServerPlan) -> None:
 
 
 def converge(settings: Settings, client, split: bool, restart: str, out, local: str = "",
-             written: float | None = None) -> float | None:
+             written: float | None = None, quiet_until: float | None = None) -> float | None:
     """The containers to the files: the local model's service (a way back from the cut-over) and
     the router (split) up before the server restarts onto them; the router removed only once the
     server no longer names it. Only these services: theirs are never recreated by a move. Returns
@@ -128,7 +141,7 @@ def converge(settings: Settings, client, split: bool, restart: str, out, local: 
         t = settings.gates.wait_timeout
         compose.run(compose.argv(settings.project, settings.deploy_dir) + [
             "up", "-d", "--wait", "--wait-timeout", str(t), "--no-deps", *up], timeout=t + 60)
-    away = restart_server(settings, client, out, written) if restart else None
+    away = restart_server(settings, client, out, written, quiet_until) if restart else None
     if not split:
         for attrs in docker_api.project_inspects(client, settings.project, xs.router_service):
             docker_api.remove(client, docker_api.name_of(attrs))
@@ -136,7 +149,22 @@ def converge(settings: Settings, client, split: bool, restart: str, out, local: 
     return away
 
 
-def restart_server(settings: Settings, client, out, written: float | None = None) -> float:
+def wait_quiet(settings: Settings, client, until: float, out, interval: float = 0.5) -> int:
+    """Wait until no conversation is open or ``until``; how many are still open. Says so every 10 s."""
+    said = 0.0
+    while True:
+        left = planning.conversations(settings, client) or 0
+        remaining = until - time.time()
+        if not left or remaining <= 0:
+            return left
+        if time.time() - said >= 10:
+            out(f"waiting for {left} conversation(s) to end, {remaining:.0f} s left")
+            said = time.time()
+        time.sleep(min(interval, remaining))
+
+
+def restart_server(settings: Settings, client, out, written: float | None = None,
+                   quiet_until: float | None = None) -> float:
     """`docker restart` the server, then wait until it answers on 8000 again: the seconds between.
     A server still starting up is let finish first: it handles no SIGTERM yet, so a stop would
     wait the whole stop timeout with every device away. And one that its restart policy (upstream's
@@ -152,7 +180,11 @@ def restart_server(settings: Settings, client, out, written: float | None = None
     if written is not None and _running(s) and (planning.epoch(s.get("StartedAt")) or 0) > written:
         out(f"{name} was started again on these files by its restart policy; waiting for it to answer")
     else:
-        out(f"restarting {name} (its websocket clients reconnect by themselves)")
+        if quiet_until is not None:   # one may have started since the files were written
+            left = wait_quiet(settings, client, quiet_until, out)
+            if left:
+                out(f"restarting with {left} conversation(s) open: their turn is lost")
+        out(f"restarting {name} (devices connect again at their next wake word)")
         docker_api.restart(client, name, timeout=10)
     since = planning.log_begins(docker_api.container_state(client, name)) or start   # not the run before's lines
     while time.time() < start + xs.restart_timeout:

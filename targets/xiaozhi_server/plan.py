@@ -22,6 +22,7 @@ from core.errors import MigrationError
 from core.files import read_text
 from core.services import LOCAL_LLM_SERVICE
 from core.secrets import mask_env_lines, redact, register
+from decommission import drain
 from decommission.run import on_host_refusal
 from compose_stack import adoption
 from engine.move import skipped
@@ -48,6 +49,7 @@ class ServerWorld:
     local_state: str | None = None   # the local model's container: running, exited, ... (None: absent)
     master_key: str = field(default="", repr=False)
     router_platform: tuple[str, str] | None = ("", "")   # (image's, engine's) architecture; None: no image
+    conversations: int | None = None     # devices talking to the server now (None: not known)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class ServerPlan:
     compose_file_ok: bool = True
     dotenv_link: bool = False
     compose_file: str = ""
+    conversations: int | None = None   # devices talking now: the restart waits for them
 
     @property
     def changed_files(self) -> list[Change]:
@@ -125,7 +128,16 @@ def observe(settings: Settings, client) -> ServerWorld:
                        config_link=bool(info and stat.S_ISLNK(info.st_mode)),
                        config_mode=stat.S_IMODE(info.st_mode) if info else None,
                        config_mtime=info.st_mtime if info else None, server=server, router=router_c,
-                       local_state=local_state, router_platform=router_platform, master_key=key)
+                       local_state=local_state, router_platform=router_platform, master_key=key,
+                       conversations=conversations(settings, client))
+
+
+def conversations(settings: Settings, client) -> int | None:
+    """Devices talking now: established connections to the server's port inside its container (its
+    own network namespace, read as the decommission's drain reads 11434's); None when it is not running."""
+    attrs = docker_api.inspect_or_none(client, own(settings).container) if client is not None else None
+    pid = ((attrs or {}).get("State") or {}).get("Pid")
+    return drain.established(own(settings).ws_port, pid) if pid else None
 
 
 def master_key(files: dict[str, str | None], api_key: str) -> str:
@@ -199,7 +211,7 @@ def make(settings: Settings, world: ServerWorld, target: Stage, force: bool = Fa
                       local=local.name if local is not None and target.local_llm and world.local_state != "running"
                       else "",
                       notes=_notes(settings, data) + _host_notes(settings, target)
-                      + _mismatch_note(settings, world, theirs, data))
+                      + _mismatch_note(settings, world, theirs, data), conversations=world.conversations)
     if not (force or allow_skip) and skipped(recorded, target):
         plan.refusals.append(skipped(recorded, target))
     if split and router_action in ("create", "recreate"):
@@ -422,6 +434,11 @@ def theirs_unchanged(old: str, new: str) -> int:
     return sum(1 for i, line in enumerate(old.splitlines()) if i not in owned and line.strip())
 
 
+def _open_now(count: int | None) -> str:
+    """Devices talking now, in words (a device does not reconnect by itself: a restart mid-turn loses it)."""
+    return "" if count is None else f"{count} conversation(s) open now; " if count else "no conversation open now; "
+
+
 def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
     t, xs = plan.target, own(settings)
     lines = [f"stage {plan.recorded if plan.recorded is not None else '?'} -> {t.number} ({t.name}): "
@@ -446,8 +463,11 @@ def describe(plan: ServerPlan, key: str, settings: Settings) -> str:
     if plan.config_mode:
         lines.append(f"  {rendering.CONFIG_FILE}: mode {plan.config_mode[0]:04o} -> {plan.config_mode[1]:04o} "
                      + ("(it will hold the API key; stage 0 puts yours back)" if stages.holds_key(t.number) else "(yours again)"))
-    lines.append(f"  {xs.container}: " + (f"RESTARTS ({plan.restart}); every device's websocket drops and "
-                                          "reconnects by itself" if plan.restart else "keeps running (no restart)"))
+    if plan.restart:
+        lines.append(f"  {xs.container}: RESTARTS ({plan.restart}); {_open_now(plan.conversations)}it waits for quiet "
+                     f"(up to {settings.gates.quiet_wait} s, --quiet-wait), then refuses unless --force")
+    else:
+        lines.append(f"  {xs.container}: keeps running (no restart)")
     if plan.local:
         lines.append(f"  local model's service {plan.local}: started (its container is not running)")
     if plan.router:

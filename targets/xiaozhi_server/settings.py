@@ -25,6 +25,7 @@ class XiaozhiServer:
     router_image: str = ROUTER_IMAGE
     router_port: int = 4000
     restart_timeout: int = 120     # seconds for a restarted server to log its LLM and answer
+    ws_port: int = 8000            # the server's websocket port inside its container (devices' conversations)
 
     @property
     def router_url(self) -> str:
@@ -52,6 +53,8 @@ def read(data, where: str) -> XiaozhiServer:
                                              f"an image reference, e.g. {ROUTER_IMAGE}")
     if "router_port" in data:
         values["router_port"] = config.integer(data, "router_port", where, 1, 65535)
+    if "ws_port" in data:
+        values["ws_port"] = config.integer(data, "ws_port", where, 1, 65535)
     if "restart_timeout" in data:
         values["restart_timeout"] = config.integer(data, "restart_timeout", where, 5, 3600)
     return XiaozhiServer(**values)

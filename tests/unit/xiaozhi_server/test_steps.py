@@ -21,7 +21,7 @@ from .test_plan import BASE, settings, world
 def calls(monkeypatch):
     seen = []
 
-    def converge(settings_, client, split, restart, out, local="", written=None):
+    def converge(settings_, client, split, restart, out, local="", written=None, quiet_until=None):
         seen.append(("converge", split, bool(restart), local, written))
         return 0.7
     monkeypatch.setattr(apply, "converge", converge)
@@ -59,7 +59,8 @@ def test_a_verified_split_converges_with_the_router_and_records_the_targets_fiel
     assert entry[0]["changes"]["containers"] == {"xiaozhi-esp32-server": "restart", "xiaozhi-router": "create"}
     assert "data/.config.yaml" in entry[0]["changes"]["files"] and entry[0]["changes"]["rows"] == {}
     assert state.read(tmp_path)["stage"] == 2 and state.read(tmp_path)["config_mode"] == 0o644
-    assert out[-1] == "stage 2 (shift) applied and verified; the server was away 0.7 s (devices reconnect by themselves)"
+    assert out[-1] == ("stage 2 (shift) applied and verified; the server was away 0.7 s (a device connects again at "
+                       "its next wake word)")
 
 
 def test_a_failed_verification_puts_their_file_back_and_converges_onto_the_stage_it_left(tmp_path, calls,
