@@ -9,6 +9,8 @@ entry selected on the upstream server), verified, recorded and alerted like any 
 (recorded as its `previous`), whose decommission then runs again as after any cut-over."""
 from __future__ import annotations
 
+import dataclasses
+
 import time
 
 from checks import gates as gating
@@ -44,7 +46,11 @@ def start(settings: Settings, *, dry_run: bool = False, yes: bool = False, confi
             out("dry run: `invoke decommission.restore` would put it back first")
         else:
             quarantine.restore(settings, None, yes=yes, confirm=confirm, out=out)
-    outcome = move.phase(settings, OUTAGE, dry_run=dry_run, yes=yes, confirm=confirm, out=out, backward_ok=True)
+    # The API fails now: conversations are failing already, so a server restart does not wait for
+    # quiet (as a rollback after a failed verification does not): --force, which the audit log records.
+    urgent = dataclasses.replace(settings, gates=dataclasses.replace(settings.gates, quiet_wait=0))
+    outcome = move.phase(urgent, OUTAGE, dry_run=dry_run, yes=yes, confirm=confirm, out=out, backward_ok=True,
+                         force=True)
     if outcome.applied:
         out(f"outage: every chat now goes to the local model ({time.monotonic() - began:.1f} s after the command); "
             f"`invoke outage --end` returns to stage {current} once the API answers")

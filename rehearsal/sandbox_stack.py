@@ -27,6 +27,7 @@ class SandboxSettings:
     local_base_image: str
     key: str = field(repr=False)
     store_size_gb: float
+    server_startup_s: float = 0.0   # the emulated server's start-up (its models loading), SANDBOX_STARTUP_S
 
 
 def sandbox_settings(config) -> SandboxSettings:
@@ -37,7 +38,8 @@ def sandbox_settings(config) -> SandboxSettings:
     try:
         return SandboxSettings(image=str(data["image"]), base_image=str(data["base_image"]),
                                local_base_image=str(data["local_base_image"]), key=str(data["key"]),
-                               store_size_gb=float(data.get("store_size_gb", 4.4)))
+                               store_size_gb=float(data.get("store_size_gb", 4.4)),
+                               server_startup_s=float(data.get("server_startup_s", 0)))
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"missing or invalid {exc}", where="migrate.sandbox") from None
 

@@ -31,7 +31,7 @@ def files(settings: Settings, sb) -> dict[str, str]:
         project=settings.project, image=sb.image, server=xs, bind=settings.bind,
         http_port=urlparse(xs.http_url).port or 80, ota_port=urlparse(xs.ota_url).port or 80,
         local_service=settings.compose_names[LOCAL_LLM_SERVICE], local_llm=settings.local_llm,
-        extra_services=settings.extra_services)
+        extra_services=settings.extra_services, startup=sb.server_startup_s)
     config = env.get_template("sandbox-xiaozhi-config.yaml.j2").render(
         local_entry=xs.local_entry, model=settings.local_llm.model, local_url=settings.local_llm.url)
     return {compose.BASE_FILE: base, CONFIG_FILE: config}

@@ -46,3 +46,19 @@ def test_phase_does_not_take_the_outage_stage():
     with pytest.raises(Exception) as err:
         tasks.phase(Context(), stage=str(OUTAGE))
     assert "invoke outage" in str(err.value)
+
+
+def test_the_outage_restarts_at_once_without_waiting_for_quiet(settings, monkeypatch):
+    """The API fails now: the conversations are failing already, so the move does not wait for
+    them to end (issue 24's quiet wait), as a rollback after a failed verification does not."""
+    state.write(settings.deploy_dir, stage=3, since=0)
+    seen = {}
+
+    class Target:
+        def needs_local_model(self, stage):
+            return "", []
+    monkeypatch.setattr(outage.targets, "load", lambda s: Target())
+    monkeypatch.setattr(outage.move, "phase", lambda s, n, **kw: seen.update(quiet=s.gates.quiet_wait, n=n, **kw)
+                        or type("Outcome", (), {"applied": False})())
+    outage.start(settings, yes=True, out=lambda *_: None)
+    assert seen["quiet"] == 0 and seen["force"] is True and seen["n"] == OUTAGE and settings.gates.quiet_wait == 300
