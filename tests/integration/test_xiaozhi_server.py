@@ -299,3 +299,52 @@ def test_a_server_that_cannot_start_on_the_new_config_is_rolled_back_at_once(cfg
     finally:
         base.write_text(compose_before)
         subprocess.run(argv + ["up", "-d", "--wait", "xiaozhi-esp32-server"], capture_output=True)
+
+
+def device(mac: str = "02:5a:00:00:00:99"):
+    """A device with a conversation open: its websocket, hello done, one turn answered."""
+    from sandbox.websocket import Client
+    conn = Client.open(endpoints.SERVER.replace("http", "ws") + "/xiaozhi/v1/", mac)
+    conn.send({"type": "hello", "version": 1, "transport": "websocket"})
+    hello = conn.receive()
+    conn.send({"session_id": hello["session_id"], "type": "listen", "state": "detect", "text": "你好"})
+    while conn.receive().get("state") != "stop":
+        pass
+    return conn
+
+
+def started_at(docker_client) -> str:
+    return docker_client.api.inspect_container("xiaozhi-esp32-server")["State"]["StartedAt"]
+
+
+def test_a_restart_waits_for_the_open_conversation_refuses_at_the_deadline_and_force_cuts_it(cfg, docker_client,
+                                                                                              tmp_path):
+    """Issue 24: a device does not reconnect by itself, so a move restarts the server only when
+    no conversation is open: one that stays open past --quiet-wait refuses the move with nothing
+    changed; one that ends while it waits lets it through; --force restarts over it."""
+    import threading
+    from sandbox.websocket import Closed
+    at(cfg, docker_client, 0)
+    before, since = theirs(cfg), started_at(docker_client)
+    talking = device()
+    try:
+        plan = invoke(cfg, "phase", "--stage", "1", "--dry-run", env=ENV).stdout
+        assert "1 conversation(s) open now; it waits for quiet" in plan, plan
+        done = invoke(cfg, "phase", "--stage", "1", "--yes", "--quiet-wait", "3", check=False, env=ENV)
+        assert done.returncode == 2 and "1 conversation(s) still open after 3 s" in done.stdout + done.stderr, \
+            done.stdout + done.stderr
+        assert theirs(cfg) == before and started_at(docker_client) == since and recorded(cfg) == 0
+        threading.Timer(4, talking.close).start()   # the conversation ends while the move waits
+        out = invoke(cfg, "phase", "--stage", "1", "--yes", "--quiet-wait", "60", env=ENV).stdout
+        assert "waiting for 1 conversation(s) to end" in out and "applied and verified" in out, out
+        assert started_at(docker_client) != since
+    finally:
+        talking.close()
+    invoke(cfg, "rollback", "--to", "0", "--yes", env=ENV)
+    cut = device()
+    out = invoke(cfg, "phase", "--stage", "1", "--yes", "--quiet-wait", "1", "--force", env=ENV).stdout
+    assert "--force: restarting with 1 conversation(s) open" in out and "applied and verified" in out, out
+    with pytest.raises((Closed, OSError)):   # its turn was lost with the restart
+        cut.send({"type": "listen", "state": "detect", "text": "还在吗"})
+        cut.receive()
+    cut.close()
