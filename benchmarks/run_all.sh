@@ -17,3 +17,5 @@ python benchmarks/move_disruption.py
 echo "== the outage plan: from the API failing at stage 3 to every chat on the local model (issue 26)"
 python benchmarks/outage.py
 invoke -f sandbox.yaml sandbox.down >/dev/null
+echo "== devices talking while the xiaozhi-server target moves 0 -> 3, its server starting in 20 s (issue 24)"
+python benchmarks/device_sessions.py

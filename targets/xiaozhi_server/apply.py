@@ -60,8 +60,11 @@ class Steps:
 
     def write(self, plan) -> None:
         if plan.restart:   # devices mid-conversation would lose their turn: wait for quiet before anything changes
-            self.quiet_until = time.time() + self.settings.gates.quiet_wait
+            began = time.time()
+            self.quiet_until = began + self.settings.gates.quiet_wait
             left = wait_quiet(self.settings, self.client, self.quiet_until, self.out)
+            if not left and time.time() - began >= 0.5:
+                self.out(f"no conversation open after {time.time() - began:.1f} s of waiting")
             if left and not self.force:
                 raise Refused(f"{left} conversation(s) still open after {self.settings.gates.quiet_wait} s: the server "
                               "was not restarted and nothing was changed", where=own(self.settings).container,

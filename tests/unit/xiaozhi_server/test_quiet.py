@@ -76,3 +76,14 @@ def test_the_plan_says_how_many_conversations_are_open(tmp_path):
     plan.conversations = 2
     text = p.describe(plan, "", s)
     assert "RESTARTS (its config file changes); 2 conversation(s) open now; it waits for quiet (up to 300 s" in text
+
+
+def test_a_move_that_waited_says_how_long(tmp_path, monkeypatch):
+    s, plan = plan_with_restart(tmp_path)
+    seen = iter([1] * 6 + [0] * 100)
+    monkeypatch.setattr(p, "conversations", lambda settings_, client: next(seen))
+    monkeypatch.setattr(apply, "write", lambda settings_, plan_: None)
+    monkeypatch.setattr(apply.compose, "point_compose_file", lambda d: None)
+    said = []
+    apply.Steps(s, s.stage(1), None, None, force=False, out=said.append).write(plan)
+    assert any(line.startswith("no conversation open after") for line in said), said
