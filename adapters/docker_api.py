@@ -1,6 +1,7 @@
 """Thin adapter over the docker SDK: one client, and a clear error when the engine is away."""
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from core.errors import DockerError
@@ -30,6 +31,15 @@ class LazyClient:
         if self._opened is None:
             self._opened = client()
         return getattr(self._opened, name)
+
+
+def epoch(text: str | None) -> float | None:
+    """Docker's RFC 3339 time (nanoseconds, Z) as Unix seconds; None for none or the zero time."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, rest = text.rstrip("Z").partition(".")
+    value = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc).timestamp()
+    return value + (float("0." + rest[:9]) if rest and rest[:9].isdigit() else 0.0)
 
 
 def image_exists(c, tag: str) -> bool:

@@ -16,12 +16,12 @@ Only the columns the toolkit owns change; a row the operator moved elsewhere sin
 is left alone, and said."""
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from dataclasses import dataclass, field
 
 from adapters import compose, docker_api, mysql
+from adapters.docker_api import epoch
 from core import composefile, ollama_store, state
 from core.config import Settings, Stage
 from core.errors import DatabaseError
@@ -107,14 +107,6 @@ def observe(settings: Settings, client) -> ConsoleWorld:
                         router=(routers[0]["State"]["Status"], (routers[0]["State"].get("Health") or {}).get("Status"))
                         if routers else None,
                         router_image=docker_api.image_exists(client, cs.router_image))
-
-
-def epoch(text: str | None) -> float | None:
-    if not text or text.startswith("0001-"):
-        return None
-    head, _, rest = text.rstrip("Z").partition(".")
-    value = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc).timestamp()
-    return value + (float("0." + rest[:9]) if rest and rest[:9].isdigit() else 0.0)
 
 
 def api_config(settings: Settings, key: str) -> dict:

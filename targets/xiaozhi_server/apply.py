@@ -180,7 +180,7 @@ def restart_server(settings: Settings, client, out, written: float | None = None
                              hint="start the server (`docker compose up -d`) and run again")
     _settle(client, name, xs.http_url, xs.restart_timeout)
     start, s = time.time(), docker_api.container_state(client, name)
-    if written is not None and _running(s) and (planning.epoch(s.get("StartedAt")) or 0) > written:
+    if written is not None and _running(s) and (docker_api.epoch(s.get("StartedAt")) or 0) > written:
         out(f"{name} was started again on these files by its restart policy; waiting for it to answer")
     else:
         if quiet_until is not None:   # one may have started since the files were written
@@ -208,7 +208,7 @@ def _settle(client, name: str, url: str, bound: float) -> None:
     not starting: no wait for it."""
     while True:
         s = docker_api.container_state(client, name)
-        started = planning.epoch(s.get("StartedAt")) or 0
+        started = docker_api.epoch(s.get("StartedAt")) or 0
         if (not _running(s) or time.time() > started + bound or _answers(url)
                 or _failure(name, planning.log_begins(s))):
             return

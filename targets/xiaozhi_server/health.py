@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapters import compose
+from adapters.docker_api import epoch
 from checks import judge as judge_checks
 from checks.model import Result, Status
 from checks.run import Extra
@@ -67,7 +68,7 @@ async def _get(url: str, timeout: float) -> Answer:
 
 async def _server(settings: Settings, timeout: float) -> Server:
     from adapters.dockerd import Engine
-    from targets.xiaozhi_server.plan import epoch, log_begins
+    from targets.xiaozhi_server.plan import log_begins
     xs = own(settings)
     facts = Server()
     try:

@@ -6,7 +6,6 @@ of their lines kept (it holds keys of theirs no run of ours knows); the toolkit'
 diffs, keys masked."""
 from __future__ import annotations
 
-import datetime
 import difflib
 import os
 import stat
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from adapters import compose, docker_api
+from adapters.docker_api import epoch
 from core import composefile, envfile, ollama_store, state
 from core.config import Settings, Stage
 from core.errors import MigrationError
@@ -155,15 +155,6 @@ def master_key(files: dict[str, str | None], api_key: str) -> str:
         except MigrationError:
             deployed = ""
     return deployed or ""
-
-
-def epoch(text: str | None) -> float | None:
-    """Docker's RFC 3339 time (nanoseconds, Z) as Unix seconds; None for none or the zero time."""
-    if not text or text.startswith("0001-"):
-        return None
-    head, _, rest = text.rstrip("Z").partition(".")
-    value = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc).timestamp()
-    return value + (float("0." + rest[:9]) if rest and rest[:9].isdigit() else 0.0)
 
 
 def log_begins(docker_state: dict) -> float | None:

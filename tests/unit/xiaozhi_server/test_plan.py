@@ -8,6 +8,7 @@ import yaml
 
 from core.errors import Refused
 
+from adapters import docker_api
 from core import config
 from targets.xiaozhi_server import plan as p, render as r, stages
 from targets.xiaozhi_server.facts import Seen
@@ -190,7 +191,7 @@ def test_the_plan_never_shows_a_value_of_their_config_file(tmp_path, name, four_
 @pytest.mark.parametrize("started, expected", [
     ("2026-11-27T15:40:01.123456789Z", 1795794001.123456789), ("0001-01-01T00:00:00Z", None), (None, None)])
 def test_docker_times(started, expected):
-    assert p.epoch(started) == (pytest.approx(expected) if expected else None)
+    assert docker_api.epoch(started) == (pytest.approx(expected) if expected else None)
 
 
 @pytest.mark.parametrize("state, begins", [
