@@ -10,29 +10,19 @@ from core import state
 from core.config import Settings, Stage
 from core.errors import DockerError
 from engine.changes import pending_line
+from engine.status import audit_lines, stage_line
 
 
 def report(settings: Settings) -> str:
     recorded = state.read(settings.deploy_dir) or {}
-    number = recorded.get("stage")
-    lines = []
-    if number is None:
-        lines.append(f"stage: unknown (no state file in {settings.deploy_dir}); judging against stage "
-                     f"{min(settings.stages)}")
-        number = min(settings.stages)
-    else:
-        since, applied = recorded.get("since"), recorded.get("applied")
-        lines.append(f"stage: {number} ({settings.stage(number).name}) since {state.when(since)}"
-                     + (f", last applied {state.when(applied)}" if applied and applied != since else ""))
+    line, number = stage_line(settings, recorded, applied=True)
+    lines = [line]
     stage = settings.stage(number)
     lines.append(f"weights: {stage.weights}; local LLM {'in compose' if stage.local_llm else 'out of compose'}")
     if recorded.get("pending"):
         lines.append(pending_line(recorded["pending"]))
     lines += converge_lines(settings, stage)
-    tail = state.audit_tail(settings.deploy_dir, 5)
-    lines.append("last audit entries:" if tail else "audit log: empty")
-    for entry in tail:
-        lines.append(f"  {entry['time']} {entry['who']} {state.event(entry)}")
+    lines += audit_lines(settings.deploy_dir)
     return "\n".join(lines)
 
 

@@ -6,22 +6,18 @@ from collections import Counter
 
 from core import state
 from core.config import Settings
-from core.state import event, when
+from core.state import when
 from engine.changes import pending_line
+from engine.status import audit_lines, stage_line
 from targets.xiaozhi_console import plan as planning
 from targets.xiaozhi_console.settings import own
 
 
 def report(settings: Settings, client) -> str:
     recorded = state.read(settings.deploy_dir) or {}
-    number = recorded.get("stage")
+    line, number = stage_line(settings, recorded)
+    lines = [line]
     cs = own(settings)
-    if number is None:
-        lines = [f"stage: unknown (no state file in {settings.deploy_dir}); judging against stage "
-                 f"{min(settings.stages)}"]
-        number = min(settings.stages)
-    else:
-        lines = [f"stage: {number} ({settings.stage(number).name}) since {when(recorded.get('since'))}"]
     world = planning.observe(settings, client)
     plan = planning.make(settings, world, settings.stage(number), allow_skip=True)
     if world.tables is not None:
@@ -36,7 +32,5 @@ def report(settings: Settings, client) -> str:
     lines += [line.strip() for line in planning.describe(plan, settings).splitlines()[1:]]
     if plan.nothing_to_do:
         lines.append(f"matches stage {number}")
-    tail = state.audit_tail(settings.deploy_dir, 5)
-    lines.append("last audit entries:" if tail else "audit log: empty")
-    lines += [f"  {e['time']} {e['who']} {event(e)}" for e in tail]
+    lines += audit_lines(settings.deploy_dir)
     return "\n".join(lines)

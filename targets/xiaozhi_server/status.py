@@ -5,23 +5,19 @@ from __future__ import annotations
 from core import state
 from core.config import Settings
 from core.errors import MigrationError
-from core.state import event, when
+from core.state import when
 from litellm_router import router
 from targets.xiaozhi_server import plan as planning, render as rendering, stages
 from targets.xiaozhi_server.settings import own
 from engine.changes import pending_line
+from engine.status import audit_lines, stage_line
 
 
 def report(settings: Settings, client) -> str:
     recorded = state.read(settings.deploy_dir) or {}
-    number = recorded.get("stage")
+    line, number = stage_line(settings, recorded)
+    lines = [line]
     xs = own(settings)
-    if number is None:
-        lines = [f"stage: unknown (no state file in {settings.deploy_dir}); judging against stage "
-                 f"{min(settings.stages)}"]
-        number = min(settings.stages)
-    else:
-        lines = [f"stage: {number} ({settings.stage(number).name}) since {when(recorded.get('since'))}"]
     stage = settings.stage(number)
     world = planning.observe(settings, client)
     try:
@@ -46,7 +42,5 @@ def report(settings: Settings, client) -> str:
               if not line.startswith("    ")]
     if plan.nothing_to_do:
         lines.append(f"matches stage {number}")
-    tail = state.audit_tail(settings.deploy_dir, 5)
-    lines.append("last audit entries:" if tail else "audit log: empty")
-    lines += [f"  {e['time']} {e['who']} {event(e)}" for e in tail]
+    lines += audit_lines(settings.deploy_dir)
     return "\n".join(lines)
