@@ -141,12 +141,15 @@ def restore(session: mysql.Session, change: RowsChange) -> list:
 
 def cached_keys(sets) -> list[str]:
     """manager-api's cache keys of every model config the sets change."""
-    ids = sorted({str(i) for change in sets if change.table == MODELS for i in change.ids})
-    return [pattern.format(i) for i in ids for pattern in CACHED]
+    return [pattern.format(i) for i in models_of(sets) for pattern in CACHED]
+
+
+def models_of(sets) -> list[str]:
+    return sorted({str(i) for change in sets if change.table == MODELS for i in change.ids})
 
 
 def invalidate(cache: rediscache.Address, sets) -> int:
-    return invalidate_ids(cache, sorted({str(i) for change in sets if change.table == MODELS for i in change.ids}))
+    return invalidate_ids(cache, models_of(sets))
 
 
 def invalidate_ids(cache: rediscache.Address, ids) -> int:
