@@ -12,10 +12,12 @@ echo "== health speed and footprint (issue 3)"
 python benchmarks/health_speed.py
 echo "== no-change phase (issue 4)"
 python benchmarks/phase_noop.py
-echo "== disruption of a stage move under load (issue 10)"
+echo "== disruption of a stage move under load, llm-service replaced start-first (issues 10, 24)"
 python benchmarks/move_disruption.py
 echo "== the outage plan: from the API failing at stage 3 to every chat on the local model (issue 26)"
 python benchmarks/outage.py
 invoke -f sandbox.yaml sandbox.down >/dev/null
+echo "== the same with llm-service publishing its own port (the older shape: recreated stop-first)"
+python benchmarks/move_disruption.py --shape published
 echo "== devices talking while the xiaozhi-server target moves 0 -> 3, its server starting in 20 s (issue 24)"
 python benchmarks/device_sessions.py

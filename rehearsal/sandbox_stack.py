@@ -28,6 +28,7 @@ class SandboxSettings:
     key: str = field(repr=False)
     store_size_gb: float
     server_startup_s: float = 0.0   # the emulated server's start-up (its models loading), SANDBOX_STARTUP_S
+    llm_front: bool = True          # the seed's stack: llm-service behind a front, no port of its own (start-first)
 
 
 def sandbox_settings(config) -> SandboxSettings:
@@ -39,9 +40,18 @@ def sandbox_settings(config) -> SandboxSettings:
         return SandboxSettings(image=str(data["image"]), base_image=str(data["base_image"]),
                                local_base_image=str(data["local_base_image"]), key=str(data["key"]),
                                store_size_gb=float(data.get("store_size_gb", 4.4)),
-                               server_startup_s=float(data.get("server_startup_s", 0)))
+                               server_startup_s=float(data.get("server_startup_s", 0)),
+                               llm_front=_flag(data.get("llm_front", True), "migrate.sandbox.llm_front"))
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"missing or invalid {exc}", where="migrate.sandbox") from None
+
+
+def _flag(value, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{value!r} is not true or false", where=where,
+                          hint="true: llm-service reached through a front (moves start the new one first); "
+                               "false: llm-service publishes its own port (moves recreate it)")
+    return value
 
 
 def choose_base(client, sb: SandboxSettings, out=print) -> str:

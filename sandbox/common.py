@@ -153,6 +153,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: EmulatorServer
     routes: dict = {}
+    served = 0            # requests answered on this connection (one handler per connection)
 
     def log_message(self, fmt, *args):  # quiet unless asked: tests and benchmarks read stdout
         if os.environ.get("SANDBOX_ACCESS_LOG"):
@@ -170,10 +171,13 @@ class Handler(BaseHTTPRequestHandler):
         if route is None:
             self._drain_body()
             return self.not_found()
-        if self.server.draining:  # a kept-alive connection asking again while the server stops
+        # A kept-alive connection asking again while the server stops is told to go elsewhere; the
+        # first request of a connection accepted before the stop is work in flight, and served.
+        if self.server.draining and self.served:
             self._drain_body()
             self.close_connection = True
             return self.send_json(503, {"error": "shutting down"}, {"Connection": "close"})
+        self.served += 1
         try:
             self._route(method, path, route)
         finally:

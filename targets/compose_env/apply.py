@@ -10,8 +10,9 @@ from checks import gates as gating
 from core import composefile
 from core.config import Settings, Stage
 from core.errors import Refused
+from core.services import WEIGHTS_SERVICE
 from core.files import read_text, write_files
-from targets.compose_env import health, merged, plan as planning
+from targets.compose_env import health, merged, plan as planning, replace
 from targets.compose_env.render import FILES, SECRET_FILES, render
 from engine import move as engine
 from engine.move import Outcome, run_gates, settled
@@ -27,9 +28,12 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
     wanted = render(settings, target, base=world.base)
     plan = planning.make(settings, world, target, wanted, force=force, allow_skip=backward_ok)
     if not plan.adoption.problems and not plan.nothing_to_do:
-        plan.model_diff, changed = merged.compare(settings, wanted, bool(plan.base_changed))
+        plan.model_diff, changed, model = merged.compare(settings, wanted, bool(plan.base_changed))
         if plan.base_changed:  # Compose recreates what their change to the base touches
             plan.recreate = sorted(set(plan.recreate) | changed)
+        llm = settings.compose_names[WEIGHTS_SERVICE]
+        if llm in plan.recreate and llm in plan.running:
+            plan.replacing[llm] = replace.why_not(model, llm)
     out(planning.describe(plan, settings.api_key, settings.stop_grace_s))
     outcome = Outcome(plan)
     if plan.adoption.problems:
@@ -65,12 +69,22 @@ class Steps:
         compose.point_compose_file(self.settings.deploy_dir)
 
     def converge(self, plan, out) -> None:
+        for service in _started_first(plan):
+            replace.start_first(self.settings, self.client, service, grace_timeout(self.settings), out)
         _up(self.settings)
 
     def verify(self) -> list[str]:
         return verify(self.settings, self.target, self.wanted, self.client)
 
     def reapply(self, old_state: dict, plan, out) -> None:
+        """The files put back: a service the move replaced start-first is replaced back the same
+        way (a container carrying the restored files' fingerprint is kept)."""
+        files = planning.read_files(self.settings)
+        if None not in files.values():
+            prints = fingerprints(files)
+            for service in _started_first(plan):
+                replace.start_first(self.settings, self.client, service, grace_timeout(self.settings), out,
+                                    wanted=prints.get(service, ""))
         _up(self.settings)
 
     def applied(self, away) -> dict:
@@ -96,6 +110,10 @@ class Steps:
 def apply_plan(settings: Settings, target: Stage, outcome: Outcome, client, force: bool, out) -> None:
     """Back up, write, `compose up`, verify; roll back by itself when verification fails (the engine)."""
     engine.apply(settings, target, outcome, Steps(settings, target, client), force, out)
+
+
+def _started_first(plan) -> list[str]:
+    return [service for service, why in sorted(plan.replacing.items()) if not why]
 
 
 def _up(settings: Settings) -> None:

@@ -29,10 +29,10 @@ def model(settings: Settings, *, base: Path | None = None, override: Path | None
     return json.loads(compose.run(args, timeout=60).stdout)
 
 
-def compare(settings: Settings, wanted: dict[str, str], base_changed: bool) -> tuple[str, set[str]]:
+def compare(settings: Settings, wanted: dict[str, str], base_changed: bool) -> tuple[str, set[str], dict]:
     """(the merged model's changes, deployed -> this stage; the services in the new model whose
-    definition changes). When the base changed since it was last applied, "before" is the base
-    as applied, so the changes include the effect of theirs."""
+    definition changes; the new model). When the base changed since it was last applied, "before"
+    is the base as applied, so the changes include the effect of theirs."""
     d = settings.deploy_dir
     applied = d / APPLIED_BASE
     before_base = applied if base_changed and applied.is_file() else None
@@ -46,7 +46,7 @@ def compare(settings: Settings, wanted: dict[str, str], base_changed: bool) -> t
     changed = {name for name, block in after.get("services", {}).items()
                if before.get("services", {}).get(name) != block}
     owned = {name: set(env) for name, env in environments(wanted).items()}
-    return diff(before, after, owned, settings.api_key), changed
+    return diff(before, after, owned, settings.api_key), changed, after
 
 
 def diff(before: dict, after: dict, owned: dict[str, set[str]], key: str = "") -> str:

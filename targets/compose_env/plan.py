@@ -86,6 +86,10 @@ class Plan:
     compose_file: str = ""                # the COMPOSE_FILE value that names both files
     model_diff: str = ""                  # the merged model before -> after (merged.py fills it)
     existing: set[str] = field(default_factory=set)  # services that have a container now
+    running: set[str] = field(default_factory=set)   # ... and whose container runs
+    # A running service the move recreates -> "" when it is replaced start-first (replace.py), else
+    # why Compose must stop it first (its container_name, a host port); filled from the merged model.
+    replacing: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed_files(self) -> list[FileChange]:
@@ -158,6 +162,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
                 recreate=recreate, left_running=left, pending=(world.state or {}).get("pending"),
                 existing=set(world.containers),
+                running={name for name, c in world.containers.items() if c.state == "running"},
                 adoption=adopted, orphans=sorted(f"{c.name} (service {name})" for name, c in world.containers.items()
                                                  if adopted.declared and name not in adopted.declared),
                 base_changed=(applied_sha, base_sha) if applied_sha and base_sha and applied_sha != base_sha else None,
@@ -205,6 +210,12 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
     lines.append("  recreate: " + (", ".join(restart) + " (these containers restart"
                                    + (f"; requests in flight get up to {grace_s} s to finish)" if grace_s else ")")
                                    if restart else "nothing (no container restarts)"))
+    for name, why in sorted(plan.replacing.items()):
+        if why:
+            lines.append(f"  {name}: stop-first (no {name} answers while the new one starts): {why}")
+        else:
+            lines.append(f"  {name}: start-first: a new container with the stage's settings must be healthy before "
+                         "the running one is told to stop, so one is always answering")
     if create:
         lines.append("  create: " + ", ".join(create) + " (no container yet)")
     if plan.left_running:

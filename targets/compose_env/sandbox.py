@@ -12,7 +12,7 @@ from compose_stack.templating import environment
 from core import state
 from core.config import Settings
 from core.files import write_files
-from core.services import LOCAL_LLM_SERVICE
+from core.services import LOCAL_LLM_SERVICE, WEIGHTS_SERVICE
 from targets.compose_env.merged import record_applied_base
 from targets.compose_env.render import SECRET_FILES, context, render
 
@@ -25,7 +25,7 @@ def up(settings: Settings, sb, *, out=print, wait_timeout: int = 180) -> None:
     `down` then `up` is not a silent rollback. ``sb``: the rehearsal's SandboxSettings."""
     if not (settings.deploy_dir / compose.BASE_FILE).exists():
         first = min(settings.stages)
-        base = base_file(settings)
+        base = base_file(settings, front=sb.llm_front)
         write_files(settings.deploy_dir, {compose.BASE_FILE: base})
         write_files(settings.deploy_dir, render(settings, settings.stage(first), base=base), SECRET_FILES)
         compose.point_compose_file(settings.deploy_dir)
@@ -44,15 +44,20 @@ def up(settings: Settings, sb, *, out=print, wait_timeout: int = 180) -> None:
     out(compose.run(["docker", "compose", "--project-name", settings.project, "ps", "--all"]).stdout)
 
 
-def base_file(settings: Settings) -> str:
-    """The sandbox's base docker-compose.yml (the operator's file, for the emulated stack)."""
+def base_file(settings: Settings, *, front: bool = True) -> str:
+    """The sandbox's base docker-compose.yml (the operator's file, for the emulated stack).
+    ``front``: llm-service publishes no port and a small front (sandbox/front.py) calls it by its
+    service name, on llm-service's published port, so moves replace it start-first; without it,
+    llm-service publishes its port itself (the older shape: moves recreate it stop-first)."""
     template = environment(TEMPLATES).get_template("sandbox-compose.yml.j2")
-    return template.render(context(settings, settings.stage(min(settings.stages)), ""))
+    return template.render(context(settings, settings.stage(min(settings.stages)), ""), front=front,
+                           weights_service=WEIGHTS_SERVICE)
 
 
 def front(settings: Settings) -> tuple[str, str, dict, str]:
     """Where a chat enters the sandbox: (root URL, route, body, in words)."""
-    return f"http://127.0.0.1:{settings.services['llm-service'].publish}", "/chat", {"prompt": "你好"}, "llm-service"
+    return (f"http://127.0.0.1:{settings.services[WEIGHTS_SERVICE].publish}", "/chat", {"prompt": "你好"},
+            "llm-service")
 
 
 def containers(settings: Settings) -> list[str]:

@@ -51,3 +51,30 @@ def test_sigterm_finishes_replies_in_flight_and_refuses_new_ones():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_connection_accepted_before_sigterm_gets_its_first_request_served():
+    """Issue 24: a connection the server accepted just before the stop (its request not read yet)
+    is work in flight: answered, not told 503 as a kept-alive one asking again would be."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.dashscope", "--port", str(port), "--key", KEY,
+                             "--rpm", "0", "--first-token-ms", "300", "--reply-tokens", "2"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_listening(port, 10)
+        early = socket.create_connection(("127.0.0.1", port), 2)
+        time.sleep(0.2)                       # accepted: its handler waits for the request line
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.25)
+        body = b'{"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]}'
+        early.sendall(b"POST /compatible-mode/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                      b"Authorization: Bearer " + KEY.encode() + b"\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        early.settimeout(5)
+        answer = early.recv(200)
+        early.close()
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait()

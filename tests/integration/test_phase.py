@@ -59,8 +59,12 @@ def started(docker_client, project):
 
 
 def env_of(docker_client, project, service):
-    c = docker_client.containers.get(f"{project}-{service}-1")
-    return dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+    """The environment of the service's one running container (a start-first move gives it the
+    next number: llm-service-2, -3, ...)."""
+    found = docker_client.containers.list(filters={"label": [f"com.docker.compose.project={project}",
+                                                             f"com.docker.compose.service={service}"]})
+    assert len(found) == 1, [c.name for c in found]
+    return dict(e.split("=", 1) for e in found[0].attrs["Config"]["Env"])
 
 
 def counts(url):

@@ -33,9 +33,21 @@ def test_every_published_port_is_on_the_bind_address():
 
 
 @pytest.mark.parametrize("bind, published", [("127.0.0.1", "127.0.0.1:18000:8000"), ("::1", "[::1]:18000:8000")])
-def test_bind_is_an_address(bind, published):
-    services = yaml.safe_load(base_file(settings_with(bind=bind)))["services"]
-    assert services["llm-service"]["ports"] == [published]
+@pytest.mark.parametrize("front", [True, False])
+def test_bind_is_an_address(bind, published, front):
+    services = yaml.safe_load(base_file(settings_with(bind=bind), front=front))["services"]
+    assert services["front" if front else "llm-service"]["ports"] == [published]
+
+
+def test_llm_service_behind_the_front_publishes_nothing_and_is_called_by_name():
+    """The shape that lets a move start the new llm-service first; the older one (front=False)
+    publishes llm-service's port itself and has no front."""
+    settings = settings_with(**{"services.llm-service.compose_service": "llm"})
+    services = yaml.safe_load(base_file(settings))["services"]
+    assert "ports" not in services["llm"] and "container_name" not in services["llm"]
+    assert services["front"]["command"][-2:] == ["--upstream", "http://llm:8000"]
+    older = yaml.safe_load(base_file(settings, front=False))["services"]
+    assert "front" not in older and older["llm"]["ports"] == ["127.0.0.1:18000:8000"]
 
 
 def test_compose_values_escape_the_dollar():
@@ -53,3 +65,16 @@ def test_model_store_as_named_volume_or_bind_mount(store, mount_line, declared):
     compose = yaml.safe_load(base_file(settings_with(**{"local_llm.store_volume": store})))
     assert ("volumes" in compose) is declared
     assert compose["services"]["local-llm"]["volumes"] == [mount_line]
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_llm_front_must_be_true_or_false(value):
+    from core.errors import ConfigError
+    from rehearsal.sandbox_stack import sandbox_settings
+    data = copy.deepcopy(DATA)
+    data["migrate"]["sandbox"]["llm_front"] = value
+    with pytest.raises(ConfigError, match="is not true or false") as err:
+        sandbox_settings(data)
+    assert err.value.where == "migrate.sandbox.llm_front"
+    data["migrate"]["sandbox"]["llm_front"] = False
+    assert sandbox_settings(data).llm_front is False

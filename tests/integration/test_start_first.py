@@ -1,0 +1,144 @@
+"""Issue 24 on the seed's stack (compose-env), with the real engine: a move replaces llm-service
+start-first where the operator's file lets two run at once (the sandbox's shape: a front calls it
+by its service name, it publishes no port), and recreates it stop-first, saying why, where it
+does not (a container_name of theirs). Its own sandbox: the last test edits their file."""
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from core import state
+
+from . import endpoints
+from .conftest import config_variant, invoke, reach
+
+
+@pytest.fixture(scope="module")
+def cfg(sandbox_config, sandbox_up):
+    return sandbox_config
+
+
+def deploy(cfg) -> Path:
+    return Path(yaml.safe_load(cfg.read_text())["migrate"]["deploy_dir"])
+
+
+def llm_containers(docker_client, project) -> dict[str, dict]:
+    """The running llm-service containers: name -> their environment."""
+    found = docker_client.containers.list(filters={"label": [f"com.docker.compose.project={project}",
+                                                             "com.docker.compose.service=llm-service"]})
+    return {c.name: dict(e.split("=", 1) for e in c.attrs["Config"]["Env"]) for c in found}
+
+
+class Chats:
+    """Chats through the front, one after another on 4 clients, for as long as the block runs."""
+
+    def __init__(self):
+        self.stop, self.lock = threading.Event(), threading.Lock()
+        self.answered, self.failed, self.retried = 0, [], 0
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(4)]
+
+    def _run(self):
+        with httpx.Client(base_url=endpoints.LLM, timeout=30, headers={"Connection": "close"}) as http:
+            while not self.stop.is_set():
+                try:
+                    r = http.post("/chat", json={"prompt": "你好"})
+                    ok, why = r.status_code == 200, f"{r.status_code} {r.headers.get('X-Sandbox-Front', '')} {r.text[:80]}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, repr(exc)
+                with self.lock:
+                    if ok:
+                        self.answered += 1
+                        self.retried += bool(r.headers.get("X-Sandbox-Front-Retried"))
+                    else:
+                        self.failed.append(why)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        time.sleep(1)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(1)
+        self.stop.set()
+        for t in self.threads:
+            t.join(40)
+
+
+def events(project: str, since: float, until: float) -> list[dict]:
+    argv = ["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--format", "{{json .}}",
+            "--filter", "type=container", "--filter", f"label=com.docker.compose.project={project}",
+            "--filter", "label=com.docker.compose.service=llm-service"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_the_old_llm_service_answers_until_the_new_one_is_healthy(cfg, sandbox_up, docker_client):
+    reach(cfg, 1)
+    (old, old_env), = llm_containers(docker_client, sandbox_up).items()
+    assert old_env["LLM_PROVIDER_WEIGHTS"] == "qwen:25,local:30"
+    t0 = time.time()
+    with Chats() as chats:
+        done = invoke(cfg, "phase", "--stage", "2", "--yes")
+    out = done.stdout
+    assert "llm-service: start-first" in out and f"beside {old}" in out and f"telling {old} to stop" in out, out
+    assert chats.failed == [] and chats.answered > 20, (chats.answered, chats.failed[:5])
+    print(f"start-first under load: {chats.answered} chats answered, {chats.retried} after the front retried a reset")
+    (new, new_env), = llm_containers(docker_client, sandbox_up).items()
+    assert new != old and new_env["LLM_PROVIDER_WEIGHTS"] == "qwen:70,local:30"
+    seen = events(sandbox_up, t0, time.time() + 1)
+    healthy = [e["timeNano"] for e in seen if e["Action"] == "health_status: healthy"
+               and e["Actor"]["Attributes"]["name"] == new]
+    told = [e["timeNano"] for e in seen if e["Action"] == "kill" and e["Actor"]["Attributes"]["name"] == old]
+    assert healthy and told and healthy[0] < told[0], "the old one was told to stop before the new one was healthy"
+    again = invoke(cfg, "phase", "--stage", "2", "--yes").stdout
+    assert "nothing to do" in again and set(llm_containers(docker_client, sandbox_up)) == {new}
+
+
+def test_a_new_llm_service_not_healthy_in_time_is_removed_and_the_old_one_keeps_answering(
+        cfg, sandbox_up, docker_client, tmp_path):
+    """Real servers take tens of seconds to start: here the new one needs about 6 s (its
+    healthcheck) and the move gives it 2. Nothing of the stage stays, and no chat fails."""
+    reach(cfg, 1)
+    d = deploy(cfg)
+    files = {n: (d / n).read_bytes() for n in ("docker-compose.migrate.yml", "llm.env")}
+    (old, _), = llm_containers(docker_client, sandbox_up).items()
+    short = config_variant(cfg, tmp_path, **{"gates.wait_timeout": 2})
+    with Chats() as chats:
+        done = invoke(short, "phase", "--stage", "2", "--yes", check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "the new llm-service was not healthy within 2 s" in out, out
+    assert f"{old} kept answering throughout" in out and "rolled back" in out, out
+    assert chats.failed == [], chats.failed[:5]
+    assert list(llm_containers(docker_client, sandbox_up)) == [old]
+    assert {n: (d / n).read_bytes() for n in files} == files and state.current_stage(d) == 1
+    assert "pending" not in state.read(d)
+
+
+def test_their_container_name_makes_the_move_stop_first_and_the_plan_says_why(cfg, sandbox_up, docker_client):
+    reach(cfg, 1)
+    d = deploy(cfg)
+    base = d / "docker-compose.yml"
+    theirs = base.read_bytes()
+    name = f"{sandbox_up}-their-llm"
+    edited = theirs.replace(b"\n  llm-service:\n", f"\n  llm-service:\n    container_name: {name}\n".encode(), 1)
+    assert edited != theirs
+    base.write_bytes(edited)
+    try:
+        plan = invoke(cfg, "phase", "--stage", "2", "--dry-run").stdout
+        assert f"llm-service: stop-first (no llm-service answers while the new one starts): your file gives it " \
+               f"container_name: {name}" in plan, plan
+        done = invoke(cfg, "phase", "--stage", "2", "--yes")
+        assert "applied and verified" in done.stdout and "starting 1 new container" not in done.stdout
+        assert list(llm_containers(docker_client, sandbox_up)) == [name]
+        assert llm_containers(docker_client, sandbox_up)[name]["LLM_PROVIDER_WEIGHTS"] == "qwen:70,local:30"
+        assert httpx.post(endpoints.LLM + "/chat", json={"prompt": "hi"}, timeout=30).status_code == 200
+        assert base.read_bytes() == edited, "their file was written"
+    finally:
+        base.write_bytes(theirs)
+        invoke(cfg, "phase", "--stage", str(state.current_stage(d)), "--yes", "--force", check=False)
