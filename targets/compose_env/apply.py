@@ -34,6 +34,8 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
         llm = settings.compose_names[WEIGHTS_SERVICE]
         if llm in plan.recreate and llm in plan.running:
             plan.replacing[llm] = replace.why_not(model, llm)
+            if not plan.replacing[llm] and replace.unguarded(model, llm):
+                plan.replace_warnings[llm] = replace.unguarded(model, llm)
     out(planning.describe(plan, settings.api_key, settings.stop_grace_s))
     outcome = Outcome(plan)
     if plan.adoption.problems:

@@ -90,6 +90,7 @@ class Plan:
     # A running service the move recreates -> "" when it is replaced start-first (replace.py), else
     # why Compose must stop it first (its container_name, a host port); filled from the merged model.
     replacing: dict[str, str] = field(default_factory=dict)
+    replace_warnings: dict[str, str] = field(default_factory=dict)   # start-first, but not waited for (no healthcheck)
 
     @property
     def changed_files(self) -> list[FileChange]:
@@ -216,6 +217,8 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
         else:
             lines.append(f"  {name}: start-first: a new container with the stage's settings must be healthy before "
                          "the running one is told to stop, so one is always answering")
+            if plan.replace_warnings.get(name):
+                lines.append(f"  warning: {plan.replace_warnings[name]}")
     if create:
         lines.append("  create: " + ", ".join(create) + " (no container yet)")
     if plan.left_running:

@@ -34,6 +34,16 @@ def why_not(model: dict, service: str) -> str:
     return ""
 
 
+def unguarded(model: dict, service: str) -> str:
+    """What to say when a start-first replacement cannot wait for the new container to answer
+    (no healthcheck: Compose takes "running" as ready); "" when it has one."""
+    check = ((model.get("services") or {}).get(service) or {}).get("healthcheck") or {}
+    if check.get("test") and not check.get("disable") and check.get("test") != ["NONE"]:
+        return ""
+    return (f"{service} has no healthcheck, so the new one counts as ready once it runs and the old one "
+            "is stopped then: add a healthcheck to your file so that it is stopped only once the new one answers")
+
+
 def start_first(settings: Settings, client, service: str, grace: int, out, *, wanted: str | None = None) -> None:
     """Replace the running containers of ``service`` start-first. ``wanted``: the fingerprint the
     files on disk give it (a container that carries it is current and kept); None: every running

@@ -14,7 +14,9 @@ SANDBOX_KEY = yaml.safe_load((ROOT / "sandbox.yaml").read_text())["migrate"]["sa
 
 def test_every_service_is_up_and_healthy(sandbox_up, sandbox_config):
     services = {row["Service"]: row for row in compose_ps(sandbox_config)}
-    assert set(services) == {"vad", "asr", "tts", "llm-service", "local-llm", "dashscope"}
+    assert set(services) == {"vad", "asr", "tts", "llm-service", "local-llm", "dashscope", "front"}
+    assert not services["llm-service"]["Publishers"] or not any(p.get("PublishedPort") for p in
+                                                                services["llm-service"]["Publishers"])
     for name, row in services.items():
         assert row["State"] == "running" and row["Health"] == "healthy", (name, row)
     assert services["local-llm"]["Name"] == "xiaozhi-local-llm"

@@ -348,3 +348,42 @@ def test_a_restart_waits_for_the_open_conversation_refuses_at_the_deadline_and_f
         cut.send({"type": "listen", "state": "detect", "text": "还在吗"})
         cut.receive()
     cut.close()
+
+
+def test_a_server_that_takes_20_s_to_start_is_waited_for_and_verified(cfg, docker_client):
+    """Issue 24: the real server loads its VAD and ASR models before 8000 answers (tens of seconds
+    on a small host). The move waits for it through its restart and verifies it, with no failure."""
+    import time
+    at(cfg, docker_client, 0)
+    base = folder(cfg) / "docker-compose.yml"
+    compose_before = base.read_text()
+    project = yaml.safe_load(cfg.read_text())["migrate"]["project"]
+    argv = ["docker", "compose", "--project-name", project, "--project-directory", str(folder(cfg))]
+    slow = compose_before.replace("environment: {SANDBOX_BIND: 0.0.0.0}",
+                                  'environment: {SANDBOX_BIND: 0.0.0.0, SANDBOX_STARTUP_S: "20"}')
+    assert slow != compose_before
+    base.write_text(slow)
+    try:
+        subprocess.run(argv + ["up", "-d", "--wait", "xiaozhi-esp32-server"], check=True, capture_output=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:        # its models loaded: 8000 answers
+            try:
+                if httpx.get(endpoints.SERVER, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        since = started_at(docker_client)
+        start = time.monotonic()
+        done = invoke(cfg, "phase", "--stage", "1", "--yes", check=False, env=ENV)
+        elapsed = time.monotonic() - start
+        out = done.stdout + done.stderr
+        print(f"a server that starts in 20 s: the move took {elapsed:.1f} s")
+        assert done.returncode == 0 and "stage 1 (validate) applied and verified" in out, out
+        assert elapsed >= 20 and started_at(docker_client) != since and recorded(cfg) == 1
+        assert "the server was away 2" in out, out    # 20-29 s: its start-up, measured from port 8000
+        log = subprocess.run(["docker", "logs", "xiaozhi-esp32-server"], capture_output=True, text=True).stdout
+        assert log.count("loading models (20 s") >= 2, "the restarted server did not load for 20 s"
+        assert chat()["status"] == 200
+    finally:
+        base.write_text(compose_before)
+        subprocess.run(argv + ["up", "-d", "--wait", "xiaozhi-esp32-server"], capture_output=True)

@@ -4,7 +4,7 @@ what the plan says either way."""
 import pytest
 
 from targets.compose_env import plan as planning
-from targets.compose_env.replace import why_not
+from targets.compose_env.replace import unguarded, why_not
 
 from .test_plan import plan_for, world_at
 
@@ -56,3 +56,19 @@ def test_the_plan_says_which_way_each_replaced_service_goes():
 def test_a_stopped_service_is_not_running():
     plan = plan_for(world_at(2, stopped=("llm-service",)), 2)
     assert "llm-service" in plan.recreate and "llm-service" not in plan.running
+
+
+@pytest.mark.parametrize("check, warned", [
+    ({"test": ["CMD", "curl", "-f", "http://127.0.0.1:8000/health"], "interval": "5s"}, False),
+    ({"test": ["CMD-SHELL", "wget -q -O- localhost:8000"]}, False),
+    (None, True),
+    ({"test": ["NONE"]}, True),
+    ({"disable": True}, True),
+])
+def test_start_first_without_a_healthcheck_is_said(check, warned):
+    block = {"healthcheck": check} if check is not None else {}
+    words = unguarded(model(**block), "llm-service")
+    assert ("has no healthcheck" in words) is warned
+    plan = plan_for(world_at(1), 2)
+    plan.replacing, plan.replace_warnings = {"llm-service": ""}, ({"llm-service": words} if words else {})
+    assert ("warning: llm-service has no healthcheck" in planning.describe(plan, "k")) is warned
