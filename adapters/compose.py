@@ -21,6 +21,7 @@ FILES = (BASE_FILE, OVERRIDE_FILE)           # the order Compose merges them in
 OFF_PROFILE = "xiaozhi-migrate-off"          # never activated: a service in it is out of the model
 PROJECT_LABEL = "com.docker.compose.project"  # what Compose labels each container, network and volume with
 SERVICE_LABEL = "com.docker.compose.service"
+ONEOFF_LABEL = "com.docker.compose.oneoff"   # "True" on a `docker compose run` container
 
 
 def labels(project: str, service: str | None = None) -> list[str]:

@@ -1,11 +1,12 @@
 """Thin adapter over the docker SDK: one client, and a clear error when the engine is away."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 from dataclasses import dataclass
 
-from core.errors import DockerError
-from adapters.compose import labels
+from core.errors import DockerError, MigrationError
+from adapters.compose import ONEOFF_LABEL, labels
 
 
 def client():
@@ -108,8 +109,21 @@ def container(c, name: str) -> Container | None:
     return Container(name, s.get("Status", ""), s.get("Pid") or None)
 
 
+@contextlib.contextmanager
+def _said(action: str, name: str):
+    """The SDK's own errors (docker.errors.*, requests') as a DockerError naming what failed."""
+    try:
+        yield
+    except MigrationError:
+        raise
+    except Exception as exc:   # the SDK raises several unrelated types
+        raise DockerError(f"{action} failed: {str(exc)[:300]}", where=f"container {name}",
+                          hint="check the engine (`docker ps -a`, `docker info`) and run the same command again") from None
+
+
 def stop(c, name: str, timeout: int) -> None:
-    c.containers.get(name).stop(timeout=timeout)
+    with _said("stopping it", name):
+        c.containers.get(name).stop(timeout=timeout)
 
 
 def container_state(c, name: str) -> dict | None:
@@ -127,7 +141,16 @@ def restart(c, name: str, timeout: int) -> None:
 
 
 def remove(c, name: str, *, force: bool = True) -> None:
-    c.containers.get(name).remove(force=force)
+    with _said("removing it", name):
+        c.containers.get(name).remove(force=force)
+
+
+def logs_tail(c, name: str, lines: int = 20) -> str:
+    """A container's last log lines ("" when they cannot be read)."""
+    try:
+        return c.containers.get(name).logs(tail=lines).decode("utf-8", "replace")
+    except Exception:   # the SDK raises several unrelated types; the logs are a courtesy
+        return ""
 
 
 def inspect_or_none(c, name: str) -> dict | None:
@@ -140,8 +163,10 @@ def inspect_or_none(c, name: str) -> dict | None:
 
 
 def project_inspects(c, project: str, service: str | None = None, *, all: bool = True) -> list[dict]:
-    """The inspect data of a Compose project's containers (one service's, if named)."""
-    return [found.attrs for found in c.containers.list(all=all, filters={"label": labels(project, service)})]
+    """The inspect data of a Compose project's containers (one service's, if named); as Compose's
+    own `ps`, without one-off containers (`docker compose run`)."""
+    return [found.attrs for found in c.containers.list(all=all, filters={"label": labels(project, service)})
+            if labels_of(found.attrs).get(ONEOFF_LABEL) != "True"]
 
 
 def name_of(attrs: dict) -> str:

@@ -114,9 +114,9 @@ class Load:
         return self.gap_at()[0]
 
     def gap_at(self, top: int = 1) -> tuple[float, float] | list[tuple[float, float]]:
-        """(the longest stretch without an answer, when it began), between the first answer and
-        the last (before the first, the clients wait for a reply like any other: not a gap)."""
-        marks = sorted(self.answered) or [self.started, self.ended]
+        """(the longest stretch without an answer, when it began), from the first answer to the
+        end of the load (before the first, the clients wait for a reply like any other: not a gap)."""
+        marks = [*sorted(self.answered), self.ended] if self.answered else [self.started, self.ended]
         gaps = sorted(((b - a, a) for a, b in zip(marks, marks[1:])), reverse=True) or [(0.0, self.started)]
         return gaps[0] if top == 1 else gaps[:top]
 

@@ -9,7 +9,7 @@ from checks import judge
 from checks import gates as gating
 from core import composefile
 from core.config import Settings, Stage
-from core.errors import Refused
+from core.errors import MigrationError, Refused
 from core.services import WEIGHTS_SERVICE
 from core.files import read_text, write_files
 from targets.compose_env import health, merged, plan as planning, replace
@@ -33,9 +33,12 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
             plan.recreate = sorted(set(plan.recreate) | changed)
         llm = settings.compose_names[WEIGHTS_SERVICE]
         if llm in plan.recreate and llm in plan.running:
-            plan.replacing[llm] = replace.why_not(model, llm)
-            if not plan.replacing[llm] and replace.unguarded(model, llm):
-                plan.replace_warnings[llm] = replace.unguarded(model, llm)
+            health = world.containers[llm].health
+            plan.replacing[llm] = replace.why_not(model, llm) or (
+                f"it is {health} now, so a second one could not be waited for beside it"
+                if health not in ("", "healthy") else "")
+            if not plan.replacing[llm] and replace.unguarded(model, llm, health):
+                plan.replace_warnings[llm] = replace.unguarded(model, llm, health)
     out(planning.describe(plan, settings.api_key, settings.stop_grace_s))
     outcome = Outcome(plan)
     if plan.adoption.problems:
@@ -71,8 +74,10 @@ class Steps:
         compose.point_compose_file(self.settings.deploy_dir)
 
     def converge(self, plan, out) -> None:
+        prints = fingerprints(self.wanted)
         for service in _started_first(plan):
-            replace.start_first(self.settings, self.client, service, grace_timeout(self.settings), out)
+            replace.start_first(self.settings, self.client, service, prints.get(service, ""),
+                                grace_timeout(self.settings), out)
         _up(self.settings)
 
     def verify(self) -> list[str]:
@@ -82,11 +87,13 @@ class Steps:
         """The files put back: a service the move replaced start-first is replaced back the same
         way (a container carrying the restored files' fingerprint is kept)."""
         files = planning.read_files(self.settings)
-        if None not in files.values():
-            prints = fingerprints(files)
-            for service in _started_first(plan):
-                replace.start_first(self.settings, self.client, service, grace_timeout(self.settings), out,
-                                    wanted=prints.get(service, ""))
+        prints = fingerprints(files) if None not in files.values() else {}
+        for service in _started_first(plan) if prints else ():   # no files before (adoption): Compose's way
+            try:
+                replace.start_first(self.settings, self.client, service, prints.get(service, ""),
+                                    grace_timeout(self.settings), out)
+            except MigrationError as exc:   # the files are back: Compose recreates it on them, stop-first
+                out(f"  {service}: going back start-first failed, recreating it instead: {exc.what}")
         _up(self.settings)
 
     def applied(self, away) -> dict:

@@ -32,6 +32,7 @@ class Running:
     role: str = ""                        # the stack's role of its service (vad, llm-service, ...)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)   # the drift variables only
     env_digests: Mapping[str, str] | None = field(default=None, repr=False)   # every variable's (None: not read)
+    health: str = ""                      # its healthcheck's status: healthy, unhealthy, starting ("" : none)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class World:
     base: str | None = field(default=None, repr=False)    # the operator's docker-compose.yml (never written)
     dotenv: str | None = field(default=None, repr=False)  # the project's .env, where Compose reads COMPOSE_FILE
     dotenv_link: bool = False             # .env is a symlink: never written through
+    # A service with more than one container (a start-first move stopped half-way) -> their names.
+    duplicates: Mapping[str, list[str]] = field(default_factory=dict)
 
     @property
     def envs(self) -> dict[str, dict[str, str]]:
@@ -91,6 +94,7 @@ class Plan:
     # why Compose must stop it first (its container_name, a host port); filled from the merged model.
     replacing: dict[str, str] = field(default_factory=dict)
     replace_warnings: dict[str, str] = field(default_factory=dict)   # start-first, but not waited for (no healthcheck)
+    duplicates: Mapping[str, list[str]] = field(default_factory=dict)  # World.duplicates of the services it owns
 
     @property
     def changed_files(self) -> list[FileChange]:
@@ -115,20 +119,25 @@ def read_world_files(settings: Settings) -> dict:
 
 
 def observe(settings: Settings, client) -> World:
-    containers = {}
+    containers, seen = {}, {}
     roles = {name: role for role, name in settings.compose_names.items()}
     for attrs in docker_api.project_inspects(client, settings.project):
         labels = docker_api.labels_of(attrs)
         service = labels.get(compose.SERVICE_LABEL, "")
         role = roles.get(service, service)
-        containers[service] = Running(docker_api.name_of(attrs), attrs["State"].get("Status"),
-                                      labels.get(FINGERPRINT, ""), role, stack.drift_env(attrs, role),
-                                      stack.env_digests(attrs))
+        found = Running(docker_api.name_of(attrs), attrs["State"].get("Status"), labels.get(FINGERPRINT, ""), role,
+                        stack.drift_env(attrs, role), stack.env_digests(attrs),
+                        (attrs["State"].get("Health") or {}).get("Status", ""))
+        seen.setdefault(service, []).append(found.name)
+        kept = containers.get(service)
+        if kept is None or (kept.state != "running" and found.state == "running"):   # two: the running one
+            containers[service] = found
     local = next((c for c in containers.values() if c.name == settings.local_llm.container), None)
     if local is None:
         found = docker_api.inspect_or_none(client, settings.local_llm.container)
         local = Running(docker_api.name_of(found), found["State"]["Status"]) if found else None
     return World(state=state.read(settings.deploy_dir), containers=containers, local_container=local,
+                 duplicates={name: sorted(names) for name, names in seen.items() if len(names) > 1},
                  **read_world_files(settings))
 
 
@@ -154,6 +163,8 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
                       if name not in world.containers or world.containers[name].fingerprint != fp
                       or world.containers[name].state != "running"
                       or _env_differs(world.containers[name], wanted_env.get(name, {})))
+    duplicates = {name: names for name, names in world.duplicates.items() if name in wanted_prints}
+    recreate = sorted(set(recreate) | set(duplicates))   # one container again, on the stage's settings
     local = settings.compose_names[LOCAL_LLM_SERVICE]
     left = [name for name in world.containers if name not in wanted_prints and name == local
             and world.containers[name].state == "running"]
@@ -162,7 +173,7 @@ def make(settings: Settings, world: World, target: Stage, wanted: dict[str, str]
     applied_sha = (world.state or {}).get("base_sha256")
     plan = Plan(target=target, recorded=recorded, observed=stages_matching(settings, world), files=files,
                 recreate=recreate, left_running=left, pending=(world.state or {}).get("pending"),
-                existing=set(world.containers),
+                existing=set(world.containers), duplicates=duplicates,
                 running={name for name, c in world.containers.items() if c.state == "running"},
                 adoption=adopted, orphans=sorted(f"{c.name} (service {name})" for name, c in world.containers.items()
                                                  if adopted.declared and name not in adopted.declared),
@@ -211,6 +222,9 @@ def describe(plan: Plan, key: str, grace_s: int | None = None) -> str:
     lines.append("  recreate: " + (", ".join(restart) + " (these containers restart"
                                    + (f"; requests in flight get up to {grace_s} s to finish)" if grace_s else ")")
                                    if restart else "nothing (no container restarts)"))
+    for name, names in sorted(plan.duplicates.items()):
+        lines.append(f"  note: {name} has {len(names)} containers ({', '.join(names)}): a move stopped half-way; "
+                     "this one leaves one, on the stage's settings")
     for name, why in sorted(plan.replacing.items()):
         if why:
             lines.append(f"  {name}: stop-first (no {name} answers while the new one starts): {why}")

@@ -58,22 +58,24 @@ class ComposeEnv:
         return local.container_exists(self.settings, self.client)
 
     def routed(self):
-        """The local provider's weight in the running llm-service (None: no llm-service runs)."""
+        """The local provider's weight in the running llm-service (None: no llm-service runs); of
+        two running (a start-first move stopped half-way), the higher."""
         from adapters import docker_api
         from checks.stack import drift_env
         from decommission.run import Routed
         service = self.settings.compose_names[WEIGHTS_SERVICE]
+        weights = []
         for attrs in docker_api.project_inspects(self.client, self.settings.project, service, all=False):
             text = drift_env(attrs, WEIGHTS_SERVICE).get(WEIGHTS_VARIABLE)
             if text is None:
                 continue
             try:
-                return Routed("llm-service", parse_weights(text).get("local", 0))
+                weights.append(parse_weights(text).get("local", 0))
             except ValueError as exc:
                 raise MigrationError(str(exc), where=f"container {docker_api.name_of(attrs)}",
                                      hint="the running llm-service has weights this toolkit cannot read: "
                                           "check it with `invoke status`") from None
-        return Routed("llm-service", None)
+        return Routed("llm-service", max(weights) if weights else None)
 
     def status(self) -> str:
         from targets.compose_env import status

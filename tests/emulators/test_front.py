@@ -57,3 +57,56 @@ def test_no_upstream_listening_is_a_502_that_says_refused():
 def test_an_upstream_that_is_not_an_http_url_is_refused(upstream):
     with pytest.raises(ValueError, match="not an http://host:port URL"):
         front.FrontServer(("127.0.0.1", 0), upstream)
+
+
+def test_an_address_that_refuses_is_passed_over_for_the_next(upstream, monkeypatch):
+    """Two llm-service containers in Docker's answer, the first one no longer listening."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    live = upstream.server_address[1]
+    answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", dead)),
+              (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", live))]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        lambda host, *a, **k: answer if host == "llm-service" else real(host, *a, **k))
+    server, url = started("http://llm-service:8000")
+    try:
+        r = httpx.get(url + "/health", trust_env=False)
+        assert r.status_code == 200 and r.json()["service"] == "llm-service" and "X-Sandbox-Front-Retried" not in r.headers
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_connection_reset_before_any_answer_is_tried_once_more_and_said(upstream):
+    """The old server closed its listener with this connection still queued: reset, never read."""
+    import struct
+    import threading
+    resetting = socket.socket()
+    resetting.bind(("127.0.0.1", 0))
+    resetting.listen(8)
+    port, live = resetting.getsockname()[1], upstream.server_address[1]
+
+    def one_reset_then_relay():
+        conn, _ = resetting.accept()          # the first connection: reset at once
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        conn, _ = resetting.accept()          # the second: passed on to the live upstream
+        with socket.create_connection(("127.0.0.1", live)) as up:
+            up.sendall(conn.recv(65536))
+            up.shutdown(socket.SHUT_WR)
+            while chunk := up.recv(65536):
+                conn.sendall(chunk)
+        conn.close()
+    relay = threading.Thread(target=one_reset_then_relay, daemon=True)
+    relay.start()
+    server, url = started(f"http://127.0.0.1:{port}")
+    try:
+        r = httpx.get(url + "/health", trust_env=False)
+        assert r.status_code == 200 and r.headers["X-Sandbox-Front-Retried"] == "closed"
+        relay.join(5)
+    finally:
+        server.shutdown()
+        server.server_close()
+        resetting.close()

@@ -3,6 +3,7 @@ DashScope emulators and the real LiteLLM proxy, driven through `invoke` as an op
 with a production-like config (no key in any file: the key only in the shell's environment)."""
 import concurrent.futures
 import json
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -366,12 +367,14 @@ def test_a_server_that_takes_20_s_to_start_is_waited_for_and_verified(cfg, docke
     try:
         subprocess.run(argv + ["up", "-d", "--wait", "xiaozhi-esp32-server"], check=True, capture_output=True)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:        # its models loaded: 8000 answers
+        while True:                               # its models loaded: 8000 answers
             try:
                 if httpx.get(endpoints.SERVER, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.5)
+                pass
+            assert time.monotonic() < deadline, "the slow server never answered on 8000"
+            time.sleep(0.5)
         since = started_at(docker_client)
         start = time.monotonic()
         done = invoke(cfg, "phase", "--stage", "1", "--yes", check=False, env=ENV)
@@ -380,7 +383,7 @@ def test_a_server_that_takes_20_s_to_start_is_waited_for_and_verified(cfg, docke
         print(f"a server that starts in 20 s: the move took {elapsed:.1f} s")
         assert done.returncode == 0 and "stage 1 (validate) applied and verified" in out, out
         assert elapsed >= 20 and started_at(docker_client) != since and recorded(cfg) == 1
-        assert "the server was away 2" in out, out    # 20-29 s: its start-up, measured from port 8000
+        assert re.search(r"the server was away 2\d\.\d s", out), out    # its start-up, to port 8000 answering
         log = subprocess.run(["docker", "logs", "xiaozhi-esp32-server"], capture_output=True, text=True).stdout
         assert log.count("loading models (20 s") >= 2, "the restarted server did not load for 20 s"
         assert chat()["status"] == 200

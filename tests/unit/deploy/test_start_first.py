@@ -1,7 +1,11 @@
 """Issue 24: whether a move may replace llm-service start-first, read off Compose's merged model
-(`docker compose config --format json`, as Compose normalises every way of writing it), and
-what the plan says either way."""
+(`docker compose config --format json`, as Compose normalises every way of writing it), what the
+plan says either way, and the replacement's steps against a fake engine (which containers are
+old, what happens when the new one fails, a stopped or unhealthy one)."""
 import pytest
+
+from core.errors import CommandError, MigrationError
+from targets.compose_env import replace
 
 from targets.compose_env import plan as planning
 from targets.compose_env.replace import unguarded, why_not
@@ -27,6 +31,10 @@ WHY_NOT = [
      "publishes host port 18000-18001"),
     ("the host's network", {"network_mode": "host"}, "network_mode: host"),
     ("another container's network", {"network_mode": "service:front"}, "network_mode: service:front"),
+    ("a fixed address on a network", {"networks": {"backend": {"ipv4_address": "172.30.0.9"}}},
+     "fixed ipv4_address on network backend"),
+    ("a fixed IPv6 address", {"networks": {"default": None, "v6": {"ipv6_address": "fd00::9"}}}, "fixed ipv6_address"),
+    ("a fixed MAC address", {"mac_address": "02:42:ac:11:00:02"}, "mac_address"),
 ]
 
 
@@ -56,6 +64,108 @@ def test_the_plan_says_which_way_each_replaced_service_goes():
 def test_a_stopped_service_is_not_running():
     plan = plan_for(world_at(2, stopped=("llm-service",)), 2)
     assert "llm-service" in plan.recreate and "llm-service" not in plan.running
+
+
+def test_an_image_healthcheck_seen_on_the_running_container_counts():
+    assert unguarded(model(), "llm-service", observed_health="healthy") == ""
+    assert "has no healthcheck" in unguarded(model(healthcheck={"disable": True}), "llm-service", "healthy")
+
+
+def test_duplicates_left_by_a_stopped_move_are_recreated_and_named():
+    world = world_at(2)
+    world = type(world)(**{**world.__dict__, "duplicates": {"llm-service": ["p-llm-service-1", "p-llm-service-2"]}})
+    plan = plan_for(world, 2)
+    assert plan.recreate == ["llm-service"] and not plan.nothing_to_do
+    assert "note: llm-service has 2 containers (p-llm-service-1, p-llm-service-2): a move stopped half-way" \
+           in planning.describe(plan, "k")
+
+
+class Engine:
+    """The engine as replace.py sees it through adapters/docker_api and adapters/compose: a list
+    of the service's containers; `compose up --scale` adds what ``created`` says."""
+
+    def __init__(self, monkeypatch, *containers, created=(("new-2", "running", "healthy", "FP"),), fails=False):
+        self.containers = [self.attrs(*c) for c in containers]
+        self.created, self.fails, self.calls = [self.attrs(*c) for c in created], fails, []
+        monkeypatch.setattr(replace.docker_api, "project_inspects", lambda c, p, s=None, all=True: list(self.containers))
+        monkeypatch.setattr(replace.docker_api, "stop", lambda c, name, t: self.calls.append(("stop", name, t)))
+        monkeypatch.setattr(replace.docker_api, "remove", self.remove)
+        monkeypatch.setattr(replace.docker_api, "logs_tail", lambda c, name, n=20: f"boot failed, key {KEY}\n")
+        monkeypatch.setattr(replace.compose, "run", self.run)
+
+    @staticmethod
+    def attrs(name, status, health, fp):
+        return {"Name": "/" + name, "State": {"Status": status, **({"Health": {"Status": health}} if health else {})},
+                "Config": {"Labels": {"xiaozhi.migrate.fingerprint": fp}}}
+
+    def remove(self, c, name, force=True):
+        self.calls.append(("remove", name))
+        self.containers = [a for a in self.containers if a["Name"] != "/" + name]
+
+    def run(self, argv, timeout=600, check=True):
+        self.calls.append(("compose", argv[argv.index("--scale") + 1]))
+        self.containers += self.created
+        if self.fails:
+            raise CommandError(argv, 1, "container p-llm-service-2 is unhealthy")
+
+
+KEY = "sk-test-123456"
+
+
+@pytest.fixture
+def settings():
+    from .test_plan import SETTINGS
+    return SETTINGS
+
+
+def test_the_old_one_is_stopped_only_after_the_new_one_came_up(monkeypatch, settings):
+    engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"))
+    lines = []
+    assert replace.start_first(settings, None, "llm-service", "FP", 35, lines.append) is True
+    assert engine.calls == [("compose", "llm-service=2"), ("stop", "old-1", 35), ("remove", "old-1")]
+    assert any("new-2 healthy after" in line for line in lines)
+
+
+def test_a_new_one_that_fails_is_removed_with_its_logs_shown_and_the_old_one_left(monkeypatch, settings):
+    engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"),
+                    created=(("new-2", "running", "unhealthy", "FP"),), fails=True)
+    with pytest.raises(MigrationError) as err:
+        replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None)
+    assert engine.calls == [("compose", "llm-service=2"), ("remove", "new-2")]
+    text = err.value.message
+    assert "the new llm-service did not come up: command exited 1" in text and "is unhealthy" in text
+    assert "old-1 kept running on the settings before" in text and "boot failed" in text and KEY not in text
+
+
+def test_a_new_one_not_on_the_stages_settings_is_refused_before_the_old_one_stops(monkeypatch, settings):
+    engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"), created=(("new-2", "running", "healthy", "OLD"),))
+    with pytest.raises(MigrationError, match="Compose started 1 container"):
+        replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None)
+    assert ("stop", "old-1", 35) not in engine.calls and ("remove", "new-2") in engine.calls
+
+
+@pytest.mark.parametrize("containers, words", [
+    ((("old-1", "running", "healthy", "OLD"), ("old-2", "exited", "", "OLD")), "old-2 is not running"),
+    ((("old-1", "running", "unhealthy", "OLD"),), "old-1 is not healthy now"),
+    ((("old-1", "running", "starting", "OLD"),), "old-1 is not healthy now"),
+])
+def test_a_stopped_or_ailing_container_leaves_it_to_compose(monkeypatch, settings, containers, words):
+    engine = Engine(monkeypatch, *containers)
+    lines = []
+    assert replace.start_first(settings, None, "llm-service", "FP", 35, lines.append) is False
+    assert engine.calls == [] and words in lines[0] and "stop-first after all" in lines[0]
+
+
+def test_a_move_stopped_half_way_leaves_the_new_one_and_stops_the_old(monkeypatch, settings):
+    engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"), ("new-2", "running", "healthy", "FP"))
+    assert replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None) is True
+    assert engine.calls == [("stop", "old-1", 35), ("remove", "old-1")]
+
+
+def test_a_container_already_on_the_stage_is_left_alone(monkeypatch, settings):
+    engine = Engine(monkeypatch, ("cur-1", "running", "", "FP"))
+    assert replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None) is True
+    assert engine.calls == []
 
 
 @pytest.mark.parametrize("check, warned", [
