@@ -71,9 +71,10 @@ def _confirm(question: str) -> bool:
             "dry_run": "print the plan, diffs and gate results; change nothing",
             "yes": "apply without asking",
             "force": "go past failed gates, skipped stages or conversations still open (audited)",
-            "quiet_wait": "seconds a server restart waits for open conversations (default: migrate.gates.quiet_wait)"})
+            "quiet_wait": "seconds a server restart waits for open conversations (default: migrate.gates.quiet_wait)",
+            "json": "end with one JSON line for machines (a fleet rollout reads it): stage, exit code, summary"})
 @converted
-def phase(c, stage=None, dry_run=False, yes=False, force=False, quiet_wait=None):
+def phase(c, stage=None, dry_run=False, yes=False, force=False, quiet_wait=None, json=False):
     """Move the stack to a stage: plan, gate, apply with Compose, verify, roll back."""
     from orchestration import move
     from core.errors import ConfigError
@@ -84,7 +85,33 @@ def phase(c, stage=None, dry_run=False, yes=False, force=False, quiet_wait=None)
     if number == OUTAGE:
         raise ConfigError("the outage stage is entered with `invoke outage`", where="--stage",
                           hint="invoke outage (it puts the local model back first when it is gone)")
-    move.phase(_quiet(_settings(c), quiet_wait), number, dry_run=dry_run, yes=yes, force=force, confirm=_confirm)
+    _machine_readable(json, "phase", number, lambda out: move.phase(
+        _quiet(_settings(c), quiet_wait), number, dry_run=dry_run, yes=yes, force=force, confirm=_confirm, out=out))
+
+
+def _machine_readable(json_line: bool, task: str, stage, work) -> None:
+    """Run ``work(out)``; with ``json_line``, end with one line {"xiaozhi_migrate": {task, stage,
+    exit, summary}}: the last line it printed, or the error's first line (exit code kept)."""
+    if not json_line:
+        work(print)
+        return
+    import json
+    from core.errors import MigrationError
+    from fleet.remote import MARK
+    said = []
+
+    def out(line):
+        print(line)
+        said.extend(str(line).splitlines())
+    try:
+        work(out)
+    except MigrationError as exc:
+        why = next((line.strip() for line in exc.detail.splitlines() if line.strip()), "")
+        print(json.dumps({MARK: {"task": task, "stage": stage, "exit": exc.exit_code,
+                                 "summary": exc.what + (f" ({why})" if why else "")}}, ensure_ascii=False))
+        raise
+    print(json.dumps({MARK: {"task": task, "stage": stage, "exit": 0, "summary": said[-1] if said else ""}},
+                     ensure_ascii=False))
 
 
 @task(help={"end": "go back to the stage the outage left, once the API answers again",
@@ -98,22 +125,31 @@ def outage(c, end=False, dry_run=False, yes=False):
 
 @task(help={"to": "the stage to go back to (default: the one before the current)",
             "dry_run": "print the plan; change nothing", "yes": "apply without asking",
-            "quiet_wait": "seconds a server restart waits for open conversations (default: migrate.gates.quiet_wait)"})
+            "quiet_wait": "seconds a server restart waits for open conversations (default: migrate.gates.quiet_wait)",
+            "json": "end with one JSON line for machines (a fleet rollout reads it): stage, exit code, summary"})
 @converted
-def rollback(c, to=None, dry_run=False, yes=False, quiet_wait=None):
+def rollback(c, to=None, dry_run=False, yes=False, quiet_wait=None, json=False):
     """Go back to an earlier stage through the same plan, apply and verify engine."""
     from orchestration import move
-    move.rollback(_quiet(_settings(c), quiet_wait), None if to is None else _number(to, "--to"), dry_run=dry_run, yes=yes,
-                   confirm=_confirm)
+    number = None if to is None else _number(to, "--to")
+    _machine_readable(json, "rollback", number, lambda out: move.rollback(
+        _quiet(_settings(c), quiet_wait), number, dry_run=dry_run, yes=yes, confirm=_confirm, out=out))
 
 
-@task
+@task(help={"json": "one JSON line for machines instead (a fleet reads it): toolkit version, target, stage, "
+                    "since, pending, last health"})
 @converted
-def status(c):
+def status(c, json=False):
     """Print the stage, its weights, file drift, container drift and the last audit entries."""
     from bench import cost
     from core import state
     from orchestration import targets
+    if json:
+        import json as json_
+        from fleet.remote import MARK
+        from orchestration import machine
+        print(json_.dumps({MARK: machine.status(_settings(c))}, ensure_ascii=False))
+        return
     print("settings read from (each over the one before): "
           + " < ".join(f"{path} ({level})" for level, path in defaults.files_read(c.config))
           + (" < INVOKE_MIGRATE_* variables" if any(k.startswith("INVOKE_MIGRATE_") for k in os.environ) else ""))
@@ -310,6 +346,65 @@ def alerts_test(c, channel=None):
         raise Exit(f"{failed} channel(s) did not take the message", code=1)
 
 
+FLEET_HELP = {"inventory": "the inventory file (its fleet: section); default: migrate.fleet of the config",
+              "stage": "the stage to move every host to", "dry_run": "ask every host and print the plan; change nothing",
+              "yes": "move without asking"}
+
+
+@task(help=FLEET_HELP)
+@converted
+def fleet_phase(c, stage=None, inventory=None, dry_run=False, yes=False):
+    """Move every host to a stage: the canary, then batches, each gated by its own health."""
+    from core.errors import ConfigError
+    from fleet import run
+    if stage is None:
+        raise ConfigError("which stage?", where="--stage", hint="invoke fleet.phase --stage N --inventory FILE")
+    inv = run.load(c.config.get("migrate", {}).get("fleet"), inventory)
+    code = run.move(inv, _number(stage, "--stage"), dry_run=dry_run, yes=yes, confirm=_confirm)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={**{k: v for k, v in FLEET_HELP.items() if k != "stage"}, "to": "the stage every host goes back to"})
+@converted
+def fleet_rollback(c, to=None, inventory=None, dry_run=False, yes=False):
+    """Take every host back to a stage, canary first, in the same batches."""
+    from core.errors import ConfigError
+    from fleet import run
+    if to is None:
+        raise ConfigError("back to which stage?", where="--to", hint="invoke fleet.rollback --to N --inventory FILE")
+    inv = run.load(c.config.get("migrate", {}).get("fleet"), inventory)
+    code = run.move(inv, _number(to, "--to"), task="rollback", dry_run=dry_run, yes=yes, confirm=_confirm)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"inventory": FLEET_HELP["inventory"]})
+@converted
+def fleet_status(c, inventory=None):
+    """A table of every host: target, stage, since, last health, pending, last fleet run."""
+    from fleet import run
+    code = run.status(run.load(c.config.get("migrate", {}).get("fleet"), inventory))
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"inventory": FLEET_HELP["inventory"], "json": "the hosts' reports as one JSON document"})
+@converted
+def fleet_health(c, inventory=None, json=False):
+    """Every host's health, aggregated with the monitoring-plugin exit codes."""
+    from fleet import run
+    code = run.health(run.load(c.config.get("migrate", {}).get("fleet"), inventory), as_json=json)
+    if code:
+        raise Exit(code=code)
+
+
+fleet = Collection("fleet")
+fleet.add_task(fleet_phase, "phase")
+fleet.add_task(fleet_rollback, "rollback")
+fleet.add_task(fleet_status, "status")
+fleet.add_task(fleet_health, "health")
+
 decom = Collection("decommission")
 decom.add_task(decommission, "run", default=True)
 decom.add_task(decommission_restore, "restore")
@@ -328,7 +423,7 @@ sandbox.add_task(sandbox_status, "status")
 alerts = Collection("alerts")
 alerts.add_task(alerts_test, "test")
 
-ns = Collection(demo, phase, rollback, outage, status, render, health, bench, decom, cron, alerts, sandbox)
+ns = Collection(demo, phase, rollback, outage, status, render, health, bench, decom, cron, alerts, sandbox, fleet)
 for _spec in registry.specs():   # a target's own tasks (the router's image, for one)
     if _spec.tasks:
         ns.add_collection(registry.load(_spec.tasks))

@@ -208,7 +208,7 @@ class Settings:
 SERVICE_KEYS = ("compose_service", "image", "command", "port", "publish", "healthcheck", "environment")
 KNOWN = {  # every setting under migrate:, by dotted place; a typo is an error, never ignored
     "migrate": ("target", "deploy_dir", "project", "bind", "services", "extra_services", "local_llm", "api",
-                "stages", "health", "gates", "decommission", "sandbox", "alerts"),   # + each target's section
+                "stages", "health", "gates", "decommission", "sandbox", "alerts", "fleet"),   # + each target's section
     "service": SERVICE_KEYS,
     "local_llm": SERVICE_KEYS + ("container", "url", "probe_url", "model", "timeout", "concurrency", "store_volume",
                                  "store_mount", "store_path", "store_host_path", "runs_on"),

@@ -30,4 +30,6 @@ for project in $(printf '%s\n' "$projects" | grep -E "$ours" | sort -u); do
   ids=$($docker volume ls -q --filter "$filter"); [ -z "$ids" ] || $docker volume rm -f $ids >/dev/null
   echo "clear: removed the test project $project"
 done
+# The fleet tests' sshd "hosts" (tests/integration/test_fleet.py labels them xzfleet).
+ids=$($docker ps -aq --filter label=xzfleet); [ -z "$ids" ] || { $docker rm -f $ids >/dev/null; echo "clear: removed the fleet test hosts"; }
 exit 0

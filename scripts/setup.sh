@@ -20,6 +20,7 @@ command -v dockerd >/dev/null || { log "installing docker.io"; apt_install docke
 command -v debootstrap >/dev/null || { log "installing debootstrap"; apt_install debootstrap; }
 command -v docker >/dev/null || apt_install docker.io
 command -v crontab >/dev/null || { log "installing cron (for cron.install)"; apt_install cron; }
+command -v ssh-keygen >/dev/null || { log "installing openssh-client (the fleet tests make their keys)"; apt_install openssh-client; }
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -20,7 +20,7 @@ from ..conftest import ROOT
 
 RUNBOOKS = ("docs/runbook.md", "docs/runbook.zh-CN.md")
 PACKAGES = ("core", "adapters", "checks", "engine", "compose_stack", "targets", "decommission", "bench", "alerts",
-            "orchestration", "rehearsal")
+            "orchestration", "rehearsal", "fleet")
 NOT_OURS = {
     "errcode 310000 sign not match": "DingTalk's answer to a wrong signing secret, quoted to explain it",
     "local.port ... closed": "a row of the health table: a check's name, then its actual value",

@@ -59,14 +59,14 @@ def test_ci_clears_what_a_stopped_run_left_before_the_tests():
 def test_the_clearing_removes_the_tests_own_projects_and_the_sandboxes_only(tmp_path):
     done, removed, calls = clear(tmp_path)
     assert done.returncode == 0, done.stderr
-    assert removed == ["xztest-59ac0e-demo", "xztest-abc123"], calls
+    assert removed == ["xzfleet", "xztest-59ac0e-demo", "xztest-abc123"], calls   # xzfleet: the fleet tests' hosts
     assert "invoke -f sandbox.yaml sandbox.down" in calls and "invoke -f sandbox-xiaozhi.yaml sandbox.down" in calls
 
 
 @pytest.mark.parametrize("prefix, code, removed", [
-    ("xiaozhi", 0, ["xiaozhi-abc123"]),      # a prefix naming the operator's projects still takes test-shaped names only
+    ("xiaozhi", 0, ["xiaozhi-abc123", "xzfleet"]),  # a prefix naming the operator's projects still takes test-shaped names only
     ("x.*", 2, []),                          # a pattern is refused, nothing is touched
-    ("", 0, ["xztest-59ac0e-demo", "xztest-abc123"]),
+    ("", 0, ["xzfleet", "xztest-59ac0e-demo", "xztest-abc123"]),
 ])
 def test_a_prefix_never_reaches_a_project_the_tests_did_not_name(tmp_path, prefix, code, removed):
     done, gone, _ = clear(tmp_path, prefix)

@@ -1,0 +1,93 @@
+"""Each host's own toolkit, reached over SSH (adapters/ssh.py, Fabric): the command lines, and
+what its machine-readable answers say. The API key never travels: every command runs the host's
+toolkit, which reads the key there as it always does (its deployed file or its environment)."""
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+
+from adapters import ssh
+from core.errors import MigrationError
+from fleet.inventory import Host, Inventory
+from fleet.plan import HostNow
+
+MARK = "xiaozhi_migrate"   # the key of the one JSON line a task prints with --json (its last line)
+
+
+@dataclass(frozen=True)
+class Answer:
+    code: int
+    data: dict              # the task's JSON line ({} when it printed none)
+    tail: str               # its last lines of output, for the operator
+
+
+def command_line(host: Host, *args: str) -> str:
+    """The shell line that runs ``invoke ARGS`` with the host's toolkit (its folder, -f file and
+    overrides as INVOKE_MIGRATE_* variables: never a secret)."""
+    env = [f"INVOKE_MIGRATE_{key.upper()}={shlex.quote(value)}" for key, value in host.overrides]
+    parts = (["env", *env] if env else []) + [shlex.quote(host.command)]
+    if host.config:
+        parts += ["-f", shlex.quote(host.config)]
+    parts += [shlex.quote(a) for a in args]
+    line = " ".join(parts)
+    return f"cd {shlex.quote(host.folder)} && {line}" if host.folder else line
+
+
+def parse(stdout: str) -> dict:
+    """The task's JSON line: the last line of its output that is a JSON object under MARK."""
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and isinstance(value.get(MARK), dict):
+                return value[MARK]
+    return {}
+
+
+class Remote:
+    """The hosts of an inventory, one SSH connection each, opened at first use."""
+
+    def __init__(self, inventory: Inventory):
+        self.inventory, self.connections = inventory, {}
+
+    def _conn(self, host: Host):
+        if host.name not in self.connections:
+            inv = self.inventory
+            self.connections[host.name] = ssh.connect(host.host, port=host.port, user=host.user, key_file=host.key_file,
+                                                      known_hosts=inv.known_hosts, accept_unknown=inv.accept_unknown_hosts,
+                                                      timeout=inv.connect_timeout)
+        return self.connections[host.name]
+
+    def ask(self, host: Host, *args: str, timeout: int = 3600) -> Answer:
+        done = ssh.run(self._conn(host), command_line(host, *args), timeout=timeout)
+        lines = [line for line in (done.stdout + done.stderr).strip().splitlines() if line.strip()]
+        return Answer(done.code, parse(done.stdout), " | ".join(lines[-3:]))
+
+    def status(self, host: Host) -> HostNow:
+        try:
+            answer = self.ask(host, "status", "--json", timeout=120)
+        except MigrationError as exc:
+            return HostNow(host.name, problem=exc.what)
+        data = answer.data
+        if not data:
+            return HostNow(host.name, problem=f"its toolkit gave no status (exit {answer.code}): {answer.tail[-300:]}")
+        return HostNow(host.name, version=str(data.get("toolkit", "")), target=str(data.get("target", "")),
+                       stage=data.get("stage"), pending=data.get("pending"))
+
+    def health(self, host: Host) -> tuple[int, dict]:
+        """(its exit code, its `invoke health --json` report: status, checks, ...)."""
+        done = ssh.run(self._conn(host), command_line(host, "health", "--json"), timeout=300)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError:
+            report = {}
+        return done.code, report if isinstance(report, dict) else {}
+
+    def close(self) -> None:
+        for conn in self.connections.values():
+            conn.close()
+        self.connections.clear()

@@ -1,0 +1,106 @@
+"""A fleet rollout (issue 25): every host asked where it is, the plan shown, then the canary moved
+alone and gated by its own health, then the batches, each host's move in parallel; no new host is
+started once ``stop_after`` failures are counted, and the run says where every host is. Each
+host's outcome goes into the record as it comes. ``remote`` is anything with ``status(host)`` and
+``ask(host, *args)`` and ``health(host)`` (fleet/remote.py over SSH; a fake in the unit tests)."""
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+from fleet import plan as planning, record
+from fleet.inventory import Inventory
+
+EXIT = {0: "moved", 2: "refused", 4: "locked", 5: "gate failed", 6: "rolled back"}
+
+
+def preflight(inventory: Inventory, remote, stage: int, version: str) -> planning.Rollout:
+    """Every host asked at once (`status --json`), then the pure plan."""
+    with concurrent.futures.ThreadPoolExecutor(min(16, len(inventory.hosts))) as pool:
+        now = dict(zip(inventory.hosts, pool.map(remote.status, inventory.hosts.values())))
+    return planning.make(inventory, stage, now, version)
+
+
+def run(inventory: Inventory, rollout: planning.Rollout, remote, *, task: str = "phase", out=print,
+        sleep=time.sleep, clock=time.time, poll: int = 15) -> int:
+    """Carry the rollout out; 0 when every host is at the stage, 1 otherwise."""
+    data = record.start(inventory.record, rollout.stage, task, rollout.batches)
+    failures = []
+    for name, why in rollout.blocked.items():
+        record.host(inventory.record, data, name, "cannot move", reason=why)
+        failures.append(name)
+    done = list(rollout.there)
+    for i, batch in enumerate(rollout.batches):
+        if len(failures) >= inventory.stop_after:
+            break
+        if i and inventory.pause:
+            out(f"pausing {inventory.pause} s before the next batch")
+            sleep(inventory.pause)
+        label = "canary" if i == 0 and rollout.canary else f"batch of {len(batch)}"
+        out(f"{label}: {', '.join(batch)} -> stage {rollout.stage}")
+        args = (["phase", "--stage", str(rollout.stage)] if task == "phase" else ["rollback", "--to", str(rollout.stage)])
+        with concurrent.futures.ThreadPoolExecutor(len(batch)) as pool:
+            moves = dict(zip(batch, pool.map(lambda n: _move(remote, inventory.hosts[n], args), batch)))
+        moved = []
+        for name, (code, summary, started) in moves.items():
+            result = EXIT.get(code, "failed")
+            out(f"  {name}: {result} (exit {code}): {summary}")
+            record.host(inventory.record, data, name, result, exit=code, summary=summary, started=started)
+            (moved if code == 0 else failures).append(name)
+        for name in moved:
+            passed, why = _gate(inventory, remote, name, sleep, clock, poll)
+            out(f"  {name}: gate {'passed' if passed else 'FAILED'}: {why}")
+            if passed:
+                done.append(name)
+            else:
+                failures.append(name)
+                record.host(inventory.record, data, name, "gate failed", reason=why)
+    waiting = [n for n in inventory.hosts if n not in done and n not in failures]
+    if failures and len(failures) >= inventory.stop_after and waiting:
+        out(f"stopped: {len(failures)} failure(s) ({', '.join(failures)}), the budget is {inventory.stop_after}; "
+            f"not started: {', '.join(waiting)}")
+    out(f"at stage {rollout.stage}: {', '.join(done) or 'none'}"
+        + (f"; failed: {', '.join(failures)}" if failures else "")
+        + (f"; not started: {', '.join(waiting)}" if waiting else ""))
+    result = "done" if not failures and not waiting else "stopped"
+    record.finish(inventory.record, data, result)
+    if result != "done":
+        out("next: fix the failed hosts (`invoke status` and `invoke health` on each), then run the same command "
+            "again: it continues with the hosts not at the stage")
+    return 0 if result == "done" else 1
+
+
+def _move(remote, host, args) -> tuple[int, str, float]:
+    started = time.time()
+    try:
+        answer = remote.ask(host, *args, "--yes", "--json")
+    except Exception as exc:   # a host that drops mid-move is a failure of that host, never of the run
+        return 255, f"{getattr(exc, 'what', None) or exc}", started
+    summary = answer.data.get("summary") or answer.tail
+    return answer.code, str(summary)[:300], started
+
+
+def _gate(inventory: Inventory, remote, name: str, sleep, clock, poll: int) -> tuple[bool, str]:
+    """The host's own health after its move: ``health_records`` OK runs of `invoke health` there
+    (each one recorded in its history) within ``timeout``; a CRITICAL fails at once. Or a fixed wait."""
+    gate, host = inventory.gate, inventory.hosts[name]
+    if gate.wait or not gate.health_records:
+        sleep(gate.wait)
+        return True, f"waited {gate.wait} s"
+    deadline, ok = clock() + gate.timeout, 0
+    while True:
+        report = {}
+        try:
+            code, report = remote.health(host)
+            status = str(report.get("status") or {0: "OK", 1: "WARNING", 2: "CRITICAL"}.get(code, "UNKNOWN"))
+        except Exception as exc:
+            status = f"UNKNOWN ({getattr(exc, 'what', None) or exc})"
+        if status == "CRITICAL":
+            failing = ", ".join(c.get("name", "?") for c in report.get("checks", []) if c.get("status") == "CRITICAL")
+            return False, "health is CRITICAL" + (f": {failing}" if failing else "")
+        ok = ok + 1 if status == "OK" else 0
+        if ok >= gate.health_records:
+            return True, f"{ok} OK health run(s) in a row since its move"
+        if clock() >= deadline:
+            return False, f"{ok} OK health run(s) in a row within {gate.timeout} s, need {gate.health_records} (last: {status})"
+        sleep(poll)

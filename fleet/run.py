@@ -1,0 +1,134 @@
+"""The `fleet.*` tasks' work (issue 25): load the inventory, ask every host, show the plan, move,
+and the fleet's status and health tables. tasks.py only parses flags and calls these."""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from core import version
+from core.errors import ConfigError, Refused
+from fleet import inventory as inventories, plan as planning, record, rollout
+from fleet.remote import Remote
+
+STATUS_CODES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+
+
+def load(config_fleet, path: str | None) -> inventories.Inventory:
+    """``--inventory FILE`` (its ``fleet:``, or ``migrate.fleet``), else ``migrate.fleet`` of the config."""
+    if path:
+        file = Path(path).expanduser()
+        try:
+            data = yaml.safe_load(file.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read the inventory: {exc.strerror or exc}", where=str(file),
+                              hint="name a readable YAML file with --inventory") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"the inventory is not YAML: {str(exc)[:200]}", where=str(file)) from None
+        if isinstance(data, dict) and isinstance(data.get("migrate"), dict) and "fleet" in data["migrate"]:
+            data = data["migrate"]
+        if not isinstance(data, dict) or "fleet" not in data:
+            raise ConfigError("no fleet: section", where=str(file), hint="see README, \"Many hosts\"")
+        return inventories.read(data["fleet"], where=f"{file}: fleet", base=file.parent)
+    if not config_fleet:
+        raise ConfigError("no inventory", where="migrate.fleet",
+                          hint="name one with --inventory FILE, or set migrate.fleet (README, \"Many hosts\")")
+    return inventories.read(config_fleet, base=Path.cwd())
+
+
+def move(inv: inventories.Inventory, stage: int, *, task: str = "phase", dry_run: bool = False, yes: bool = False,
+         confirm=None, out=print, remote=None, poll: int = 15) -> int:
+    remote = remote or Remote(inv)
+    try:
+        plan = rollout.preflight(inv, remote, stage, version.toolkit())
+        out(planning.describe(plan))
+        if plan.refusals:
+            raise Refused("the fleet rollout is refused", where=str(inv.record.parent),
+                          detail="\n".join(plan.refusals), hint="nothing was changed on any host")
+        if plan.nothing_to_do:
+            return 0
+        if dry_run:
+            out("dry run: nothing was changed on any host")
+            return 0
+        if not yes and not (confirm and confirm(f"move {sum(map(len, plan.batches))} host(s) to stage {stage}?")):
+            out("not confirmed: nothing was changed")
+            return 1
+        return rollout.run(inv, plan, remote, task=task, out=out, poll=poll)
+    finally:
+        if hasattr(remote, "close"):
+            remote.close()
+
+
+def status(inv: inventories.Inventory, *, out=print, remote=None) -> int:
+    """A table: host, target, stage, since, last health, pending, and the fleet record's last outcome."""
+    remote = remote or Remote(inv)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(min(16, len(inv.hosts))) as pool:
+            answers = dict(zip(inv.hosts, pool.map(lambda h: _status(remote, h), inv.hosts.values())))
+    finally:
+        if hasattr(remote, "close"):
+            remote.close()
+    outcomes = record.last_outcomes(record.load(inv.record))
+    rows = [("host", "target", "stage", "since", "last health", "pending", "last fleet run")]
+    for name, data in answers.items():
+        if "problem" in data:
+            rows.append((name, "?", "?", "", f"cannot ask: {data['problem']}", "", _outcome(outcomes.get(name))))
+            continue
+        health = data.get("last_health") or {}
+        pending = data.get("pending") or {}
+        rows.append((name, str(data.get("target", "")), "?" if data.get("stage") is None else str(data["stage"]),
+                     _when(data.get("since")), f"{health.get('status', 'none')} {_when(health.get('time'))}".strip(),
+                     f"to {pending.get('to')}" if pending else "", _outcome(outcomes.get(name))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 3 if any("problem" in d for d in answers.values()) else 0
+
+
+def health(inv: inventories.Inventory, *, as_json: bool = False, out=print, remote=None) -> int:
+    """Every host's `invoke health`, aggregated with the monitoring-plugin codes (the worst wins;
+    a host that cannot be asked is UNKNOWN)."""
+    remote = remote or Remote(inv)
+
+    def one(host):
+        try:
+            code, report = remote.health(host)
+        except Exception as exc:   # one host's failure is that host's UNKNOWN, never the fleet's crash
+            return {"status": "UNKNOWN", "error": str(getattr(exc, "what", None) or exc)}
+        return report if report.get("status") in STATUS_CODES else {"status": "UNKNOWN", "error": f"exit {code}, no report"}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(min(16, len(inv.hosts))) as pool:
+            reports = dict(zip(inv.hosts, pool.map(one, inv.hosts.values())))
+    finally:
+        if hasattr(remote, "close"):
+            remote.close()
+    worst = max((STATUS_CODES[r["status"]] for r in reports.values()), default=3)
+    status = next(s for s, c in STATUS_CODES.items() if c == worst)
+    if as_json:
+        out(json.dumps({"status": status, "exit_code": worst, "hosts": reports}, ensure_ascii=False, indent=2))
+        return worst
+    for name, report in reports.items():
+        failing = [f"{c['name']} {c['status']}" for c in report.get("checks", []) if c.get("status") != "OK"]
+        out(f"{name}: {report['status']}" + (f" ({', '.join(failing)})" if failing else "")
+            + (f": {report['error']}" if report.get("error") else ""))
+    out(f"fleet: {status} ({len(reports)} host(s))")
+    return worst
+
+
+def _status(remote, host) -> dict:
+    try:
+        answer = remote.ask(host, "status", "--json", timeout=120)
+    except Exception as exc:
+        return {"problem": str(getattr(exc, "what", None) or exc)}
+    return answer.data or {"problem": f"no status (exit {answer.code}): {answer.tail[-200:]}"}
+
+
+def _when(epoch) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch)) if isinstance(epoch, (int, float)) else ""
+
+
+def _outcome(outcome: dict | None) -> str:
+    return f"{outcome['result']} (stage {outcome['stage']}, {_when(outcome.get('at'))})" if outcome else ""
