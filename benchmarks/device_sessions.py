@@ -1,12 +1,16 @@
 """Issue 24's figures: what a stage move costs the devices on the xiaozhi-server target. 20
 emulated devices (the device protocol's shape: a websocket per conversation, hello, one turn,
-close, as the firmware does per wake word), each starting a short conversation every 2-4 s, while
+close, as the firmware does per wake word), each starting a conversation every 20-40 s (--gap; one
+every 1-2 s across the 20) whose reply streams for about 2.5 s (--talk, the LLM emulators' pace),
+while
 `invoke phase` moves the sandbox 0 -> 1 -> 2 -> 3 with the emulated server taking 20 s to start
 (its models loading). Prints, per move: how long it waited for quiet, the conversations completed
 during it, cut (open when the server went down: the turn is lost, the device goes idle), refused
 (no server to connect to: the device shows an error, the next wake word tries again) and the
 longest stretch with no server to connect to. Target: 0 cut. Asserts nothing; loopback only;
-bounded in count and time. Brings its own sandbox project up and down."""
+bounded in count and time. Brings its own sandbox project up and down. (With a conversation every
+2-4 s per device and turns of seconds, 20 devices are never all quiet at once: each move would wait
+out --quiet-wait and be refused; --restart-at-once shows what the restarts cost without waiting.)"""
 import argparse
 import os
 import random
@@ -20,7 +24,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from common import ROOT
+from common import ROOT, knobs
 
 sys.path.insert(0, str(ROOT))
 from sandbox.websocket import Client, Closed  # noqa: E402  (the emulators' own client, standard library)
@@ -95,7 +99,10 @@ def main() -> int:
     parser.add_argument("--startup", type=float, default=20.0, help="the emulated server's start-up, seconds")
     parser.add_argument("--restart-at-once", action="store_true",
                         help="the figures before issue 24: each move restarts at once (--quiet-wait 0 --force)")
+    parser.add_argument("--gap", default="20,40", help="seconds between one device's conversations: LOW,HIGH")
+    parser.add_argument("--talk", type=float, default=2.5, help="seconds a reply streams (the LLM emulators' pace)")
     args = parser.parse_args()
+    low, high = (float(x) for x in args.gap.split(","))
     data = yaml.safe_load((ROOT / "sandbox-xiaozhi.yaml").read_text())
     key = data["migrate"]["api"].pop("key")
     env = {"QWEN_API_KEY": key}
@@ -104,7 +111,7 @@ def main() -> int:
         data["migrate"]["sandbox"]["server_startup_s"] = args.startup
         config = Path(tmp) / "bench.yaml"
         config.write_text(yaml.safe_dump(data, allow_unicode=True))
-        devices = Devices(args.devices, (2.0, 4.0))
+        devices = Devices(args.devices, (low, high))
         try:
             code, lines = run(config, "sandbox.up", env=env)
             if code != 0:
@@ -117,11 +124,17 @@ def main() -> int:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.5)
+            m = data["migrate"]
+            pace = {"first_token_delay": 0.3, "reply_tokens": 20, "token_rate": 20 / max(args.talk - 0.3, 0.1)}
+            for url in (f"http://127.0.0.1:{m['local_llm']['publish']}",
+                        f"http://127.0.0.1:{m['extra_services']['dashscope']['publish']}"):
+                knobs(url, **pace)
             run(config, "phase", "--stage", "0", "--yes", env=env)
             for thread in devices.threads:
                 thread.start()
             time.sleep(5)
-            print(f"{args.devices} devices, a conversation every 2-4 s each; the server starts in {args.startup:.0f} s; "
+            print(f"{args.devices} devices, a conversation every {low:g}-{high:g} s each, replies of {args.talk:g} s; "
+                  f"the server starts in {args.startup:.0f} s; "
                   + ("each move restarts at once (--quiet-wait 0 --force)" if args.restart_at_once
                      else "each move waits for quiet (--quiet-wait 120)"))
             print("move     took    quiet wait  completed  cut  refused  longest unreachable")

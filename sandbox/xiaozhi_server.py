@@ -273,6 +273,11 @@ class XiaozhiServer(EmulatorServer):
         self.turn = -1
 
 
+# Upstream's app.py, on SIGTERM (once started), cancels its server tasks: a conversation open then
+# is closed at once (the device loses that turn), never finished. So does the emulator.
+STOP_GRACE_S = 0.0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m sandbox.xiaozhi_server", description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=os.environ.get("XIAOZHI_DATA", "/opt/xiaozhi-esp32-server/data"),
@@ -298,7 +303,7 @@ def main(argv=None) -> int:
     print(f"初始化组件: llm成功 {llm[0]}", flush=True)
     ota = XiaozhiServer((args.host, args.ota_port), llm)
     start_in_thread(ota)
-    serve(XiaozhiServer((args.host, args.port), llm), "sandbox.xiaozhi_server")
+    serve(XiaozhiServer((args.host, args.port), llm), "sandbox.xiaozhi_server", grace=STOP_GRACE_S)
     ota.shutdown()
     return 0
 
@@ -315,7 +320,7 @@ def console(args, api: ManagerApi) -> int:
     print(f"从API读取配置: selected_module {json.dumps(selected, ensure_ascii=False)}", flush=True)
     ota = XiaozhiServer((args.host, args.ota_port), None, api, selected)
     start_in_thread(ota)
-    serve(XiaozhiServer((args.host, args.port), None, api, selected), "sandbox.xiaozhi_server")
+    serve(XiaozhiServer((args.host, args.port), None, api, selected), "sandbox.xiaozhi_server", grace=STOP_GRACE_S)
     ota.shutdown()
     return 0
 

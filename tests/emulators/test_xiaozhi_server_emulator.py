@@ -163,3 +163,41 @@ def test_a_slow_start_answers_nothing_until_it_has_loaded(tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_sigterm_closes_an_open_conversation_at_once_as_upstream_does(tmp_path):
+    """Issue 24: upstream's app.py cancels its tasks on SIGTERM, so a conversation open then is
+    lost (the device goes idle); the emulator's restart cuts it the same way, at once."""
+    import os
+    import signal
+    import socket
+    import time
+    from sandbox.websocket import Client, Closed
+    user_file(tmp_path, "selected_module:\n  LLM: OllamaLLM\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.xiaozhi_server", "--data", str(tmp_path), "--port",
+                                str(port), "--ota-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "SANDBOX_STARTUP_S": "0"})
+    try:
+        deadline = time.time() + 15
+        while True:
+            try:
+                conn = Client.open(f"ws://127.0.0.1:{port}/xiaozhi/v1/", "02:5a:00:00:00:77", timeout=5)
+                break
+            except OSError:
+                assert time.time() < deadline, "the server never answered"
+                time.sleep(0.2)
+        conn.send({"type": "hello", "version": 1, "transport": "websocket"})
+        assert conn.receive()["type"] == "hello"
+        start = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0 and time.monotonic() - start < 3, "it waited for the open conversation"
+        with pytest.raises((Closed, OSError)):
+            conn.send({"type": "listen", "state": "detect", "text": "还在吗"})
+            conn.receive()
+        conn.close()
+    finally:
+        process.kill()
+        process.wait()
