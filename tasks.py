@@ -97,7 +97,7 @@ def _machine_readable(json_line: bool, task: str, stage, work) -> None:
         return
     import json
     from core.errors import MigrationError
-    from fleet.remote import MARK
+    from core.cli import MARK
     said = []
 
     def out(line):
@@ -146,7 +146,7 @@ def status(c, json=False):
     from orchestration import targets
     if json:
         import json as json_
-        from fleet.remote import MARK
+        from core.cli import MARK
         from orchestration import machine
         print(json_.dumps({MARK: machine.status(_settings(c))}, ensure_ascii=False))
         return
@@ -359,8 +359,13 @@ def fleet_phase(c, stage=None, inventory=None, dry_run=False, yes=False):
     from fleet import run
     if stage is None:
         raise ConfigError("which stage?", where="--stage", hint="invoke fleet.phase --stage N --inventory FILE")
+    from core.config import OUTAGE
+    number = _number(stage, "--stage")
+    if number == OUTAGE:
+        raise ConfigError("the outage stage is entered on each host with `invoke outage`", where="--stage",
+                          hint="a fleet moves between the stages 0-3")
     inv = run.load(c.config.get("migrate", {}).get("fleet"), inventory)
-    code = run.move(inv, _number(stage, "--stage"), dry_run=dry_run, yes=yes, confirm=_confirm)
+    code = run.move(inv, number, dry_run=dry_run, yes=yes, confirm=_confirm)
     if code:
         raise Exit(code=code)
 
@@ -393,8 +398,14 @@ def fleet_status(c, inventory=None):
 @converted
 def fleet_health(c, inventory=None, json=False):
     """Every host's health, aggregated with the monitoring-plugin exit codes."""
+    from core.errors import MigrationError
     from fleet import run
-    code = run.health(run.load(c.config.get("migrate", {}).get("fleet"), inventory), as_json=json)
+    try:
+        inv = run.load(c.config.get("migrate", {}).get("fleet"), inventory)
+    except MigrationError as exc:   # monitoring reads 2 as CRITICAL: an unusable inventory is UNKNOWN
+        run.unknown(exc, as_json=json)
+        raise Exit(code=3) from None
+    code = run.health(inv, as_json=json)
     if code:
         raise Exit(code=code)
 

@@ -9,9 +9,11 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+import threading
+
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut
-from paramiko import AutoAddPolicy, RejectPolicy
+from paramiko import MissingHostKeyPolicy, RejectPolicy
 from paramiko.ssh_exception import AuthenticationException, BadHostKeyException, NoValidConnectionsError, SSHException
 
 from core.errors import MigrationError
@@ -29,6 +31,29 @@ class Done:
     stderr: str
 
 
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+class _AddNew(MissingHostKeyPolicy):
+    """OpenSSH's accept-new: a host not yet known is trusted and its key appended to known_hosts
+    (one line, under a lock: hosts are asked in parallel), the rest of the file untouched
+    (paramiko's AutoAddPolicy rewrites the whole file, comments and markers lost)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def missing_host_key(self, client, hostname, key):
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+        with _KNOWN_HOSTS_LOCK:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
 def connect(host: str, *, port: int = 22, user: str | None = None, key_file: str | None = None,
             known_hosts: str = "~/.ssh/known_hosts", accept_unknown: bool = False, timeout: int = 10):
     """An open Fabric Connection. A host missing from ``known_hosts`` is refused unless
@@ -39,18 +64,17 @@ def connect(host: str, *, port: int = 22, user: str | None = None, key_file: str
     kwargs = {"look_for_keys": key_file is None, "allow_agent": key_file is None}
     if key_file:
         kwargs["key_filename"] = os.path.expanduser(key_file)
-    conn = Connection(host, user=user, port=port, connect_timeout=timeout, connect_kwargs=kwargs)
-    conn.client.set_missing_host_key_policy(AutoAddPolicy() if accept_unknown else RejectPolicy())
     try:
-        if known.exists():
-            conn.client.load_host_keys(str(known))
-        elif accept_unknown:
-            known.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            known.touch(mode=0o600)
-            conn.client.load_host_keys(str(known))
-    except (OSError, SSHException) as exc:
-        raise SSHError(f"cannot read {known}: {exc}", where=where, hint="fix the file, or name another with "
-                       "migrate.fleet.known_hosts") from None
+        conn = Connection(host, user=user, port=port, connect_timeout=timeout, connect_kwargs=kwargs)
+    except Exception as exc:   # Fabric's own checks (a port given twice, say)
+        raise SSHError(f"not a host Fabric can reach: {str(exc)[:200]}", where=where) from None
+    conn.client.set_missing_host_key_policy(_AddNew(known) if accept_unknown else RejectPolicy())
+    try:
+        if known.exists():   # read only: never written back (paramiko's own save would rewrite it)
+            conn.client.get_host_keys().load(str(known))
+    except Exception as exc:   # paramiko raises plain Exception types for lines it cannot read
+        raise SSHError(f"cannot read {known}: {str(exc)[:200]}", where=where,
+                       hint="fix the file (or name another with migrate.fleet.known_hosts)") from None
     try:
         conn.open()
     except BadHostKeyException:
@@ -71,6 +95,11 @@ def connect(host: str, *, port: int = 22, user: str | None = None, key_file: str
                                 "after comparing the fingerprint), or set migrate.fleet.accept_unknown_hosts: "
                                 "true to add it on first use") from None
         raise SSHError(f"SSH failed: {str(exc)[:200]}", where=where) from None
+    except Exception as exc:   # anything else paramiko raises: still this host's failure, said
+        raise SSHError(f"SSH failed: {exc.__class__.__name__}: {str(exc)[:200]}", where=where) from None
+    transport = conn.client.get_transport()
+    if transport is not None:
+        transport.set_keepalive(30)   # through pauses and gates between commands
     return conn
 
 
@@ -82,7 +111,7 @@ def run(conn, command: str, timeout: int = 3600) -> Done:
     except CommandTimedOut:
         raise SSHError(f"no answer within {timeout} s", where=f"{conn.host}: {command[:120]}",
                        hint="the command may still be running there: look before running it again") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, SSHException) as exc:
         raise SSHError(f"the connection dropped: {exc}", where=conn.host,
                        hint="the command may have run: `invoke status` on the host says where it is") from None
     return Done(result.exited, result.stdout, result.stderr)

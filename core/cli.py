@@ -10,6 +10,8 @@ import sys
 from invoke import Exit
 from invoke import task as _task
 
+MARK = "xiaozhi_migrate"   # the key of the one JSON line a task prints with --json (a fleet reads it)
+
 # No automatic short flags: `-h` must mean help everywhere (it meant --history for `health`).
 task = functools.partial(_task, auto_shortflags=False)
 

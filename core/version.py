@@ -18,10 +18,11 @@ SUFFIXES = (".py", ".j2", ".yaml", ".sql", ".sh")
 def toolkit() -> str:
     """RELEASE+DIGEST, e.g. 0.31+3f2a9c1d04b7."""
     digest = hashlib.sha256()
-    files = [ROOT / "tasks.py", ROOT / "defaults.yaml"]
+    files = [ROOT / "tasks.py", ROOT / "defaults.yaml", ROOT / "requirements.txt"]
     for package in PACKAGES:
         files += sorted(p for p in (ROOT / package).rglob("*") if p.is_file() and p.suffix in SUFFIXES
                         and "__pycache__" not in p.parts)
     for path in files:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+        # line endings as git may check them out on either side: not a difference of the toolkit's
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
     return f"{RELEASE}+{digest.hexdigest()[:12]}"

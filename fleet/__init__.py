@@ -1,2 +1,2 @@
-"""Many hosts (issue 25): the inventory and the rollout's plan, pure. Reaching the hosts (Fabric)
-and the `fleet.*` tasks are not built yet: nothing here is called by a task."""
+"""Many hosts (issue 25): the inventory, the rollout's plan and record, each host's own toolkit
+reached over SSH (adapters/ssh.py, Fabric), and the `fleet.*` tasks' work (README, "Many hosts")."""

@@ -22,6 +22,7 @@ only settings that are not secrets: the target, the deploy folder, the Compose p
 key is read on the host as ever (its deployed file or environment), never sent."""
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
@@ -130,6 +131,12 @@ def _host(name: str, spec, where: str) -> Host:
         raise ConfigError("expected a mapping", where=where, hint="e.g. {host: 10.0.0.5, user: xiaozhi}")
     config.known(spec, HOST_KEYS, where)
     values: dict = {"name": name, "host": config.text(spec, "host", where, ADDRESS, "a host name or IP address")}
+    if ":" in values["host"]:
+        try:
+            ipaddress.IPv6Address(values["host"].split("%")[0])
+        except ValueError:
+            raise ConfigError(f"{values['host']!r} is not a host name or IP address", where=f"{where}.host",
+                              hint="give the port as port: N, not host:port") from None
     if "port" in spec:
         values["port"] = config.integer(spec, "port", where, 1, 65535)
     if "user" in spec:

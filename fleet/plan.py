@@ -29,32 +29,52 @@ class Rollout:
     blocked: dict[str, str] = field(default_factory=dict)      # host -> why it cannot move (a failure)
     refusals: list[str] = field(default_factory=list)          # the whole rollout is refused
     now: dict[str, HostNow] = field(default_factory=dict)
+    regate: list[str] = field(default_factory=list)            # at the stage, but its health gate failed there
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.batches and not self.blocked
+        return not self.batches and not self.blocked and not self.regate
 
 
-def make(inventory: Inventory, stage: int, now: dict[str, HostNow], version: str) -> Rollout:
-    blocked, there, moving = {}, [], []
+GATE_FAILED = "health gate failed"   # the record's outcome of a host that moved, then failed its gate
+
+
+def make(inventory: Inventory, stage: int, now: dict[str, HostNow], version: str, *, backward: bool = False,
+         outcomes: dict[str, dict] | None = None, budget_check: bool = True) -> Rollout:
+    """``backward``: a fleet rollback (each host goes back to ``stage``, never forward);
+    ``outcomes``: the record's last outcome of each host (a host whose health gate failed at this
+    stage is gated again before any other host moves)."""
+    blocked, there, moving, regate = {}, [], [], []
     for name in inventory.hosts:
         host = now.get(name) or HostNow(name, problem="not asked")
+        last = (outcomes or {}).get(name) or {}
         if host.problem:
             blocked[name] = host.problem
         elif host.pending:
             blocked[name] = (f"a move to stage {host.pending.get('to')} stopped half-way there: run "
                              f"`invoke phase --stage {host.pending.get('to')}` on it (or `invoke status` to see it)")
         elif host.stage == stage:
-            there.append(name)
+            (regate if last.get("result") == GATE_FAILED and last.get("stage") == stage else there).append(name)
+        elif backward and (host.stage is None or host.stage < stage):
+            blocked[name] = (f"it is at stage {'?' if host.stage is None else host.stage}: a rollback never moves a "
+                             f"host forward (use fleet.phase)")
+        elif not backward and host.stage is not None and host.stage > stage:
+            blocked[name] = f"it is at stage {host.stage}, past {stage}: use fleet.rollback --to {stage}"
         else:
             moving.append(name)
     refusals = [f"{name} runs toolkit {h.version or '(unknown)'}, this one is {version}: install the same version "
                 "on every host first" for name, h in now.items() if not h.problem and h.version != version]
+    lost = [name for name in inventory.canary if name in blocked]
+    if lost:
+        refusals.append(f"the canary {', '.join(lost)} cannot move: no host moves before its canary")
+    if budget_check and blocked and len(blocked) >= inventory.stop_after and (moving or regate):
+        refusals.append(f"{len(blocked)} host(s) cannot move and the failure budget (stop_after) is "
+                        f"{inventory.stop_after}: fix them, or take them out of the inventory, first")
     canary = [name for name in inventory.canary if name in moving]
     rest = [name for name in moving if name not in canary]
     size = inventory.batch_size(len([n for n in inventory.hosts if n not in inventory.canary]))
     batches = ([canary] if canary else []) + [rest[i:i + size] for i in range(0, len(rest), size)]
-    return Rollout(stage, version, batches, canary, there, blocked, refusals, dict(now))
+    return Rollout(stage, version, batches, canary, there, blocked, refusals, dict(now), regate)
 
 
 def describe(rollout: Rollout) -> str:
@@ -63,12 +83,16 @@ def describe(rollout: Rollout) -> str:
         at = "?" if host.stage is None else host.stage
         lines.append(f"  {name}: " + (f"cannot move: {rollout.blocked[name]}" if name in rollout.blocked
                                       else f"{host.target} at stage {at}"
-                                      + (" (there already)" if name in rollout.there else "")))
+                                      + (" (there already)" if name in rollout.there else "")
+                                      + (" (its health gate failed there: gated again first)"
+                                         if name in rollout.regate else "")))
     for i, batch in enumerate(rollout.batches):
         if i == 0 and rollout.canary:
             lines.append(f"  canary: {', '.join(batch)}")
         else:
             lines.append(f"  batch {i + (0 if rollout.canary else 1)}: {', '.join(batch)}")
+    if rollout.regate:
+        lines.append(f"  gated again before any host moves: {', '.join(rollout.regate)}")
     if rollout.blocked:
         lines.append(f"  {len(rollout.blocked)} host(s) cannot move: each counts as a failure")
     for refusal in rollout.refusals:

@@ -47,8 +47,10 @@ def last_outcomes(data: dict) -> dict[str, dict]:
     """Each host's latest outcome over every run, with the run's stage."""
     seen = {}
     for run in data.get("runs", []):
-        for name, outcome in run.get("hosts", {}).items():
-            seen[name] = {**outcome, "stage": run.get("stage")}
+        hosts = run.get("hosts") if isinstance(run, dict) else None
+        for name, outcome in (hosts.items() if isinstance(hosts, dict) else ()):
+            if isinstance(outcome, dict):
+                seen[name] = {**outcome, "stage": run.get("stage")}
     return seen
 
 

@@ -12,7 +12,7 @@ from core.errors import MigrationError
 from fleet.inventory import Host, Inventory
 from fleet.plan import HostNow
 
-MARK = "xiaozhi_migrate"   # the key of the one JSON line a task prints with --json (its last line)
+from core.cli import MARK   # noqa: E402  (the key of the one JSON line a task prints with --json)
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,15 @@ def command_line(host: Host, *args: str) -> str:
     env = [f"INVOKE_MIGRATE_{key.upper()}={shlex.quote(value)}" for key, value in host.overrides]
     parts = (["env", *env] if env else []) + [shlex.quote(host.command)]
     if host.config:
-        parts += ["-f", shlex.quote(host.config)]
+        parts += ["-f", _path(host.config)]
     parts += [shlex.quote(a) for a in args]
     line = " ".join(parts)
-    return f"cd {shlex.quote(host.folder)} && {line}" if host.folder else line
+    return f"cd {_path(host.folder)} && {line}" if host.folder else line
+
+
+def _path(path: str) -> str:
+    """A path for the remote shell, quoted; a leading ~/ is the remote user's home."""
+    return f'"$HOME"/{shlex.quote(path[2:])}' if path.startswith("~/") else shlex.quote(path)
 
 
 def parse(stdout: str) -> dict:
@@ -72,6 +77,8 @@ class Remote:
             answer = self.ask(host, "status", "--json", timeout=120)
         except MigrationError as exc:
             return HostNow(host.name, problem=exc.what)
+        except Exception as exc:   # one host's surprise is that host's problem, never the fleet's crash
+            return HostNow(host.name, problem=f"{exc.__class__.__name__}: {str(exc)[:200]}")
         data = answer.data
         if not data:
             return HostNow(host.name, problem=f"its toolkit gave no status (exit {answer.code}): {answer.tail[-300:]}")

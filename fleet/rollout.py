@@ -11,35 +11,53 @@ import time
 from fleet import plan as planning, record
 from fleet.inventory import Inventory
 
-EXIT = {0: "moved", 2: "refused", 4: "locked", 5: "gate failed", 6: "rolled back"}
+EXIT = {0: "moved", 2: "refused", 4: "locked", 5: "refused by its stage gate", 6: "rolled back"}
+POOL = 16   # hosts handled at once, at most
 
 
-def preflight(inventory: Inventory, remote, stage: int, version: str) -> planning.Rollout:
-    """Every host asked at once (`status --json`), then the pure plan."""
-    with concurrent.futures.ThreadPoolExecutor(min(16, len(inventory.hosts))) as pool:
+def preflight(inventory: Inventory, remote, stage: int, version: str, *, backward: bool = False) -> planning.Rollout:
+    """Every host asked at once (`status --json`), then the pure plan (the record's outcomes read)."""
+    with concurrent.futures.ThreadPoolExecutor(min(POOL, len(inventory.hosts))) as pool:
         now = dict(zip(inventory.hosts, pool.map(remote.status, inventory.hosts.values())))
-    return planning.make(inventory, stage, now, version)
+    return planning.make(inventory, stage, now, version, backward=backward,
+                         outcomes=record.last_outcomes(record.load(inventory.record)))
 
 
 def run(inventory: Inventory, rollout: planning.Rollout, remote, *, task: str = "phase", out=print,
         sleep=time.sleep, clock=time.time, poll: int = 15) -> int:
-    """Carry the rollout out; 0 when every host is at the stage, 1 otherwise."""
+    """Carry the rollout out; 0 when every host is at the stage, 1 otherwise. A run stopped by an
+    error or Ctrl-C is recorded as interrupted."""
     data = record.start(inventory.record, rollout.stage, task, rollout.batches)
-    failures = []
+    try:
+        return _run(inventory, rollout, remote, data, task, out, sleep, clock, poll)
+    except BaseException:
+        record.finish(inventory.record, data, "interrupted")
+        raise
+
+
+def _run(inventory, rollout, remote, data, task, out, sleep, clock, poll) -> int:
+    failures, done = [], list(rollout.there)
     for name, why in rollout.blocked.items():
         record.host(inventory.record, data, name, "cannot move", reason=why)
         failures.append(name)
-    done = list(rollout.there)
+    if rollout.regate:
+        out(f"gating again first: {', '.join(rollout.regate)}")
+        for name, (passed, why) in _gates(inventory, remote, rollout.regate, sleep, clock, poll).items():
+            out(f"  {name}: gate {'passed' if passed else 'FAILED'}: {why}")
+            record.host(inventory.record, data, name, "moved" if passed else planning.GATE_FAILED, reason=why)
+            (done if passed else failures).append(name)
+    canary_failed = any(name in failures for name in rollout.regate if name in inventory.canary)
     for i, batch in enumerate(rollout.batches):
-        if len(failures) >= inventory.stop_after:
+        if len(failures) >= inventory.stop_after or canary_failed:
             break
         if i and inventory.pause:
             out(f"pausing {inventory.pause} s before the next batch")
             sleep(inventory.pause)
-        label = "canary" if i == 0 and rollout.canary else f"batch of {len(batch)}"
-        out(f"{label}: {', '.join(batch)} -> stage {rollout.stage}")
+        is_canary = i == 0 and bool(rollout.canary)
+        out(("canary: " if is_canary else f"batch {i + (0 if rollout.canary else 1)}: ")
+            + f"{', '.join(batch)} -> stage {rollout.stage}")
         args = (["phase", "--stage", str(rollout.stage)] if task == "phase" else ["rollback", "--to", str(rollout.stage)])
-        with concurrent.futures.ThreadPoolExecutor(len(batch)) as pool:
+        with concurrent.futures.ThreadPoolExecutor(min(POOL, len(batch))) as pool:
             moves = dict(zip(batch, pool.map(lambda n: _move(remote, inventory.hosts[n], args), batch)))
         moved = []
         for name, (code, summary, started) in moves.items():
@@ -47,27 +65,38 @@ def run(inventory: Inventory, rollout: planning.Rollout, remote, *, task: str = 
             out(f"  {name}: {result} (exit {code}): {summary}")
             record.host(inventory.record, data, name, result, exit=code, summary=summary, started=started)
             (moved if code == 0 else failures).append(name)
-        for name in moved:
-            passed, why = _gate(inventory, remote, name, sleep, clock, poll)
+        for name, (passed, why) in _gates(inventory, remote, moved, sleep, clock, poll).items():
             out(f"  {name}: gate {'passed' if passed else 'FAILED'}: {why}")
             if passed:
                 done.append(name)
             else:
                 failures.append(name)
-                record.host(inventory.record, data, name, "gate failed", reason=why)
+                record.host(inventory.record, data, name, planning.GATE_FAILED, reason=why,
+                            exit=moves[name][0], summary=moves[name][1])
+        canary_failed = is_canary and any(name in failures for name in batch)
     waiting = [n for n in inventory.hosts if n not in done and n not in failures]
-    if failures and len(failures) >= inventory.stop_after and waiting:
-        out(f"stopped: {len(failures)} failure(s) ({', '.join(failures)}), the budget is {inventory.stop_after}; "
-            f"not started: {', '.join(waiting)}")
+    if waiting and (canary_failed or len(failures) >= inventory.stop_after):
+        out(f"stopped: {len(failures)} failure(s) ({', '.join(failures)}), "
+            + ("the canary failed" if canary_failed else f"the budget is {inventory.stop_after}")
+            + f"; not started: {', '.join(waiting)}")
     out(f"at stage {rollout.stage}: {', '.join(done) or 'none'}"
         + (f"; failed: {', '.join(failures)}" if failures else "")
         + (f"; not started: {', '.join(waiting)}" if waiting else ""))
     result = "done" if not failures and not waiting else "stopped"
     record.finish(inventory.record, data, result)
     if result != "done":
-        out("next: fix the failed hosts (`invoke status` and `invoke health` on each), then run the same command "
-            "again: it continues with the hosts not at the stage")
+        out("next: on each failed host, `invoke status` and `invoke health` say why (a move its own gates or "
+            "verification refused changed nothing there, or was rolled back; a host whose health gate failed "
+            "after its move is at the stage); fix it, then run the same command again: it gates those hosts "
+            "again and continues with the hosts not at the stage")
     return 0 if result == "done" else 1
+
+
+def _gates(inventory, remote, names, sleep, clock, poll) -> dict[str, tuple[bool, str]]:
+    if not names:
+        return {}
+    with concurrent.futures.ThreadPoolExecutor(min(POOL, len(names))) as pool:
+        return dict(zip(names, pool.map(lambda n: _gate(inventory, remote, n, sleep, clock, poll), names)))
 
 
 def _move(remote, host, args) -> tuple[int, str, float]:
@@ -96,7 +125,8 @@ def _gate(inventory: Inventory, remote, name: str, sleep, clock, poll: int) -> t
         except Exception as exc:
             status = f"UNKNOWN ({getattr(exc, 'what', None) or exc})"
         if status == "CRITICAL":
-            failing = ", ".join(c.get("name", "?") for c in report.get("checks", []) if c.get("status") == "CRITICAL")
+            failing = ", ".join(str(c.get("name", "?")) for c in report.get("checks", [])
+                                if isinstance(c, dict) and c.get("status") == "CRITICAL")
             return False, "health is CRITICAL" + (f": {failing}" if failing else "")
         ok = ok + 1 if status == "OK" else 0
         if ok >= gate.health_records:

@@ -43,7 +43,7 @@ def move(inv: inventories.Inventory, stage: int, *, task: str = "phase", dry_run
          confirm=None, out=print, remote=None, poll: int = 15) -> int:
     remote = remote or Remote(inv)
     try:
-        plan = rollout.preflight(inv, remote, stage, version.toolkit())
+        plan = rollout.preflight(inv, remote, stage, version.toolkit(), backward=task == "rollback")
         out(planning.describe(plan))
         if plan.refusals:
             raise Refused("the fleet rollout is refused", where=str(inv.record.parent),
@@ -71,7 +71,11 @@ def status(inv: inventories.Inventory, *, out=print, remote=None) -> int:
     finally:
         if hasattr(remote, "close"):
             remote.close()
-    outcomes = record.last_outcomes(record.load(inv.record))
+    try:
+        outcomes = record.last_outcomes(record.load(inv.record))
+    except ConfigError as exc:   # the hosts' own answers still make the table
+        out(f"warning: {exc.what} ({exc.where}): the last fleet run's outcomes are not shown")
+        outcomes = {}
     rows = [("host", "target", "stage", "since", "last health", "pending", "last fleet run")]
     for name, data in answers.items():
         if "problem" in data:
@@ -111,11 +115,20 @@ def health(inv: inventories.Inventory, *, as_json: bool = False, out=print, remo
         out(json.dumps({"status": status, "exit_code": worst, "hosts": reports}, ensure_ascii=False, indent=2))
         return worst
     for name, report in reports.items():
-        failing = [f"{c['name']} {c['status']}" for c in report.get("checks", []) if c.get("status") != "OK"]
+        failing = [f"{c.get('name', '?')} {c.get('status')}" for c in report.get("checks", [])
+                   if isinstance(c, dict) and c.get("status") != "OK"]
         out(f"{name}: {report['status']}" + (f" ({', '.join(failing)})" if failing else "")
             + (f": {report['error']}" if report.get("error") else ""))
     out(f"fleet: {status} ({len(reports)} host(s))")
     return worst
+
+
+def unknown(exc, *, as_json: bool, out=print) -> None:
+    """fleet.health's answer when it cannot ask anyone (the inventory): UNKNOWN, said."""
+    if as_json:
+        out(json.dumps({"status": "UNKNOWN", "exit_code": 3, "error": exc.message}, ensure_ascii=False))
+    else:
+        out(f"fleet: UNKNOWN: {exc.message}")
 
 
 def _status(remote, host) -> dict:

@@ -35,7 +35,7 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("changes, now, batches, there, blocked", [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
 def test_scenarios(changes, now, batches, there, blocked):
-    rollout = plan.make(inv(**changes), 2, now, "1.0")
+    rollout = plan.make(inv(**{"stop_after": 2, **changes}), 2, now, "1.0")
     assert rollout.batches == batches and rollout.there == there and list(rollout.blocked) == blocked
     assert not rollout.refusals
     text = plan.describe(rollout)
@@ -54,3 +54,35 @@ def test_another_toolkit_version_refuses_the_rollout():
 def test_the_plan_names_the_canary_and_each_batch():
     text = plan.describe(plan.make(inv(), 2, at(1), "1.0"))
     assert "  canary: h1\n  batch 1: h2, h3\n  batch 2: h4, h5" in text
+
+
+def test_hosts_that_cannot_move_spending_the_budget_refuse_the_rollout_before_anything_moves():
+    now = at(1, h3=plan.HostNow("h3", problem="unreachable: timed out"))
+    assert plan.make(inv(stop_after=2), 2, now, "1.0").refusals == []
+    refused = plan.make(inv(), 2, now, "1.0")
+    assert refused.refusals == ["1 host(s) cannot move and the failure budget (stop_after) is 1: fix them, or take "
+                                "them out of the inventory, first"]
+
+
+def test_a_canary_that_cannot_move_refuses_the_rollout():
+    now = at(1, h1=plan.HostNow("h1", problem="unreachable: timed out"))
+    assert "the canary h1 cannot move: no host moves before its canary" in plan.make(inv(stop_after=5), 2, now, "1.0").refusals
+
+
+@pytest.mark.parametrize("backward, stage, now, words", [
+    (True, 3, at(1), "a rollback never moves a host forward"),
+    (True, 1, at(None), "it is at stage ?: a rollback never moves a host forward"),
+    (False, 1, at(2), "it is at stage 2, past 1: use fleet.rollback --to 1"),
+])
+def test_a_host_is_never_moved_the_wrong_way(backward, stage, now, words):
+    rollout = plan.make(inv(stop_after=10, canary=[]), stage, now, "1.0", backward=backward)
+    assert rollout.batches == [] and all(words in why for why in rollout.blocked.values()), rollout.blocked
+
+
+def test_a_host_whose_health_gate_failed_at_the_stage_is_gated_again_not_taken_as_there():
+    outcomes = {"h1": {"result": plan.GATE_FAILED, "stage": 2}, "h2": {"result": "moved", "stage": 2}}
+    now = at(1, h1=plan.HostNow("h1", version="1.0", target="compose-env", stage=2),
+             h2=plan.HostNow("h2", version="1.0", target="compose-env", stage=2))
+    rollout = plan.make(inv(), 2, now, "1.0", outcomes=outcomes)
+    assert rollout.regate == ["h1"] and rollout.there == ["h2"] and not rollout.nothing_to_do
+    assert "h1: compose-env at stage 2 (its health gate failed there: gated again first)" in plan.describe(rollout)

@@ -1,0 +1,43 @@
+"""adapters/ssh.py's failures are SSHErrors naming the host and what next (never a paramiko
+traceback), and accept-new appends to known_hosts without rewriting it. Loopback only."""
+import socket
+
+import paramiko
+import pytest
+
+from adapters import ssh
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_nothing_listening_is_unreachable(tmp_path):
+    (tmp_path / "known").write_text("")
+    with pytest.raises(ssh.SSHError, match="unreachable") as err:
+        ssh.connect("127.0.0.1", port=closed_port(), known_hosts=str(tmp_path / "known"), timeout=2)
+    assert err.value.where.startswith("127.0.0.1:") and "sshd runs there" in err.value.message
+
+
+@pytest.mark.parametrize("line", ["@revoked * ssh-ed25519 AAAAnot-base64", "[127.0.0.1]:22 ssh-ed25519 ###"])
+def test_a_known_hosts_file_it_cannot_read_is_named(tmp_path, line):
+    (tmp_path / "known").write_text(line + "\n")
+    with pytest.raises(ssh.SSHError) as err:
+        ssh.connect("127.0.0.1", port=closed_port(), known_hosts=str(tmp_path / "known"), timeout=2)
+    assert "cannot read" in err.value.message or "unreachable" in err.value.message
+
+
+def test_accept_new_appends_one_line_and_keeps_the_rest(tmp_path):
+    known = tmp_path / "known"
+    known.write_text("# the operator's comment\n@cert-authority *.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n")
+    before = known.read_text()
+    key = paramiko.Ed25519Key.generate() if hasattr(paramiko.Ed25519Key, "generate") else None
+    if key is None:
+        key = paramiko.RSAKey.generate(1024)
+    client = paramiko.SSHClient()
+    ssh._AddNew(known).missing_host_key(client, "[127.0.0.1]:2201", key)
+    text = known.read_text()
+    assert text.startswith(before) and text[len(before):] == f"[127.0.0.1]:2201 {key.get_name()} {key.get_base64()}\n"
+    assert client.get_host_keys().lookup("[127.0.0.1]:2201") is not None
