@@ -387,7 +387,7 @@ def fleet_rollback(c, to=None, inventory=None, dry_run=False, yes=False):
 @task(help={"inventory": FLEET_HELP["inventory"]})
 @converted
 def fleet_status(c, inventory=None):
-    """A table of every host: target, stage, since, last health, pending, last fleet run."""
+    """Every host's target, stage, since, health, pending, as one table."""
     from fleet import run
     code = run.status(run.load(c.config.get("migrate", {}).get("fleet"), inventory))
     if code:

@@ -5,7 +5,7 @@ ConfigError naming its dotted key, and nothing is contacted before the whole fil
     fleet:
       hosts:
         site-a: {host: 10.0.0.5, user: xiaozhi, key_file: ~/.ssh/id_ed25519, folder: /opt/xiaozhi-migrate}
-        site-b: {host: 10.0.0.6, port: 2222, overrides: {target: xiaozhi-server, deploy_dir: /srv/xiaozhi}}
+        site-b: {host: 10.0.0.6, port: 2222, overrides: {deploy_dir: /srv/xiaozhi, project: xiaozhi}}
       groups: {north: [site-a, site-b]}
       canary: [site-a]            # hosts or groups moved first, alone
       batch: 2                    # hosts at once after the canary: a number, or a share such as "25%"

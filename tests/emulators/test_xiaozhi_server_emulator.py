@@ -135,18 +135,24 @@ def test_a_plain_get_or_an_upgrade_without_device_id_is_not_a_session(ollama_ser
         server.shutdown()
 
 
-def test_a_slow_start_answers_nothing_until_it_has_loaded(tmp_path):
-    """SANDBOX_STARTUP_S: port 8000 answers only after the start-up, as model loading would hold it."""
+def server_process(tmp_path, startup: str):
+    """The emulated server as its own process (SIGTERM and start-up are the process's), on a free port."""
     import os
     import socket
-    import time
     user_file(tmp_path, "selected_module:\n  LLM: OllamaLLM\n")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "sandbox.xiaozhi_server", "--data", str(tmp_path), "--port",
                                 str(port), "--ota-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "SANDBOX_STARTUP_S": "2"})
+                               env={**os.environ, "SANDBOX_STARTUP_S": startup})
+    return process, port
+
+
+def test_a_slow_start_answers_nothing_until_it_has_loaded(tmp_path):
+    """SANDBOX_STARTUP_S: port 8000 answers only after the start-up, as model loading would hold it."""
+    import time
+    process, port = server_process(tmp_path, startup="2")
     try:
         time.sleep(1)
         with pytest.raises(httpx.ConnectError):
@@ -168,18 +174,10 @@ def test_a_slow_start_answers_nothing_until_it_has_loaded(tmp_path):
 def test_sigterm_closes_an_open_conversation_at_once_as_upstream_does(tmp_path):
     """Issue 24: upstream's app.py cancels its tasks on SIGTERM, so a conversation open then is
     lost (the device goes idle); the emulator's restart cuts it the same way, at once."""
-    import os
     import signal
-    import socket
     import time
     from sandbox.websocket import Client, Closed
-    user_file(tmp_path, "selected_module:\n  LLM: OllamaLLM\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "sandbox.xiaozhi_server", "--data", str(tmp_path), "--port",
-                                str(port), "--ota-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "SANDBOX_STARTUP_S": "0"})
+    process, port = server_process(tmp_path, startup="0")
     try:
         deadline = time.time() + 15
         while True:
