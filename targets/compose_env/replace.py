@@ -77,7 +77,7 @@ def start_first(settings: Settings, client, service: str, wanted: str, grace: in
     if not stale:
         return True
     if len(stale) == len(found):
-        _start_beside(settings, client, service, stale, wanted, out)
+        _start_beside(settings, client, service, stale, wanted, grace, out)
     for name in stale:
         t0 = time.monotonic()
         out(f"  {service}: telling {name} to stop (up to {grace} s to finish the requests it serves)")
@@ -87,7 +87,8 @@ def start_first(settings: Settings, client, service: str, wanted: str, grace: in
     return True
 
 
-def _start_beside(settings: Settings, client, service: str, old: list[str], wanted: str, out) -> None:
+def _start_beside(settings: Settings, client, service: str, old: list[str], wanted: str, grace: int,
+                  out) -> None:
     t, t0 = settings.gates.wait_timeout, time.monotonic()
     argv = compose.argv(settings.project, settings.deploy_dir) + [
         "up", "-d", "--no-deps", "--no-recreate", "--scale", f"{service}={2 * len(old)}",
@@ -110,9 +111,21 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
         return
     logs = "".join(f"\n{name}, its last lines:\n{docker_api.logs_tail(client, name)}" for name in names)
     for name in names:
-        docker_api.remove(client, name)
+        _withdraw(client, name, grace, out)
     raise MigrationError(f"the new {service} did not come up: {failure.what}", where=failure.where,
                          detail=redact((failure.detail + logs).strip(), settings.api_key),
                          hint=f"{', '.join(old)} kept running on the settings before and was not told to stop; "
-                              f"the new container(s) {', '.join(names) or '(none)'} were removed (their last log "
-                              "lines above)") from None
+                              f"the new container(s) {', '.join(names) or '(none)'} were stopped and removed (their "
+                              "last log lines above)") from None
+
+
+def _withdraw(client, name: str, grace: int, out) -> None:
+    """Stop a new container that did not come up, with the service's grace period, then remove it.
+    Docker's DNS gives its address for the service name whether it is healthy or not, so it may
+    already be answering requests: a forced removal would cut them."""
+    out(f"  {name}: stopping it (up to {grace} s to finish the requests it was given) and removing it")
+    try:
+        docker_api.stop(client, name, grace)
+    except MigrationError as exc:   # the removal below is what matters; say why the stop did not go
+        out(f"  {name}: it did not stop cleanly ({exc.what}); removing it")
+    docker_api.remove(client, name)

@@ -109,12 +109,19 @@ def test_a_new_llm_service_not_healthy_in_time_is_removed_and_the_old_one_keeps_
     files = {n: (d / n).read_bytes() for n in ("docker-compose.migrate.yml", "llm.env")}
     (old, _), = llm_containers(docker_client, sandbox_up).items()
     short = config_variant(cfg, tmp_path, **{"gates.wait_timeout": 2})
+    t0 = time.time()
     with Chats() as chats:
         done = invoke(short, "phase", "--stage", "2", "--yes", check=False)
     out = done.stdout + done.stderr
     assert done.returncode != 0 and "the new llm-service did not come up" in out, out
     assert f"{old} kept running on the settings before and was not told to stop" in out and "rolled back" in out, out
     assert chats.failed == [], chats.failed[:5]
+    # Docker's DNS named the new one before it was healthy, so it may have had chats: it was
+    # stopped with SIGTERM (draining them) before it was removed, never killed outright
+    new = [e for e in events(sandbox_up, t0, time.time() + 1) if e["Actor"]["Attributes"]["name"] != old]
+    kills = [e["Actor"]["Attributes"].get("signal") for e in new if e["Action"] == "kill"]
+    assert kills and kills[0] == "15" and any(e["Action"] == "destroy" for e in new), \
+        [(e["Action"], e["Actor"]["Attributes"].get("signal")) for e in new]
     assert list(llm_containers(docker_client, sandbox_up)) == [old]
     assert {n: (d / n).read_bytes() for n in files} == files and state.current_stage(d) == 1
     assert "pending" not in state.read(d)

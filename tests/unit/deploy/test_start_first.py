@@ -4,7 +4,7 @@ plan says either way, and the replacement's steps against a fake engine (which c
 old, what happens when the new one fails, a stopped or unhealthy one)."""
 import pytest
 
-from core.errors import CommandError, MigrationError
+from core.errors import CommandError, DockerError, MigrationError
 from targets.compose_env import replace
 
 from targets.compose_env import plan as planning
@@ -84,11 +84,13 @@ class Engine:
     """The engine as replace.py sees it through adapters/docker_api and adapters/compose: a list
     of the service's containers; `compose up --scale` adds what ``created`` says."""
 
-    def __init__(self, monkeypatch, *containers, created=(("new-2", "running", "healthy", "FP"),), fails=False):
+    def __init__(self, monkeypatch, *containers, created=(("new-2", "running", "healthy", "FP"),), fails=False,
+                 stop_fails=False):
         self.containers = [self.attrs(*c) for c in containers]
         self.created, self.fails, self.calls = [self.attrs(*c) for c in created], fails, []
+        self.stop_fails = stop_fails
         monkeypatch.setattr(replace.docker_api, "project_inspects", lambda c, p, s=None, all=True: list(self.containers))
-        monkeypatch.setattr(replace.docker_api, "stop", lambda c, name, t: self.calls.append(("stop", name, t)))
+        monkeypatch.setattr(replace.docker_api, "stop", self.stop)
         monkeypatch.setattr(replace.docker_api, "remove", self.remove)
         monkeypatch.setattr(replace.docker_api, "logs_tail", lambda c, name, n=20: f"boot failed, key {KEY}\n")
         monkeypatch.setattr(replace.compose, "run", self.run)
@@ -97,6 +99,11 @@ class Engine:
     def attrs(name, status, health, fp):
         return {"Name": "/" + name, "State": {"Status": status, **({"Health": {"Status": health}} if health else {})},
                 "Config": {"Labels": {"xiaozhi.migrate.fingerprint": fp}}}
+
+    def stop(self, c, name, t):
+        self.calls.append(("stop", name, t))
+        if self.stop_fails:
+            raise DockerError("stopping it failed: 409 Conflict", where=f"container {name}")
 
     def remove(self, c, name, force=True):
         self.calls.append(("remove", name))
@@ -131,10 +138,22 @@ def test_a_new_one_that_fails_is_removed_with_its_logs_shown_and_the_old_one_lef
                     created=(("new-2", "running", "unhealthy", "FP"),), fails=True)
     with pytest.raises(MigrationError) as err:
         replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None)
-    assert engine.calls == [("compose", "llm-service=2"), ("remove", "new-2")]
+    assert engine.calls == [("compose", "llm-service=2"), ("stop", "new-2", 35), ("remove", "new-2")]
     text = err.value.message
     assert "the new llm-service did not come up: command exited 1" in text and "is unhealthy" in text
     assert "old-1 kept running on the settings before" in text and "boot failed" in text and KEY not in text
+
+
+def test_a_new_one_that_will_not_stop_is_still_removed_and_the_first_failure_told(monkeypatch, settings):
+    """Docker's DNS gives the new one's address before it is healthy, so it is stopped with the grace
+    period (its requests finish) before it is removed; a stop that fails does not keep it."""
+    engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"),
+                    created=(("new-2", "running", "unhealthy", "FP"),), fails=True, stop_fails=True)
+    lines = []
+    with pytest.raises(MigrationError, match="did not come up: command exited 1"):
+        replace.start_first(settings, None, "llm-service", "FP", 35, lines.append)
+    assert engine.calls[-2:] == [("stop", "new-2", 35), ("remove", "new-2")]
+    assert any("did not stop cleanly" in line and "409 Conflict" in line for line in lines), lines
 
 
 def test_a_new_one_not_on_the_stages_settings_is_refused_before_the_old_one_stops(monkeypatch, settings):
