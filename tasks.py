@@ -59,6 +59,12 @@ def render(c, out="compose", check=False):
         print(f"{out}/ matches the templates")
 
 
+def _inventory(c, path):
+    """The fleet's inventory: ``--inventory FILE``, else ``migrate.fleet`` of the config."""
+    from fleet import run
+    return run.load(c.config.get("migrate", {}).get("fleet"), path)
+
+
 def _confirm(question: str) -> bool:
     try:
         return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
@@ -364,7 +370,7 @@ def fleet_phase(c, stage=None, inventory=None, dry_run=False, yes=False):
     if number == OUTAGE:
         raise ConfigError("the outage stage is entered on each host with `invoke outage`", where="--stage",
                           hint="a fleet moves between the stages 0-3")
-    inv = run.load(c.config.get("migrate", {}).get("fleet"), inventory)
+    inv = _inventory(c, inventory)
     code = run.move(inv, number, dry_run=dry_run, yes=yes, confirm=_confirm)
     if code:
         raise Exit(code=code)
@@ -378,7 +384,7 @@ def fleet_rollback(c, to=None, inventory=None, dry_run=False, yes=False):
     from fleet import run
     if to is None:
         raise ConfigError("back to which stage?", where="--to", hint="invoke fleet.rollback --to N --inventory FILE")
-    inv = run.load(c.config.get("migrate", {}).get("fleet"), inventory)
+    inv = _inventory(c, inventory)
     code = run.move(inv, _number(to, "--to"), task="rollback", dry_run=dry_run, yes=yes, confirm=_confirm)
     if code:
         raise Exit(code=code)
@@ -389,7 +395,7 @@ def fleet_rollback(c, to=None, inventory=None, dry_run=False, yes=False):
 def fleet_status(c, inventory=None):
     """Every host's target, stage, since, health, pending, as one table."""
     from fleet import run
-    code = run.status(run.load(c.config.get("migrate", {}).get("fleet"), inventory))
+    code = run.status(_inventory(c, inventory))
     if code:
         raise Exit(code=code)
 
@@ -401,7 +407,7 @@ def fleet_health(c, inventory=None, json=False):
     from core.errors import MigrationError
     from fleet import run
     try:
-        inv = run.load(c.config.get("migrate", {}).get("fleet"), inventory)
+        inv = _inventory(c, inventory)
     except MigrationError as exc:   # monitoring reads 2 as CRITICAL: an unusable inventory is UNKNOWN
         run.unknown(exc, as_json=json)
         raise Exit(code=3) from None

@@ -77,6 +77,12 @@ def make(inventory: Inventory, stage: int, now: dict[str, HostNow], version: str
     return Rollout(stage, version, batches, canary, there, blocked, refusals, dict(now), regate)
 
 
+def label(rollout: Rollout, i: int) -> str:
+    """The name of the rollout's i-th group of hosts: the canary (first, when there is one), then
+    batch 1, 2, ..."""
+    return "canary" if i == 0 and rollout.canary else f"batch {i + (0 if rollout.canary else 1)}"
+
+
 def describe(rollout: Rollout) -> str:
     lines = [f"fleet -> stage {rollout.stage} (toolkit {rollout.version}):"]
     for name, host in rollout.now.items():
@@ -87,10 +93,7 @@ def describe(rollout: Rollout) -> str:
                                       + (" (its health gate failed there: gated again first)"
                                          if name in rollout.regate else "")))
     for i, batch in enumerate(rollout.batches):
-        if i == 0 and rollout.canary:
-            lines.append(f"  canary: {', '.join(batch)}")
-        else:
-            lines.append(f"  batch {i + (0 if rollout.canary else 1)}: {', '.join(batch)}")
+        lines.append(f"  {label(rollout, i)}: {', '.join(batch)}")
     if rollout.regate:
         lines.append(f"  gated again before any host moves: {', '.join(rollout.regate)}")
     if rollout.blocked:

@@ -54,8 +54,7 @@ def _run(inventory, rollout, remote, data, task, out, sleep, clock, poll) -> int
             out(f"pausing {inventory.pause} s before the next batch")
             sleep(inventory.pause)
         is_canary = i == 0 and bool(rollout.canary)
-        out(("canary: " if is_canary else f"batch {i + (0 if rollout.canary else 1)}: ")
-            + f"{', '.join(batch)} -> stage {rollout.stage}")
+        out(f"{planning.label(rollout, i)}: {', '.join(batch)} -> stage {rollout.stage}")
         args = (["phase", "--stage", str(rollout.stage)] if task == "phase" else ["rollback", "--to", str(rollout.stage)])
         with concurrent.futures.ThreadPoolExecutor(min(POOL, len(batch))) as pool:
             moves = dict(zip(batch, pool.map(lambda n: _move(remote, inventory.hosts[n], args), batch)))

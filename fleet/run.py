@@ -3,6 +3,7 @@ and the fleet's status and health tables. tasks.py only parses flags and calls t
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -41,8 +42,7 @@ def load(config_fleet, path: str | None) -> inventories.Inventory:
 
 def move(inv: inventories.Inventory, stage: int, *, task: str = "phase", dry_run: bool = False, yes: bool = False,
          confirm=None, out=print, remote=None, poll: int = 15) -> int:
-    remote = remote or Remote(inv)
-    try:
+    with contextlib.closing(remote or Remote(inv)) as remote:
         plan = rollout.preflight(inv, remote, stage, version.toolkit(), backward=task == "rollback")
         out(planning.describe(plan))
         if plan.refusals:
@@ -57,20 +57,13 @@ def move(inv: inventories.Inventory, stage: int, *, task: str = "phase", dry_run
             out("not confirmed: nothing was changed")
             return 1
         return rollout.run(inv, plan, remote, task=task, out=out, poll=poll)
-    finally:
-        if hasattr(remote, "close"):
-            remote.close()
 
 
 def status(inv: inventories.Inventory, *, out=print, remote=None) -> int:
     """A table: host, target, stage, since, last health, pending, and the fleet record's last outcome."""
-    remote = remote or Remote(inv)
-    try:
-        with concurrent.futures.ThreadPoolExecutor(min(16, len(inv.hosts))) as pool:
-            answers = dict(zip(inv.hosts, pool.map(lambda h: _status(remote, h), inv.hosts.values())))
-    finally:
-        if hasattr(remote, "close"):
-            remote.close()
+    with contextlib.closing(remote or Remote(inv)) as remote, \
+            concurrent.futures.ThreadPoolExecutor(min(rollout.POOL, len(inv.hosts))) as pool:
+        answers = dict(zip(inv.hosts, pool.map(lambda h: _status(remote, h), inv.hosts.values())))
     try:
         outcomes = record.last_outcomes(record.load(inv.record))
     except ConfigError as exc:   # the hosts' own answers still make the table
@@ -95,20 +88,15 @@ def status(inv: inventories.Inventory, *, out=print, remote=None) -> int:
 def health(inv: inventories.Inventory, *, as_json: bool = False, out=print, remote=None) -> int:
     """Every host's `invoke health`, aggregated with the monitoring-plugin codes (the worst wins;
     a host that cannot be asked is UNKNOWN)."""
-    remote = remote or Remote(inv)
-
     def one(host):
         try:
             code, report = remote.health(host)
         except Exception as exc:   # one host's failure is that host's UNKNOWN, never the fleet's crash
             return {"status": "UNKNOWN", "error": str(getattr(exc, "what", None) or exc)}
         return report if report.get("status") in STATUS_CODES else {"status": "UNKNOWN", "error": f"exit {code}, no report"}
-    try:
-        with concurrent.futures.ThreadPoolExecutor(min(16, len(inv.hosts))) as pool:
-            reports = dict(zip(inv.hosts, pool.map(one, inv.hosts.values())))
-    finally:
-        if hasattr(remote, "close"):
-            remote.close()
+    with contextlib.closing(remote or Remote(inv)) as remote, \
+            concurrent.futures.ThreadPoolExecutor(min(rollout.POOL, len(inv.hosts))) as pool:
+        reports = dict(zip(inv.hosts, pool.map(one, inv.hosts.values())))
     worst = max((STATUS_CODES[r["status"]] for r in reports.values()), default=3)
     status = next(s for s, c in STATUS_CODES.items() if c == worst)
     if as_json:

@@ -1,0 +1,115 @@
+"""The `fleet.*` tasks' work in fleet/run.py against a fake fleet: the plan before any move, a dry
+run and an unconfirmed one that change nothing, a refusal, the status table, the aggregated
+health; the SSH connections closed whatever happens."""
+import json
+import time
+
+import pytest
+
+from core.errors import Refused
+from fleet import run
+from fleet.remote import Answer
+
+from .test_rollout import Fleet, inv
+
+SINCE = 1796585880.0   # an epoch, as a host's `status --json` gives it
+
+
+class Hosts(Fleet):
+    """The fake fleet, also answering `status --json` and `health` with an error, and counting closes."""
+
+    def __init__(self, *a, broken_health=(), last_health=None, **kw):
+        super().__init__(*a, **kw)
+        self.broken_health, self.last_health, self.closed = set(broken_health), last_health, 0
+
+    def ask(self, host, *args, timeout=3600):
+        if args[:1] == ("status",):
+            if host.name in self.unreachable:
+                raise OSError("timed out")
+            return Answer(0, {"toolkit": "1.0", "target": "compose-env", "stage": self.stage[host.name],
+                              "since": SINCE, "pending": None,
+                              "last_health": self.last_health}, "")
+        return super().ask(host, *args, timeout=timeout)
+
+    def health(self, host):
+        if host.name in self.broken_health:
+            raise RuntimeError("the channel closed")
+        if host.name in self.unreachable:
+            return 255, {}
+        return super().health(host)
+
+    def close(self):
+        self.closed += 1
+
+
+@pytest.fixture(autouse=True)
+def same_version(monkeypatch):
+    monkeypatch.setattr(run.version, "toolkit", lambda: "1.0")
+
+
+@pytest.mark.parametrize("how, code, said", [
+    ({"dry_run": True}, 0, "dry run: nothing was changed on any host"),
+    ({"confirm": lambda q: False}, 1, "not confirmed: nothing was changed"),
+    ({}, 1, "not confirmed: nothing was changed"),          # no --yes and no terminal to ask
+])
+def test_the_plan_is_shown_and_nothing_moves_without_a_yes(tmp_path, how, code, said):
+    fleet, lines = Hosts(), []
+    assert run.move(inv(tmp_path), 2, out=lines.append, remote=fleet, **how) == code
+    assert lines[0].startswith("fleet -> stage 2 (toolkit 1.0):") and "  canary: h1" in lines[0]
+    assert lines[-1] == said and not [c for c in fleet.calls if c[1][0] == "phase"] and fleet.closed == 1
+    assert not (tmp_path / "fleet-record.json").exists()
+
+
+def test_a_refused_rollout_moves_nothing_and_still_closes_the_connections(tmp_path, monkeypatch):
+    monkeypatch.setattr(run.version, "toolkit", lambda: "2.0")
+    fleet = Hosts()
+    with pytest.raises(Refused) as err:
+        run.move(inv(tmp_path), 2, yes=True, out=lambda line: None, remote=fleet)
+    assert "nothing was changed on any host" in err.value.message and "1.0" in err.value.message
+    assert fleet.stage == {n: 1 for n in fleet.stage} and fleet.closed == 1
+
+
+def test_with_yes_it_moves_and_returns_the_rollouts_code(tmp_path):
+    fleet, lines = Hosts(), []
+    assert run.move(inv(tmp_path), 2, yes=True, out=lines.append, remote=fleet, poll=0) == 0
+    assert set(fleet.stage.values()) == {2} and fleet.closed == 1
+
+
+def test_the_status_table_has_a_row_per_host_and_an_unreachable_one_says_so(tmp_path):
+    fleet, lines = Hosts(unreachable={"h3"}, last_health={"status": "OK", "time": SINCE + 60}), []
+    assert run.status(inv(tmp_path), out=lines.append, remote=fleet) == 3
+    header, *rows = lines
+    assert header.split() == ["host", "target", "stage", "since", "last", "health", "pending", "last", "fleet", "run"]
+    assert [r.split()[0] for r in rows] == ["h1", "h2", "h3", "h4", "h5"]
+    since = time.strftime("%Y-%m-%d %H:%M", time.localtime(SINCE)).split()
+    assert rows[0].split()[:7] == ["h1", "compose-env", "1", *since, "OK", since[0]]
+    assert "cannot ask: timed out" in rows[2] and fleet.closed == 1
+
+
+def test_the_status_table_still_comes_when_the_fleet_record_is_unreadable(tmp_path):
+    (tmp_path / "fleet-record.json").write_text("{not json")
+    lines = []
+    assert run.status(inv(tmp_path), out=lines.append, remote=Hosts()) == 0
+    assert lines[0].startswith("warning:") and "outcomes are not shown" in lines[0] and len(lines) == 7
+
+
+@pytest.mark.parametrize("hosts, worst, code", [
+    (Hosts(), "OK", 0),
+    (Hosts(critical={"h2"}), "CRITICAL", 2),
+    (Hosts(unreachable={"h4"}), "UNKNOWN", 3),            # no report: UNKNOWN, never OK
+    (Hosts(broken_health={"h5"}, critical={"h1"}), "UNKNOWN", 3),
+])
+def test_health_is_the_worst_of_the_hosts(tmp_path, hosts, worst, code):
+    lines = []
+    assert run.health(inv(tmp_path), out=lines.append, remote=hosts) == code
+    assert lines[-1] == f"fleet: {worst} (5 host(s))" and len(lines) == 6 and hosts.closed == 1
+    doc = []
+    run.health(inv(tmp_path), as_json=True, out=doc.append, remote=hosts)
+    report = json.loads(doc[0])
+    assert report["status"] == worst and report["exit_code"] == code and set(report["hosts"]) == set(hosts.stage)
+
+
+def test_a_host_whose_health_cannot_be_asked_is_named_with_why(tmp_path):
+    lines = []
+    run.health(inv(tmp_path), out=lines.append, remote=Hosts(broken_health={"h5"}, critical={"h1"}))
+    assert "h1: CRITICAL (api.generate CRITICAL)" in lines and "h5: UNKNOWN: the channel closed" in lines
