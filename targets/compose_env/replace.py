@@ -110,22 +110,33 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
         out(f"  {service}: {', '.join(names)} healthy after {time.monotonic() - t0:.1f} s")
         return
     logs = "".join(f"\n{name}, its last lines:\n{docker_api.logs_tail(client, name)}" for name in names)
-    for name in names:
-        _withdraw(client, name, grace, out)
+    # Docker's DNS names a container for the service whether it is healthy or not, so a new one may
+    # already be answering: it gets the time one request can take to finish (never the longest
+    # grace of all their services), then it goes
+    drain = min(grace, settings.stop_grace_s)
+    out(f"  {service}: the new one did not come up ({failure.what}); stopping {', '.join(names) or 'nothing'} "
+        f"(up to {drain} s for requests it was given) and removing it")
+    problems = [p for name in names for p in _withdraw(client, name, drain)]
+    stuck = [name for name in names if any(p.startswith(f"{name} could not be removed") for p in problems)]
     raise MigrationError(f"the new {service} did not come up: {failure.what}", where=failure.where,
-                         detail=redact((failure.detail + logs).strip(), settings.api_key),
+                         detail=redact("\n".join([failure.detail.strip(), logs.strip(), *problems]).strip(),
+                                       settings.api_key),
                          hint=f"{', '.join(old)} kept running on the settings before and was not told to stop; "
-                              f"the new container(s) {', '.join(names) or '(none)'} were stopped and removed (their "
-                              "last log lines above)") from None
+                              + (f"remove {', '.join(stuck)} with `docker rm -f`" if stuck else
+                                 f"the new container(s) {', '.join(names) or '(none)'} were removed")
+                              + " (their last log lines above)") from None
 
 
-def _withdraw(client, name: str, grace: int, out) -> None:
-    """Stop a new container that did not come up, with the service's grace period, then remove it.
-    Docker's DNS gives its address for the service name whether it is healthy or not, so it may
-    already be answering requests: a forced removal would cut them."""
-    out(f"  {name}: stopping it (up to {grace} s to finish the requests it was given) and removing it")
+def _withdraw(client, name: str, drain: int) -> list[str]:
+    """Stop a new container that did not come up, then remove it; what went wrong, if anything
+    (the move's own failure stays the one raised)."""
+    problems = []
     try:
-        docker_api.stop(client, name, grace)
-    except MigrationError as exc:   # the removal below is what matters; say why the stop did not go
-        out(f"  {name}: it did not stop cleanly ({exc.what}); removing it")
-    docker_api.remove(client, name)
+        docker_api.stop(client, name, drain)
+    except MigrationError as exc:   # the removal below is what matters
+        problems.append(f"{name} did not stop cleanly: {exc.what}")
+    try:
+        docker_api.remove(client, name)
+    except MigrationError as exc:
+        problems.append(f"{name} could not be removed: {exc.what}")
+    return problems

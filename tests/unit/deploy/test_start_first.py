@@ -85,10 +85,10 @@ class Engine:
     of the service's containers; `compose up --scale` adds what ``created`` says."""
 
     def __init__(self, monkeypatch, *containers, created=(("new-2", "running", "healthy", "FP"),), fails=False,
-                 stop_fails=False):
+                 stop_fails=False, remove_fails=False):
         self.containers = [self.attrs(*c) for c in containers]
         self.created, self.fails, self.calls = [self.attrs(*c) for c in created], fails, []
-        self.stop_fails = stop_fails
+        self.stop_fails, self.remove_fails = stop_fails, remove_fails
         monkeypatch.setattr(replace.docker_api, "project_inspects", lambda c, p, s=None, all=True: list(self.containers))
         monkeypatch.setattr(replace.docker_api, "stop", self.stop)
         monkeypatch.setattr(replace.docker_api, "remove", self.remove)
@@ -107,6 +107,8 @@ class Engine:
 
     def remove(self, c, name, force=True):
         self.calls.append(("remove", name))
+        if self.remove_fails:
+            raise DockerError("removing it failed: 500", where=f"container {name}")
         self.containers = [a for a in self.containers if a["Name"] != "/" + name]
 
     def run(self, argv, timeout=600, check=True):
@@ -134,26 +136,36 @@ def test_the_old_one_is_stopped_only_after_the_new_one_came_up(monkeypatch, sett
 
 
 def test_a_new_one_that_fails_is_removed_with_its_logs_shown_and_the_old_one_left(monkeypatch, settings):
+    """Stopped first (Docker's DNS names it before it is healthy, so it may be answering), for the
+    time one request can take, not the longest grace of their services (a database's 10 min)."""
     engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"),
                     created=(("new-2", "running", "unhealthy", "FP"),), fails=True)
+    lines = []
     with pytest.raises(MigrationError) as err:
-        replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None)
-    assert engine.calls == [("compose", "llm-service=2"), ("stop", "new-2", 35), ("remove", "new-2")]
+        replace.start_first(settings, None, "llm-service", "FP", 600, lines.append)
+    assert engine.calls == [("compose", "llm-service=2"), ("stop", "new-2", settings.stop_grace_s), ("remove", "new-2")]
+    assert settings.stop_grace_s < 600
+    assert any("the new one did not come up (command exited 1)" in line and "stopping new-2" in line for line in lines)
     text = err.value.message
     assert "the new llm-service did not come up: command exited 1" in text and "is unhealthy" in text
-    assert "old-1 kept running on the settings before" in text and "boot failed" in text and KEY not in text
+    assert "old-1 kept running on the settings before" in text and "new-2 were removed" in text
+    assert "boot failed" in text and KEY not in text
 
 
-def test_a_new_one_that_will_not_stop_is_still_removed_and_the_first_failure_told(monkeypatch, settings):
-    """Docker's DNS gives the new one's address before it is healthy, so it is stopped with the grace
-    period (its requests finish) before it is removed; a stop that fails does not keep it."""
+@pytest.mark.parametrize("stop_fails, remove_fails, said, hint", [
+    (True, False, "new-2 did not stop cleanly: stopping it failed: 409 Conflict", "new-2 were removed"),
+    (False, True, "new-2 could not be removed: removing it failed: 500", "remove new-2 with `docker rm -f`"),
+    (True, True, "new-2 could not be removed", "remove new-2 with `docker rm -f`"),
+])
+def test_a_new_one_that_will_not_go_is_said_and_the_first_failure_stays_the_one_raised(
+        monkeypatch, settings, stop_fails, remove_fails, said, hint):
     engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"),
-                    created=(("new-2", "running", "unhealthy", "FP"),), fails=True, stop_fails=True)
-    lines = []
-    with pytest.raises(MigrationError, match="did not come up: command exited 1"):
-        replace.start_first(settings, None, "llm-service", "FP", 35, lines.append)
-    assert engine.calls[-2:] == [("stop", "new-2", 35), ("remove", "new-2")]
-    assert any("did not stop cleanly" in line and "409 Conflict" in line for line in lines), lines
+                    created=(("new-2", "running", "unhealthy", "FP"),), fails=True, stop_fails=stop_fails,
+                    remove_fails=remove_fails)
+    with pytest.raises(MigrationError, match="did not come up: command exited 1") as err:
+        replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None)
+    assert engine.calls[-2:] == [("stop", "new-2", 35), ("remove", "new-2")], "the removal is tried whatever the stop did"
+    assert said in err.value.message and hint in err.value.message
 
 
 def test_a_new_one_not_on_the_stages_settings_is_refused_before_the_old_one_stops(monkeypatch, settings):
