@@ -1,5 +1,7 @@
 """The `fleet.*` tasks' work (issue 25): load the inventory, ask every host, show the plan, move,
-and the fleet's status and health tables. tasks.py only parses flags and calls these."""
+and the fleet's status and health tables. tasks.py only parses flags and calls these. Each takes
+a ``remote`` (a fleet.remote.Remote by default; tests give a fake): status, ask, health and close,
+which runs once whatever happens."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -10,12 +12,12 @@ from pathlib import Path
 
 import yaml
 
+from checks.model import Status, worst
 from core import version
 from core.errors import ConfigError, Refused
 from fleet import inventory as inventories, plan as planning, record, rollout
 from fleet.remote import Remote
 
-STATUS_CODES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 
 
 def load(config_fleet, path: str | None) -> inventories.Inventory:
@@ -93,22 +95,24 @@ def health(inv: inventories.Inventory, *, as_json: bool = False, out=print, remo
             code, report = remote.health(host)
         except Exception as exc:   # one host's failure is that host's UNKNOWN, never the fleet's crash
             return {"status": "UNKNOWN", "error": str(getattr(exc, "what", None) or exc)}
-        return report if report.get("status") in STATUS_CODES else {"status": "UNKNOWN", "error": f"exit {code}, no report"}
+        if isinstance(report.get("status"), str) and report["status"] in Status.__members__:
+            return report
+        return {"status": "UNKNOWN", "error": f"exit {code}, no report"}
     with contextlib.closing(remote or Remote(inv)) as remote, \
             concurrent.futures.ThreadPoolExecutor(min(rollout.POOL, len(inv.hosts))) as pool:
         reports = dict(zip(inv.hosts, pool.map(one, inv.hosts.values())))
-    worst = max((STATUS_CODES[r["status"]] for r in reports.values()), default=3)
-    status = next(s for s, c in STATUS_CODES.items() if c == worst)
+    status = worst(Status[r["status"]] for r in reports.values()).name   # CRITICAL ranks above UNKNOWN
+    code = Status[status].value
     if as_json:
-        out(json.dumps({"status": status, "exit_code": worst, "hosts": reports}, ensure_ascii=False, indent=2))
-        return worst
+        out(json.dumps({"status": status, "exit_code": code, "hosts": reports}, ensure_ascii=False, indent=2))
+        return code
     for name, report in reports.items():
         failing = [f"{c.get('name', '?')} {c.get('status')}" for c in report.get("checks", [])
                    if isinstance(c, dict) and c.get("status") != "OK"]
         out(f"{name}: {report['status']}" + (f" ({', '.join(failing)})" if failing else "")
             + (f": {report['error']}" if report.get("error") else ""))
     out(f"fleet: {status} ({len(reports)} host(s))")
-    return worst
+    return code
 
 
 def unknown(exc, *, as_json: bool, out=print) -> None:

@@ -25,7 +25,7 @@ MAY_IMPORT = {
     "orchestration": {"core", "adapters", "checks", "engine", "decommission", "alerts"},   # targets through the registry
     "rehearsal": {"core", "adapters", "checks", "engine", "decommission", "orchestration"},
     "sandbox": {"core"},  # the emulators share the Ollama store's layout, nothing else
-    "fleet": {"core", "adapters"},   # many hosts: each host's own toolkit does the move
+    "fleet": {"core", "adapters", "checks"},   # many hosts: each host's own toolkit does the move (checks: the statuses' order)
 }
 PACKAGES = {name.split(".")[0] for name in MAY_IMPORT} | {"tasks", "targets"}
 

@@ -18,8 +18,9 @@ SINCE = 1796585880.0   # an epoch, as a host's `status --json` gives it
 class Hosts(Fleet):
     """The fake fleet, also answering `status --json` and `health` with an error, and counting closes."""
 
-    def __init__(self, *a, broken_health=(), last_health=None, **kw):
+    def __init__(self, *a, broken_health=(), last_health=None, odd=None, **kw):
         super().__init__(*a, **kw)
+        self.odd = odd or {}
         self.broken_health, self.last_health, self.closed = set(broken_health), last_health, 0
 
     def ask(self, host, *args, timeout=3600):
@@ -36,6 +37,8 @@ class Hosts(Fleet):
             raise RuntimeError("the channel closed")
         if host.name in self.unreachable:
             return 255, {}
+        if host.name in self.odd:
+            return 1, self.odd[host.name]
         return super().health(host)
 
     def close(self):
@@ -97,7 +100,11 @@ def test_the_status_table_still_comes_when_the_fleet_record_is_unreadable(tmp_pa
     (Hosts(), "OK", 0),
     (Hosts(critical={"h2"}), "CRITICAL", 2),
     (Hosts(unreachable={"h4"}), "UNKNOWN", 3),            # no report: UNKNOWN, never OK
-    (Hosts(broken_health={"h5"}, critical={"h1"}), "UNKNOWN", 3),
+    (Hosts(broken_health={"h5"}), "UNKNOWN", 3),
+    (Hosts(broken_health={"h5"}, critical={"h1"}), "CRITICAL", 2),   # a known failure outranks a host not asked
+    (Hosts(unreachable={"h2"}, critical={"h1"}), "CRITICAL", 2),
+    (Hosts(odd={"h3": {"status": ["OK"]}}), "UNKNOWN", 3),          # a report that is not one
+    (Hosts(odd={"h3": {"status": "WARNING", "checks": []}}), "WARNING", 1),
 ])
 def test_health_is_the_worst_of_the_hosts(tmp_path, hosts, worst, code):
     lines = []
