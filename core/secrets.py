@@ -59,6 +59,16 @@ def redact_tree(value):
     return value
 
 
+_KEY_SHAPE = re.compile(r"\bsk-[A-Za-z0-9]{16,}")   # a DashScope key's shape (or any OpenAI-style one)
+_KEY_SETTING = re.compile(r"""(\b\w*(?:API_KEY|MASTER_KEY)\s*[=:]\s*)(?:'[^']*'|"[^"]*"|[^\s|,;'"]+)""")
+
+
+def mask_key_shapes(text: str) -> str:
+    """``text`` from elsewhere (another host's output), whose keys this run cannot know: anything
+    shaped like a key, and the value of every ``*API_KEY=`` (or ``:``) anywhere in a line, masked."""
+    return _KEY_SETTING.sub(r"\1<redacted>", _KEY_SHAPE.sub("<redacted>", text))
+
+
 def mask_env_lines(text: str, compare_to: str | None = None) -> str:
     """Every ``*API_KEY=`` value masked, whatever it is (a diff's old side may hold a key this run
     never learnt). With ``compare_to``, a value that differs from the one there says so."""

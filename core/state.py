@@ -62,10 +62,16 @@ def _who() -> str:
     return user
 
 
-@contextmanager
 def lock(deploy_dir: Path):
-    """An exclusive flock held for the whole change; the holder's pid is written in the file."""
-    path = Path(deploy_dir) / LOCK
+    """An exclusive flock on the deploy dir's lock file, held for the whole change."""
+    return lock_file(Path(deploy_dir) / LOCK)
+
+
+@contextmanager
+def lock_file(path: Path):
+    """An exclusive flock on ``path`` for the block; the holder's pid is written in the file.
+    LockHeld at once when another process holds it."""
+    path = Path(path)
     fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:

@@ -7,8 +7,17 @@ import json
 import time
 from pathlib import Path
 
+from core import state
 from core.errors import ConfigError
 from core.files import atomic_write
+
+
+def locked(path: Path):
+    """Held for a whole rollout: a second fleet run from this machine on the same record (two
+    shells, cron and a person) is refused at once, naming the holder's pid, rather than moving
+    the same hosts and interleaving what it records."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return state.lock_file(Path(f"{path}.lock"))
 
 
 def load(path: Path) -> dict:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from adapters import ssh
 from core.errors import MigrationError
+from core.secrets import mask_key_shapes
 from fleet.inventory import Host, Inventory
 from fleet.plan import HostNow
 
@@ -70,7 +71,7 @@ class Remote:
     def ask(self, host: Host, *args: str, timeout: int = 3600) -> Answer:
         done = ssh.run(self._conn(host), command_line(host, *args), timeout=timeout)
         lines = [line for line in (done.stdout + done.stderr).strip().splitlines() if line.strip()]
-        return Answer(done.code, parse(done.stdout), " | ".join(lines[-3:]))
+        return Answer(done.code, parse(done.stdout), mask_key_shapes(" | ".join(lines[-3:])))
 
     def status(self, host: Host) -> HostNow:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
+from core.secrets import mask_key_shapes
 from fleet import plan as planning, record
 from fleet.inventory import Inventory
 
@@ -103,9 +104,9 @@ def _move(remote, host, args) -> tuple[int, str, float]:
     try:
         answer = remote.ask(host, *args, "--yes", "--json")
     except Exception as exc:   # a host that drops mid-move is a failure of that host, never of the run
-        return 255, f"{getattr(exc, 'what', None) or exc}", started
-    summary = answer.data.get("summary") or answer.tail
-    return answer.code, str(summary)[:300], started
+        return 255, mask_key_shapes(f"{getattr(exc, 'what', None) or exc}"), started
+    summary = answer.data.get("summary") or answer.tail   # the host masked its own key; this, any key's shape
+    return answer.code, mask_key_shapes(str(summary))[:300], started
 
 
 def _gate(inventory: Inventory, remote, name: str, sleep, clock, poll: int) -> tuple[bool, str]:

@@ -44,7 +44,8 @@ def load(config_fleet, path: str | None) -> inventories.Inventory:
 
 def move(inv: inventories.Inventory, stage: int, *, task: str = "phase", dry_run: bool = False, yes: bool = False,
          confirm=None, out=print, remote=None, poll: int = 15) -> int:
-    with contextlib.closing(remote or Remote(inv)) as remote:
+    with contextlib.nullcontext() if dry_run else record.locked(inv.record), \
+            contextlib.closing(remote or Remote(inv)) as remote:
         plan = rollout.preflight(inv, remote, stage, version.toolkit(), backward=task == "rollback")
         out(planning.describe(plan))
         if plan.refusals:

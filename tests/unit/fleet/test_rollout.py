@@ -159,3 +159,26 @@ def test_fleet_rollback_asks_each_host_to_roll_back(tmp_path):
     r = rollout.preflight(inv(tmp_path), fleet, 1, "1.0", backward=True)
     assert rollout.run(inv(tmp_path), r, fleet, task="rollback", out=lines.append, sleep=lambda s: None, poll=0) == 0
     assert fleet.calls[0] == ("h1", ("rollback", "--to", "1", "--yes", "--json"))
+
+
+class Leaky(Fleet):
+    """A host whose toolkit (an older one, or a bug) let a key through in its last lines."""
+
+    def ask(self, host, *args, timeout=3600):
+        self.calls.append((host.name, args))
+        if host.name == "h2":
+            return Answer(6, {}, "Traceback | ValueError: bad header Authorization: Bearer sk-0123456789abcdef0123 "
+                                 "| QWEN_API_KEY=not-shaped-like-one")
+        if host.name == "h3":
+            raise RuntimeError("channel closed while sending sk-abcdefabcdefabcdefabcdef")
+        self.stage[host.name] = int(args[2])
+        return Answer(0, {"summary": "stage 2 applied and verified"}, "")
+
+
+def test_a_key_in_a_hosts_output_is_masked_in_what_is_printed_and_recorded(tmp_path):
+    lines = []
+    go(inv(tmp_path, stop_after=5), Leaky(), lines)
+    text = "\n".join(lines) + (tmp_path / "fleet-record.json").read_text()
+    assert "sk-0123456789abcdef0123" not in text and "sk-abcdefabcdefabcdefabcdef" not in text
+    assert "not-shaped-like-one" not in text and "QWEN_API_KEY=<redacted>" in text
+    assert "Bearer <redacted>" in text and "channel closed while sending <redacted>" in text

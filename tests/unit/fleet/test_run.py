@@ -2,12 +2,14 @@
 run and an unconfirmed one that change nothing, a refusal, the status table, the aggregated
 health; the SSH connections closed whatever happens."""
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
-from core.errors import Refused
-from fleet import run
+from core.errors import LockHeld, Refused
+from fleet import record, run
 from fleet.remote import Answer
 
 from .test_rollout import Fleet, inv
@@ -120,3 +122,17 @@ def test_a_host_whose_health_cannot_be_asked_is_named_with_why(tmp_path):
     lines = []
     run.health(inv(tmp_path), out=lines.append, remote=Hosts(broken_health={"h5"}, critical={"h1"}))
     assert "h1: CRITICAL (api.generate CRITICAL)" in lines and "h5: UNKNOWN: the channel closed" in lines
+
+
+def test_a_second_rollout_on_the_same_record_is_refused_at_once_and_moves_nothing(tmp_path):
+    """Two shells, or cron and a person: the second is refused naming the first's pid; a dry run
+    still shows the plan; a lock file left by a killed run stops nobody."""
+    i, fleet = inv(tmp_path), Hosts()
+    with record.locked(i.record):
+        with pytest.raises(LockHeld, match=f"another run holds the lock \\(pid {os.getpid()}\\)") as err:
+            run.move(i, 2, yes=True, out=lambda line: None, remote=fleet)
+        assert err.value.where == f"{i.record}.lock"
+        assert run.move(i, 2, dry_run=True, out=lambda line: None, remote=fleet) == 0
+    assert not [c for c in fleet.calls if c[1][0] == "phase"] and not i.record.exists()
+    assert run.move(i, 2, yes=True, out=lambda line: None, remote=fleet, poll=0) == 0
+    assert set(fleet.stage.values()) == {2} and Path(f"{i.record}.lock").read_text() == ""

@@ -128,3 +128,16 @@ def test_a_keyless_shell_never_blanks_the_deployed_key(tmp_path, stage):
     with pytest.raises(ConfigError) as err:
         preflight(keyless, keyless.stage(stage), dry_run=True, secret_files=render.SECRET_FILES)
     assert "no key was found" in err.value.message and "nothing was changed" in err.value.message
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("Bearer sk-0123456789abcdef0123", "Bearer <redacted>"),
+    ("key=sk-0123456789abcdef0123, next", "key=<redacted>, next"),
+    ("  export DASHSCOPE_API_KEY='anything at all'", "  export DASHSCOPE_API_KEY=<redacted>"),
+    ("a | QWEN_API_KEY: \"x y\" | b", "a | QWEN_API_KEY: <redacted> | b"),
+    ("sk-short is a word; task-sk-0123456789abcdef0123", "sk-short is a word; task-<redacted>"),
+    ("nothing secret here: stage 2 applied", "nothing secret here: stage 2 applied"),
+])
+def test_text_from_another_host_has_anything_shaped_like_a_key_masked(text, masked):
+    """Another host's output: its key is not this run's, so it is masked by its shape."""
+    assert secrets.mask_key_shapes(text) == masked
