@@ -12,7 +12,7 @@ import sys
 from invoke import Collection, Exit
 
 from core import defaults, registry
-from core.cli import converted, settings as _settings, task
+from core.cli import MARK, converted, settings as _settings, task
 
 # Each command ends right after its task. Freezing the heap at exit spares the collector one
 # last walk over every object (~30 ms of each run, a cron `health` included); the memory goes
@@ -103,7 +103,6 @@ def _machine_readable(json_line: bool, task: str, stage, work) -> None:
         return
     import json
     from core.errors import MigrationError
-    from core.cli import MARK
     said = []
 
     def out(line):
@@ -152,7 +151,6 @@ def status(c, json=False):
     from orchestration import targets
     if json:
         import json as json_
-        from core.cli import MARK
         from orchestration import machine
         print(json_.dumps({MARK: machine.status(_settings(c))}, ensure_ascii=False))
         return

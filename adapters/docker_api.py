@@ -5,7 +5,7 @@ import contextlib
 import datetime
 from dataclasses import dataclass
 
-from core.errors import DockerError, MigrationError
+from core.errors import DockerError
 from adapters.compose import ONEOFF_LABEL, labels
 
 
@@ -114,8 +114,6 @@ def _said(action: str, name: str):
     """The SDK's own errors (docker.errors.*, requests') as a DockerError naming what failed."""
     try:
         yield
-    except MigrationError:
-        raise
     except Exception as exc:   # the SDK raises several unrelated types
         raise DockerError(f"{action} failed: {str(exc)[:300]}", where=f"container {name}",
                           hint="check the engine (`docker ps -a`, `docker info`) and run the same command again") from None

@@ -40,7 +40,7 @@ GATE_FAILED = "health gate failed"   # the record's outcome of a host that moved
 
 
 def make(inventory: Inventory, stage: int, now: dict[str, HostNow], version: str, *, backward: bool = False,
-         outcomes: dict[str, dict] | None = None, budget_check: bool = True) -> Rollout:
+         outcomes: dict[str, dict] | None = None) -> Rollout:
     """``backward``: a fleet rollback (each host goes back to ``stage``, never forward);
     ``outcomes``: the record's last outcome of each host (a host whose health gate failed at this
     stage is gated again before any other host moves)."""
@@ -67,7 +67,7 @@ def make(inventory: Inventory, stage: int, now: dict[str, HostNow], version: str
     lost = [name for name in inventory.canary if name in blocked]
     if lost:
         refusals.append(f"the canary {', '.join(lost)} cannot move: no host moves before its canary")
-    if budget_check and blocked and len(blocked) >= inventory.stop_after and (moving or regate):
+    if blocked and len(blocked) >= inventory.stop_after and (moving or regate):
         refusals.append(f"{len(blocked)} host(s) cannot move and the failure budget (stop_after) is "
                         f"{inventory.stop_after}: fix them, or take them out of the inventory, first")
     canary = [name for name in inventory.canary if name in moving]

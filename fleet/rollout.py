@@ -16,10 +16,23 @@ EXIT = {0: "moved", 2: "refused", 4: "locked", 5: "refused by its stage gate", 6
 POOL = 16   # hosts handled at once, at most
 
 
+def each(work, items) -> dict:
+    """``work(item)`` for every item, at most POOL at once: item -> its result, in their order."""
+    items = list(items)
+    if not items:
+        return {}
+    with concurrent.futures.ThreadPoolExecutor(min(POOL, len(items))) as pool:
+        return dict(zip(items, pool.map(work, items)))
+
+
+def why(exc: BaseException) -> str:
+    """What went wrong, in a line: a MigrationError's own words, else the exception's."""
+    return str(getattr(exc, "what", None) or exc)
+
+
 def preflight(inventory: Inventory, remote, stage: int, version: str, *, backward: bool = False) -> planning.Rollout:
     """Every host asked at once (`status --json`), then the pure plan (the record's outcomes read)."""
-    with concurrent.futures.ThreadPoolExecutor(min(POOL, len(inventory.hosts))) as pool:
-        now = dict(zip(inventory.hosts, pool.map(remote.status, inventory.hosts.values())))
+    now = each(lambda name: remote.status(inventory.hosts[name]), inventory.hosts)
     return planning.make(inventory, stage, now, version, backward=backward,
                          outcomes=record.last_outcomes(record.load(inventory.record)))
 
@@ -57,8 +70,7 @@ def _run(inventory, rollout, remote, data, task, out, sleep, clock, poll) -> int
         is_canary = i == 0 and bool(rollout.canary)
         out(f"{planning.label(rollout, i)}: {', '.join(batch)} -> stage {rollout.stage}")
         args = (["phase", "--stage", str(rollout.stage)] if task == "phase" else ["rollback", "--to", str(rollout.stage)])
-        with concurrent.futures.ThreadPoolExecutor(min(POOL, len(batch))) as pool:
-            moves = dict(zip(batch, pool.map(lambda n: _move(remote, inventory.hosts[n], args), batch)))
+        moves = each(lambda n: _move(remote, inventory.hosts[n], args), batch)
         moved = []
         for name, (code, summary, started) in moves.items():
             result = EXIT.get(code, "failed")
@@ -93,10 +105,7 @@ def _run(inventory, rollout, remote, data, task, out, sleep, clock, poll) -> int
 
 
 def _gates(inventory, remote, names, sleep, clock, poll) -> dict[str, tuple[bool, str]]:
-    if not names:
-        return {}
-    with concurrent.futures.ThreadPoolExecutor(min(POOL, len(names))) as pool:
-        return dict(zip(names, pool.map(lambda n: _gate(inventory, remote, n, sleep, clock, poll), names)))
+    return each(lambda n: _gate(inventory, remote, n, sleep, clock, poll), names)
 
 
 def _move(remote, host, args) -> tuple[int, str, float]:
@@ -104,7 +113,7 @@ def _move(remote, host, args) -> tuple[int, str, float]:
     try:
         answer = remote.ask(host, *args, "--yes", "--json")
     except Exception as exc:   # a host that drops mid-move is a failure of that host, never of the run
-        return 255, mask_key_shapes(f"{getattr(exc, 'what', None) or exc}"), started
+        return 255, mask_key_shapes(why(exc)), started
     summary = answer.data.get("summary") or answer.tail   # the host masked its own key; this, any key's shape
     return answer.code, mask_key_shapes(str(summary))[:300], started
 
@@ -123,7 +132,7 @@ def _gate(inventory: Inventory, remote, name: str, sleep, clock, poll: int) -> t
             code, report = remote.health(host)
             status = str(report.get("status") or {0: "OK", 1: "WARNING", 2: "CRITICAL"}.get(code, "UNKNOWN"))
         except Exception as exc:
-            status = f"UNKNOWN ({getattr(exc, 'what', None) or exc})"
+            status = f"UNKNOWN ({why(exc)})"
         if status == "CRITICAL":
             failing = ", ".join(str(c.get("name", "?")) for c in report.get("checks", [])
                                 if isinstance(c, dict) and c.get("status") == "CRITICAL")

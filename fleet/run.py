@@ -4,7 +4,6 @@ a ``remote`` (a fleet.remote.Remote by default; tests give a fake): status, ask,
 which runs once whatever happens."""
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import json
 import time
@@ -64,9 +63,8 @@ def move(inv: inventories.Inventory, stage: int, *, task: str = "phase", dry_run
 
 def status(inv: inventories.Inventory, *, out=print, remote=None) -> int:
     """A table: host, target, stage, since, last health, pending, and the fleet record's last outcome."""
-    with contextlib.closing(remote or Remote(inv)) as remote, \
-            concurrent.futures.ThreadPoolExecutor(min(rollout.POOL, len(inv.hosts))) as pool:
-        answers = dict(zip(inv.hosts, pool.map(lambda h: _status(remote, h), inv.hosts.values())))
+    with contextlib.closing(remote or Remote(inv)) as remote:
+        answers = rollout.each(lambda name: _status(remote, inv.hosts[name]), inv.hosts)
     try:
         outcomes = record.last_outcomes(record.load(inv.record))
     except ConfigError as exc:   # the hosts' own answers still make the table
@@ -95,13 +93,12 @@ def health(inv: inventories.Inventory, *, as_json: bool = False, out=print, remo
         try:
             code, report = remote.health(host)
         except Exception as exc:   # one host's failure is that host's UNKNOWN, never the fleet's crash
-            return {"status": "UNKNOWN", "error": str(getattr(exc, "what", None) or exc)}
+            return {"status": "UNKNOWN", "error": rollout.why(exc)}
         if isinstance(report.get("status"), str) and report["status"] in Status.__members__:
             return report
         return {"status": "UNKNOWN", "error": f"exit {code}, no report"}
-    with contextlib.closing(remote or Remote(inv)) as remote, \
-            concurrent.futures.ThreadPoolExecutor(min(rollout.POOL, len(inv.hosts))) as pool:
-        reports = dict(zip(inv.hosts, pool.map(one, inv.hosts.values())))
+    with contextlib.closing(remote or Remote(inv)) as remote:
+        reports = rollout.each(lambda name: one(inv.hosts[name]), inv.hosts)
     status = worst(Status[r["status"]] for r in reports.values()).name   # CRITICAL ranks above UNKNOWN
     code = Status[status].value
     if as_json:
@@ -128,7 +125,7 @@ def _status(remote, host) -> dict:
     try:
         answer = remote.ask(host, "status", "--json", timeout=120)
     except Exception as exc:
-        return {"problem": str(getattr(exc, "what", None) or exc)}
+        return {"problem": rollout.why(exc)}
     return answer.data or {"problem": f"no status (exit {answer.code}): {answer.tail[-200:]}"}
 
 

@@ -37,8 +37,8 @@ def plan_and_gate(settings: Settings, target: Stage, client, force: bool, backwa
             plan.replacing[llm] = replace.why_not(model, llm) or (
                 f"it is {health} now, so a second one could not be waited for beside it"
                 if health not in ("", "healthy") else "")
-            if not plan.replacing[llm] and replace.unguarded(model, llm, health):
-                plan.replace_warnings[llm] = replace.unguarded(model, llm, health)
+            if not plan.replacing[llm] and (warning := replace.unguarded(model, llm, health)):
+                plan.replace_warnings[llm] = warning
     out(planning.describe(plan, settings.api_key, settings.stop_grace_s))
     outcome = Outcome(plan)
     if plan.adoption.problems:

@@ -77,7 +77,7 @@ def start_first(settings: Settings, client, service: str, wanted: str, grace: in
     if not stale:
         return True
     if len(stale) == len(found):
-        _start_beside(settings, client, service, stale, wanted, grace, out)
+        _start_beside(settings, client, service, stale, wanted, out)
     for name in stale:
         t0 = time.monotonic()
         out(f"  {service}: telling {name} to stop (up to {grace} s to finish the requests it serves)")
@@ -87,8 +87,7 @@ def start_first(settings: Settings, client, service: str, wanted: str, grace: in
     return True
 
 
-def _start_beside(settings: Settings, client, service: str, old: list[str], wanted: str, grace: int,
-                  out) -> None:
+def _start_beside(settings: Settings, client, service: str, old: list[str], wanted: str, out) -> None:
     t, t0 = settings.gates.wait_timeout, time.monotonic()
     argv = compose.argv(settings.project, settings.deploy_dir) + [
         "up", "-d", "--no-deps", "--no-recreate", "--scale", f"{service}={2 * len(old)}",
@@ -113,11 +112,12 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
     # Docker's DNS names a container for the service whether it is healthy or not, so a new one may
     # already be answering: it gets the time one request can take to finish (never the longest
     # grace of all their services), then it goes
-    drain = min(grace, settings.stop_grace_s)
+    drain = settings.stop_grace_s
     out(f"  {service}: the new one did not come up ({failure.what}); stopping {', '.join(names) or 'nothing'} "
         f"(up to {drain} s for requests it was given) and removing it")
-    problems = [p for name in names for p in _withdraw(client, name, drain)]
-    stuck = [name for name in names if any(p.startswith(f"{name} could not be removed") for p in problems)]
+    withdrawn = {name: _withdraw(client, name, drain) for name in names}
+    problems = [p for said, _ in withdrawn.values() for p in said]
+    stuck = [name for name, (_, removed) in withdrawn.items() if not removed]
     raise MigrationError(f"the new {service} did not come up: {failure.what}", where=failure.where,
                          detail=redact("\n".join([failure.detail.strip(), logs.strip(), *problems]).strip(),
                                        settings.api_key),
@@ -127,9 +127,9 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
                               + " (their last log lines above)") from None
 
 
-def _withdraw(client, name: str, drain: int) -> list[str]:
-    """Stop a new container that did not come up, then remove it; what went wrong, if anything
-    (the move's own failure stays the one raised)."""
+def _withdraw(client, name: str, drain: int) -> tuple[list[str], bool]:
+    """Stop a new container that did not come up, then remove it: what went wrong, if anything (the
+    move's own failure stays the one raised), and whether it is gone."""
     problems = []
     try:
         docker_api.stop(client, name, drain)
@@ -138,5 +138,5 @@ def _withdraw(client, name: str, drain: int) -> list[str]:
     try:
         docker_api.remove(client, name)
     except MigrationError as exc:
-        problems.append(f"{name} could not be removed: {exc.what}")
-    return problems
+        return [*problems, f"{name} could not be removed: {exc.what}"], False
+    return problems, True

@@ -36,11 +36,15 @@ def test_accept_new_appends_one_line_and_keeps_the_rest(tmp_path):
     known = tmp_path / "known"
     known.write_text("# the operator's comment\n@cert-authority *.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n")
     before = known.read_text()
-    key = paramiko.Ed25519Key.generate() if hasattr(paramiko.Ed25519Key, "generate") else None
-    if key is None:
-        key = paramiko.RSAKey.generate(1024)
+    key = paramiko.RSAKey.generate(1024)   # paramiko generates no Ed25519 key
     client = paramiko.SSHClient()
     ssh._AddNew(known).missing_host_key(client, "[127.0.0.1]:2201", key)
     text = known.read_text()
     assert text.startswith(before) and text[len(before):] == f"[127.0.0.1]:2201 {key.get_name()} {key.get_base64()}\n"
     assert client.get_host_keys().lookup("[127.0.0.1]:2201") is not None
+
+
+def test_a_host_missing_from_known_hosts_is_refused_by_our_own_policy():
+    """Told apart by its type, not by the words of paramiko's RejectPolicy."""
+    with pytest.raises(ssh._Unknown):
+        ssh._Reject().missing_host_key(paramiko.SSHClient(), "[127.0.0.1]:2201", paramiko.RSAKey.generate(1024))
