@@ -98,13 +98,23 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
         compose.run(argv, timeout=t + 60)
     except MigrationError as exc:
         failure = exc
-    new = [a for a in docker_api.project_inspects(client, settings.project, service)
-           if docker_api.name_of(a) not in old]
+    while True:
+        new = [a for a in docker_api.project_inspects(client, settings.project, service)
+               if docker_api.name_of(a) not in old]
+        # `--wait` has been seen to return 0 with a new one still starting: the old ones are told to
+        # stop only once the engine itself says each new one is healthy (or running, with no
+        # healthcheck), within the same wait_timeout
+        ailing = [f"{docker_api.name_of(a)} is {_state(a)}" for a in new if _state(a) not in ("healthy", "running")]
+        if failure is not None or not ailing or time.monotonic() > t0 + t:
+            break
+        time.sleep(0.5)
     names = [docker_api.name_of(a) for a in new]
     if failure is None and (len(new) < len(old) or any(docker_api.labels_of(a).get(FINGERPRINT) != wanted
                                                        for a in new)):
         failure = MigrationError(f"Compose started {len(new)} container(s), {len(old)} wanted on the stage's "
                                  "settings", where=" ".join(argv))
+    if failure is None and ailing:
+        failure = MigrationError(f"Compose said it was up, but after {t} s {', '.join(ailing)}", where=" ".join(argv))
     if failure is None:
         out(f"  {service}: {', '.join(names)} healthy after {time.monotonic() - t0:.1f} s")
         return
@@ -125,6 +135,13 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
                               + (f"remove {', '.join(stuck)} with `docker rm -f`" if stuck else
                                  f"the new container(s) {', '.join(names) or '(none)'} were removed")
                               + " (their last log lines above)") from None
+
+
+def _state(attrs: dict) -> str:
+    """A container's health when it has a healthcheck, else its status (running, exited, ...)."""
+    state = attrs["State"]
+    return (state.get("Health") or {}).get("Status") or state.get("Status", "unknown") \
+        if state.get("Status") == "running" else state.get("Status", "unknown")
 
 
 def _withdraw(client, name: str, drain: int) -> tuple[list[str], bool]:

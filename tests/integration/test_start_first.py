@@ -114,6 +114,7 @@ def test_a_new_llm_service_not_healthy_in_time_is_removed_and_the_old_one_keeps_
         done = invoke(short, "phase", "--stage", "2", "--yes", check=False)
     out = done.stdout + done.stderr
     assert done.returncode != 0 and "the new llm-service did not come up" in out, out
+    print(next(line.strip() for line in out.splitlines() if "the new one did not come up" in line))
     assert f"{old} kept running on the settings before and was not told to stop" in out and "rolled back" in out, out
     assert chats.failed == [], chats.failed[:5]
     # Docker's DNS named the new one before it was healthy, so it may have had chats: it was

@@ -213,3 +213,32 @@ def test_start_first_without_a_healthcheck_is_said(check, warned):
     plan = plan_for(world_at(1), 2)
     plan.replacing, plan.replace_warnings = {"llm-service": ""}, ({"llm-service": words} if words else {})
     assert ("warning: llm-service has no healthcheck" in planning.describe(plan, "k")) is warned
+
+
+def test_a_new_one_compose_calls_up_while_it_is_still_starting_is_waited_for_then_refused(monkeypatch, settings):
+    """`compose up --wait` has returned 0 with the new container still `starting`: the engine's own
+    word is waited for within wait_timeout, and the old one is never told to stop before it."""
+    monkeypatch.setattr(replace.time, "sleep", lambda s: None)
+    clock = iter(range(0, 10_000, 1))
+    monkeypatch.setattr(replace.time, "monotonic", lambda: float(next(clock)))
+    engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"), created=(("new-2", "running", "starting", "FP"),))
+    with pytest.raises(MigrationError) as err:
+        replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None)
+    assert f"Compose said it was up, but after {settings.gates.wait_timeout} s new-2 is starting" in err.value.message
+    assert ("stop", "old-1", 35) not in engine.calls and engine.calls[-2:] == [("stop", "new-2", 35), ("remove", "new-2")]
+
+
+def test_a_new_one_that_turns_healthy_while_waited_for_replaces_the_old(monkeypatch, settings):
+    monkeypatch.setattr(replace.time, "sleep", lambda s: None)
+    engine = Engine(monkeypatch, ("old-1", "running", "healthy", "OLD"), created=(("new-2", "running", "starting", "FP"),))
+    later = engine.attrs("new-2", "running", "healthy", "FP")
+    reads = []
+
+    def inspects(c, p, s=None, all=True):
+        reads.append(1)
+        if len(reads) > 3:   # the fourth read: its healthcheck passed
+            engine.containers = [later if a["Name"] == "/new-2" else a for a in engine.containers]
+        return list(engine.containers)
+    monkeypatch.setattr(replace.docker_api, "project_inspects", inspects)
+    assert replace.start_first(settings, None, "llm-service", "FP", 35, lambda line: None) is True
+    assert engine.calls == [("compose", "llm-service=2"), ("stop", "old-1", 35), ("remove", "old-1")]
