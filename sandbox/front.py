@@ -10,8 +10,10 @@ with a short connect timeout. While a move runs two llm-service containers, one 
 listening refuses and the next is tried; one that has just died (its address still in the
 answer, its interface gone) times out in CONNECT_S and the name is resolved again. A connection
 reset before any byte of the answer (a connection still in the old server's accept queue when it
-closed its listener) is tried once more, and the answer says so in ``X-Sandbox-Front-Retried``,
-so that a benchmark can count it. What it could not pass on is answered 502 with
+closed its listener) is tried once more, on another address first when the name has one (as
+nginx's ``proxy_next_upstream`` moves to the next server: the same draining container may reset
+the second one too), and the answer says so in ``X-Sandbox-Front-Retried``, so that a benchmark
+can count it. What it could not pass on is answered 502 with
 ``X-Sandbox-Front`` saying why (``refused``: no upstream took the connection; ``closed``: the
 upstream dropped it mid-way)."""
 from __future__ import annotations
@@ -53,11 +55,12 @@ class FrontHandler(Handler):
         body = self._drain_body()
         host, port = self.server.upstream
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP | {"host"}}
-        retried = []
+        retried, reset_by = [], set()
         for attempt in range(2):
-            sock = self._connect(host, port)
+            sock = self._connect(host, port, reset_by)
             if sock is None:
                 return self._failed("refused", f"no address of {host}:{port} took the connection")
+            peer = sock.getpeername()
             sock.settimeout(self.server.timeout)
             conn = http.client.HTTPConnection(host, port, timeout=self.server.timeout)
             conn.sock = sock
@@ -68,6 +71,7 @@ class FrontHandler(Handler):
                 conn.close()
                 if attempt == 0:      # nothing of the answer came: reset in the accept queue
                     retried.append("closed")
+                    reset_by.add(peer)
                     continue
                 return self._failed("closed", f"{host}:{port} dropped the request: {exc!r}")
             except (OSError, http.client.HTTPException) as exc:
@@ -92,14 +96,24 @@ class FrontHandler(Handler):
             self.wfile.write(data)
 
     @staticmethod
-    def _connect(host: str, port: int):
-        """A connection to an address of the name (resolved again after a round where none
-        took it), or None."""
+    def _connect(host: str, port: int, last: set = frozenset()):
+        """A connection to an address of the name, those in ``last`` (which reset a try of this
+        request) tried after the others; the name is resolved again after a round where none
+        took it. None when no round did."""
         for attempt in range(ATTEMPTS):
             try:
-                return socket.create_connection((host, port), timeout=CONNECT_S)
+                found = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
             except OSError:
-                time.sleep(0.05 * (attempt + 1))
+                found = []
+            for family, kind, proto, _, address in sorted(found, key=lambda info: info[4] in last):
+                sock = socket.socket(family, kind, proto)
+                sock.settimeout(CONNECT_S)
+                try:
+                    sock.connect(address)
+                    return sock
+                except OSError:
+                    sock.close()
+            time.sleep(0.05 * (attempt + 1))
         return None
 
     def _failed(self, why: str, message: str) -> None:

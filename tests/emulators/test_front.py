@@ -113,3 +113,40 @@ def test_a_connection_reset_before_any_answer_is_tried_once_more_and_said(upstre
         server.shutdown()
         server.server_close()
         resetting.close()
+
+
+def test_after_a_reset_the_other_address_is_tried_first(upstream, monkeypatch):
+    """Both llm-service containers in Docker's answer, the first one draining: every connection
+    it still takes is reset. The try after a reset goes to the other one, not back to it."""
+    import struct
+    import threading
+    resetting = socket.socket()
+    resetting.bind(("127.0.0.1", 0))
+    resetting.listen(8)
+    draining, live = resetting.getsockname()[1], upstream.server_address[1]
+    taken = []
+
+    def reset_every_connection():
+        while True:
+            try:
+                conn, _ = resetting.accept()
+            except OSError:
+                return
+            taken.append(1)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+    threading.Thread(target=reset_every_connection, daemon=True).start()
+    answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", draining)),
+              (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", live))]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        lambda host, *a, **k: answer if host == "llm-service" else real(host, *a, **k))
+    server, url = started("http://llm-service:8000")
+    try:
+        r = httpx.get(url + "/health", trust_env=False)
+        assert r.status_code == 200 and r.headers.get("X-Sandbox-Front-Retried") == "closed", (r.status_code, r.text[:200])
+        assert r.json()["service"] == "llm-service" and len(taken) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        resetting.close()
