@@ -18,6 +18,7 @@ from core.secrets import redact
 from targets.compose_env.plan import FINGERPRINT
 
 _FIXED = ("ipv4_address", "ipv6_address", "mac_address")
+READY = ("healthy", "running")   # what _state says of a container that answers
 
 
 def why_not(model: dict, service: str) -> str:
@@ -67,8 +68,7 @@ def start_first(settings: Settings, client, service: str, wanted: str, grace: in
     if idle:
         out(f"  {service}: stop-first after all: {', '.join(idle)} is not running (Compose recreates it)")
         return False
-    ailing = [docker_api.name_of(a) for a in found
-              if (a["State"].get("Health") or {}).get("Status", "healthy") != "healthy"]
+    ailing = [docker_api.name_of(a) for a in found if _state(a) not in READY]
     if ailing:
         out(f"  {service}: stop-first after all: {', '.join(ailing)} is not healthy now, so a second one could "
             "not be waited for beside it (Compose recreates it)")
@@ -104,7 +104,7 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
         # `--wait` has been seen to return 0 with a new one still starting: the old ones are told to
         # stop only once the engine itself says each new one is healthy (or running, with no
         # healthcheck), within the same wait_timeout
-        ailing = [f"{docker_api.name_of(a)} is {_state(a)}" for a in new if _state(a) not in ("healthy", "running")]
+        ailing = [f"{docker_api.name_of(a)} is {_state(a)}" for a in new if _state(a) not in READY]
         if failure is not None or not ailing or time.monotonic() > t0 + t:
             break
         time.sleep(0.5)
@@ -138,10 +138,12 @@ def _start_beside(settings: Settings, client, service: str, old: list[str], want
 
 
 def _state(attrs: dict) -> str:
-    """A container's health when it has a healthcheck, else its status (running, exited, ...)."""
+    """A running container's health when it has a healthcheck, else its status (running, exited, ...)."""
     state = attrs["State"]
-    return (state.get("Health") or {}).get("Status") or state.get("Status", "unknown") \
-        if state.get("Status") == "running" else state.get("Status", "unknown")
+    status = state.get("Status") or "unknown"
+    if status != "running":
+        return status
+    return (state.get("Health") or {}).get("Status") or status
 
 
 def _withdraw(client, name: str, drain: int) -> tuple[list[str], bool]:
