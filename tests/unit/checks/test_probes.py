@@ -103,3 +103,43 @@ def test_a_run_inside_a_long_running_process_keeps_its_whole_budget(monkeypatch,
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_one_off_container_of_the_service_is_not_the_service(monkeypatch, tmp_path):
+    """`docker compose run llm-service sh` by the operator, listed after the service's own
+    container: health judges the service's container, and the one-off is no orphan."""
+    from adapters import dockerd
+    from checks import stack
+    data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
+    data["migrate"]["deploy_dir"] = str(tmp_path)
+    settings = config.load(data, env={})
+    (tmp_path / "docker-compose.yml").write_text("services:\n  llm-service:\n    image: x\n")
+
+    def one(name, weights, oneoff):
+        return {"Name": "/" + name, "Config": {"Env": [f"LLM_PROVIDER_WEIGHTS={weights}"],
+                                               "Labels": {"com.docker.compose.service": "llm-service",
+                                                          "com.docker.compose.oneoff": oneoff}},
+                "State": {"Status": "running", "Health": {"Status": "healthy"}}}
+
+    class Engine:
+        def __init__(self, timeout):
+            pass
+
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            return False
+
+        async def containers(self, labels):
+            return [one("xz-llm-service-1", "qwen:70,local:30", "False"),
+                    one("xz-llm-service-run-0a1b", "qwen:0,local:100", "True")]
+
+        async def inspect(self, name):
+            return None
+    monkeypatch.setattr(dockerd, "Engine", Engine)
+    found = asyncio.run(stack.containers(settings, 1.0))
+    llm = found.services["llm-service"]
+    assert (found.engine, llm.container, llm.env) == ("ok", "xz-llm-service-1",
+                                                      {"LLM_PROVIDER_WEIGHTS": "qwen:70,local:30"})
+    assert found.orphans == []
