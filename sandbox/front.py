@@ -57,10 +57,9 @@ class FrontHandler(Handler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP | {"host"}}
         retried, reset_by = [], set()
         for attempt in range(2):
-            sock = self._connect(host, port, reset_by)
+            sock, address = self._connect(host, port, reset_by)
             if sock is None:
                 return self._failed("refused", f"no address of {host}:{port} took the connection")
-            peer = sock.getpeername()
             sock.settimeout(self.server.timeout)
             conn = http.client.HTTPConnection(host, port, timeout=self.server.timeout)
             conn.sock = sock
@@ -71,7 +70,7 @@ class FrontHandler(Handler):
                 conn.close()
                 if attempt == 0:      # nothing of the answer came: reset in the accept queue
                     retried.append("closed")
-                    reset_by.add(peer)
+                    reset_by.add(address)
                     continue
                 return self._failed("closed", f"{host}:{port} dropped the request: {exc!r}")
             except (OSError, http.client.HTTPException) as exc:
@@ -97,9 +96,10 @@ class FrontHandler(Handler):
 
     @staticmethod
     def _connect(host: str, port: int, last: set = frozenset()):
-        """A connection to an address of the name, those in ``last`` (which reset a try of this
-        request) tried after the others; the name is resolved again after a round where none
-        took it. None when no round did."""
+        """A connection to an address of the name and that address, those in ``last`` (which
+        reset a try of this request) tried after the others; the name is resolved again after a
+        round where none took it. (None, None) when no round did. A connection reset while it is
+        made (a draining server's queue closed) counts as not taken, as a refusal does."""
         for attempt in range(ATTEMPTS):
             try:
                 found = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
@@ -110,11 +110,11 @@ class FrontHandler(Handler):
                 sock.settimeout(CONNECT_S)
                 try:
                     sock.connect(address)
-                    return sock
+                    return sock, address
                 except OSError:
                     sock.close()
             time.sleep(0.05 * (attempt + 1))
-        return None
+        return None, None
 
     def _failed(self, why: str, message: str) -> None:
         self.send_json(502, {"error": message}, {HEADER: why})
