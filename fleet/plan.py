@@ -17,6 +17,8 @@ class HostNow:
     target: str = ""
     stage: int | None = None     # its recorded stage (None: never moved)
     pending: dict | None = None  # a move there that stopped half-way
+    since: float | None = None   # when it reached its stage (epoch)
+    last_health: dict | None = None  # its last recorded `invoke health`: status, time
 
 
 @dataclass

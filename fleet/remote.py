@@ -83,8 +83,11 @@ class Remote:
         data = answer.data
         if not data:
             return HostNow(host.name, problem=f"its toolkit gave no status (exit {answer.code}): {answer.tail[-300:]}")
+        since, health = data.get("since"), data.get("last_health")
         return HostNow(host.name, version=str(data.get("toolkit", "")), target=str(data.get("target", "")),
-                       stage=data.get("stage"), pending=data.get("pending"))
+                       stage=data.get("stage"), pending=data.get("pending"),
+                       since=since if isinstance(since, (int, float)) else None,
+                       last_health=health if isinstance(health, dict) else None)
 
     def health(self, host: Host) -> tuple[int, dict]:
         """(its exit code, its `invoke health --json` report: status, checks, ...)."""

@@ -64,26 +64,26 @@ def move(inv: inventories.Inventory, stage: int, *, task: str = "phase", dry_run
 def status(inv: inventories.Inventory, *, out=print, remote=None) -> int:
     """A table: host, target, stage, since, last health, pending, and the fleet record's last outcome."""
     with contextlib.closing(remote or Remote(inv)) as remote:
-        answers = rollout.each(lambda name: _status(remote, inv.hosts[name]), inv.hosts)
+        answers = rollout.each(lambda name: remote.status(inv.hosts[name]), inv.hosts)
     try:
         outcomes = record.last_outcomes(record.load(inv.record))
     except ConfigError as exc:   # the hosts' own answers still make the table
         out(f"warning: {exc.what} ({exc.where}): the last fleet run's outcomes are not shown")
         outcomes = {}
     rows = [("host", "target", "stage", "since", "last health", "pending", "last fleet run")]
-    for name, data in answers.items():
-        if "problem" in data:
-            rows.append((name, "?", "?", "", f"cannot ask: {data['problem']}", "", _outcome(outcomes.get(name))))
+    for name, now in answers.items():
+        if now.problem:
+            rows.append((name, "?", "?", "", f"cannot ask: {now.problem}", "", _outcome(outcomes.get(name))))
             continue
-        health = data.get("last_health") or {}
-        pending = data.get("pending") or {}
-        rows.append((name, str(data.get("target", "")), "?" if data.get("stage") is None else str(data["stage"]),
-                     _when(data.get("since")), f"{health.get('status', 'none')} {_when(health.get('time'))}".strip(),
-                     f"to {pending.get('to')}" if pending else "", _outcome(outcomes.get(name))))
+        health = now.last_health or {}
+        rows.append((name, now.target, "?" if now.stage is None else str(now.stage), _when(now.since),
+                     f"{health.get('status', 'none')} {_when(health.get('time'))}".strip(),
+                     f"to {now.pending.get('to')}" if isinstance(now.pending, dict) and now.pending else "",
+                     _outcome(outcomes.get(name))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         out("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    return 3 if any("problem" in d for d in answers.values()) else 0
+    return 3 if any(now.problem for now in answers.values()) else 0
 
 
 def health(inv: inventories.Inventory, *, as_json: bool = False, out=print, remote=None) -> int:
@@ -119,14 +119,6 @@ def unknown(exc, *, as_json: bool, out=print) -> None:
         out(json.dumps({"status": "UNKNOWN", "exit_code": 3, "error": exc.message}, ensure_ascii=False))
     else:
         out(f"fleet: UNKNOWN: {exc.message}")
-
-
-def _status(remote, host) -> dict:
-    try:
-        answer = remote.ask(host, "status", "--json", timeout=120)
-    except Exception as exc:
-        return {"problem": rollout.why(exc)}
-    return answer.data or {"problem": f"no status (exit {answer.code}): {answer.tail[-200:]}"}
 
 
 def _when(epoch) -> str:
