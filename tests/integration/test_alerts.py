@@ -5,14 +5,17 @@ The robot emulator runs in this process on 127.0.0.1; its URL and secret come fr
 files, as cron needs them (no key and no robot URL in any environment)."""
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from sandbox.common import Knobs, start_in_thread
 from sandbox.robots import RobotServer
 
+from . import endpoints
 from .conftest import config_variant, invoke, reach
 
 TOKEN, SECRET = "dt-integration-token", "SECintegration0001"
@@ -74,7 +77,15 @@ def test_at_the_cutover_an_api_failure_sends_one_message_with_the_way_back(cfg, 
         assert second.returncode == 2 and len(robots.received) == 1, "the same failure was sent again"
     finally:
         subprocess.run(["docker", "start", f"{project}-dashscope-1"], check=True, capture_output=True)
-    for _ in range(30):   # until the emulator answers again
+    # the emulator listening before health asks it: one run that met it half-way up (its chat
+    # refused, its /models answered) would be a third, "changed", message
+    for _ in range(100):
+        try:
+            httpx.get(endpoints.API_BASE + "/models", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    for _ in range(30):   # until a health run is OK again
         done = invoke(config, "health", check=False, env={})
         if done.returncode == 0:
             break

@@ -5,8 +5,10 @@ engine through its socket, and its loopback: --network host). The fleet reaches 
 Fabric, host keys checked against a known_hosts file of the test's own."""
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -44,6 +46,9 @@ def host_config(name: str, i: int, tmp: Path) -> Path:
     m["api"]["probe_url"] = f"http://127.0.0.1:{p['api']}/compatible-mode/v1"
     m["services"]["llm-service"]["publish"] = p["llm"]
     m["gates"]["history_records"] = 1
+    # fleet.health is compared with each host's own runs made later: a first token slower than
+    # 400 ms under the four stacks' load must not make them differ (latency has its own tests)
+    m.setdefault("health", {}).update(local_warn_ms=4000, local_crit_ms=8000, api_warn_ms=4000, api_crit_ms=8000)
     path = tmp / name / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
@@ -79,6 +84,15 @@ def start_host(name: str, i: int, tmp: Path, authorized: Path) -> None:
              "-o", "PasswordAuthentication=no", "-o", "PermitRootLogin=prohibit-password",
              "-o", f"PidFile=/run/sshd-{name}.pid"]
     subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    port, deadline = ports(i)["ssh"], time.monotonic() + 30
+    while True:   # sshd listening before the fleet asks it
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"sshd of {name} is not listening on 127.0.0.1:{port} after 30 s")
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

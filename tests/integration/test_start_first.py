@@ -70,20 +70,32 @@ class Chats:
             t.join(40)
 
 
-def events(project: str, since: float, until: float) -> list[dict]:
-    argv = ["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--format", "{{json .}}",
-            "--filter", "type=container", "--filter", f"label=com.docker.compose.project={project}",
-            "--filter", "label=com.docker.compose.service=llm-service"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+class Events:
+    """The engine's events for the project's llm-service containers while the block runs, streamed
+    (the engine keeps only its last 256 events to replay, and healthchecks fill them in a minute)."""
+
+    def __init__(self, project: str):
+        self.argv = ["docker", "events", "--since", f"{time.time():.3f}", "--format", "{{json .}}",
+                     "--filter", "type=container", "--filter", f"label=com.docker.compose.project={project}",
+                     "--filter", "label=com.docker.compose.service=llm-service"]
+        self.seen: list[dict] = []
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(1)             # the last events on their way
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=30)
+        self.seen = [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def test_the_old_llm_service_answers_until_the_new_one_is_healthy(cfg, sandbox_up, docker_client):
     reach(cfg, 1)
     (old, old_env), = llm_containers(docker_client, sandbox_up).items()
     assert old_env["LLM_PROVIDER_WEIGHTS"] == "qwen:25,local:30"
-    t0 = time.time()
-    with Chats() as chats:
+    with Events(sandbox_up) as events, Chats() as chats:
         done = invoke(cfg, "phase", "--stage", "2", "--yes")
     out = done.stdout
     assert "llm-service: start-first" in out and f"beside {old}" in out and f"telling {old} to stop" in out, out
@@ -91,7 +103,7 @@ def test_the_old_llm_service_answers_until_the_new_one_is_healthy(cfg, sandbox_u
     print(f"start-first under load: {chats.answered} chats answered, {chats.retried} after the front retried a reset")
     (new, new_env), = llm_containers(docker_client, sandbox_up).items()
     assert new != old and new_env["LLM_PROVIDER_WEIGHTS"] == "qwen:70,local:30"
-    seen = events(sandbox_up, t0, time.time() + 1)
+    seen = events.seen
     healthy = [e["timeNano"] for e in seen if e["Action"] == "health_status: healthy"
                and e["Actor"]["Attributes"]["name"] == new]
     told = [e["timeNano"] for e in seen if e["Action"] == "kill" and e["Actor"]["Attributes"]["name"] == old]
@@ -109,8 +121,7 @@ def test_a_new_llm_service_not_healthy_in_time_is_removed_and_the_old_one_keeps_
     files = {n: (d / n).read_bytes() for n in ("docker-compose.migrate.yml", "llm.env")}
     (old, _), = llm_containers(docker_client, sandbox_up).items()
     short = config_variant(cfg, tmp_path, **{"gates.wait_timeout": 2})
-    t0 = time.time()
-    with Chats() as chats:
+    with Events(sandbox_up) as events, Chats() as chats:
         done = invoke(short, "phase", "--stage", "2", "--yes", check=False)
     out = done.stdout + done.stderr
     assert done.returncode != 0 and "the new llm-service did not come up" in out, out
@@ -119,7 +130,7 @@ def test_a_new_llm_service_not_healthy_in_time_is_removed_and_the_old_one_keeps_
     assert chats.failed == [], chats.failed[:5]
     # Docker's DNS named the new one before it was healthy, so it may have had chats: it was
     # stopped with SIGTERM (draining them) before it was removed, never killed outright
-    new = [e for e in events(sandbox_up, t0, time.time() + 1) if e["Actor"]["Attributes"]["name"] != old]
+    new = [e for e in events.seen if e["Actor"]["Attributes"]["name"] != old]
     kills = [e["Actor"]["Attributes"].get("signal") for e in new if e["Action"] == "kill"]
     assert kills and kills[0] == "15" and any(e["Action"] == "destroy" for e in new), \
         [(e["Action"], e["Actor"]["Attributes"].get("signal")) for e in new]

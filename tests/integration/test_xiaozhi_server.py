@@ -205,7 +205,8 @@ def test_1000_chats_at_the_split_reach_the_api_70_in_100(cfg, docker_client):
     print(f"split over 1000 chats through the server and the router: local {local}, API {api} "
           f"({api / 10:.1f}% API); failures {len(failed)}")
     assert not failed, failed[:3]
-    assert local + api == 1000 and abs(api - 700) <= 40, (local, api)
+    # drawn 30/70 per chat: 700 +- 60 is 4 deviations (+- 40 failed one run in 200)
+    assert local + api == 1000 and abs(api - 700) <= 60, (local, api)
 
 
 def test_with_the_local_model_stopped_no_chat_fails(cfg, docker_client):
@@ -335,7 +336,9 @@ def test_a_restart_waits_for_the_open_conversation_refuses_at_the_deadline_and_f
         assert done.returncode == 2 and "1 conversation(s) still open after 3 s" in done.stdout + done.stderr, \
             done.stdout + done.stderr
         assert theirs(cfg) == before and started_at(docker_client) == since and recorded(cfg) == 0
-        threading.Timer(4, talking.close).start()   # the conversation ends while the move waits
+        # the conversation ends while the move waits (its gates before the wait take 1-2 s, more
+        # under load: 10 s leaves room)
+        threading.Timer(10, talking.close).start()
         out = invoke(cfg, "phase", "--stage", "1", "--yes", "--quiet-wait", "60", env=ENV).stdout
         assert "waiting for 1 conversation(s) to end" in out and "applied and verified" in out, out
         assert started_at(docker_client) != since
