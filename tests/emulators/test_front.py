@@ -25,6 +25,15 @@ def started(upstream_url: str):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def name_of(monkeypatch, *ports: int) -> str:
+    """The upstream URL of a name that Docker's DNS answers with these loopback ports, in order."""
+    answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)) for port in ports]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        lambda host, *a, **k: answer if host == "llm-service" else real(host, *a, **k))
+    return "http://llm-service:8000"
+
+
 def test_requests_pass_through_with_status_and_body(upstream):
     server, url = started(f"http://127.0.0.1:{upstream.server_address[1]}")
     try:
@@ -65,12 +74,7 @@ def test_an_address_that_refuses_is_passed_over_for_the_next(upstream, monkeypat
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
     live = upstream.server_address[1]
-    answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", dead)),
-              (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", live))]
-    real = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo",
-                        lambda host, *a, **k: answer if host == "llm-service" else real(host, *a, **k))
-    server, url = started("http://llm-service:8000")
+    server, url = started(name_of(monkeypatch, dead, live))
     try:
         r = httpx.get(url + "/health", trust_env=False)
         assert r.status_code == 200 and r.json()["service"] == "llm-service" and "X-Sandbox-Front-Retried" not in r.headers
@@ -141,12 +145,7 @@ def test_after_a_reset_the_other_address_is_tried_first(upstream, monkeypatch, r
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
     threading.Thread(target=reset_every_connection, daemon=True).start()
-    answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", draining)),
-              (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", live))]
-    real = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo",
-                        lambda host, *a, **k: answer if host == "llm-service" else real(host, *a, **k))
-    server, url = started("http://llm-service:8000")
+    server, url = started(name_of(monkeypatch, draining, live))
     try:
         r = httpx.get(url + "/health", trust_env=False)
         assert r.status_code == 200 and r.json()["service"] == "llm-service", (r.status_code, r.text[:200])
