@@ -95,7 +95,7 @@ class FrontHandler(Handler):
             self.wfile.write(data)
 
     @staticmethod
-    def _connect(host: str, port: int, last: set = frozenset()):
+    def _connect(host: str, port: int, last=frozenset()):
         """A connection to an address of the name and that address, those in ``last`` (which
         reset a try of this request) tried after the others; the name is resolved again after a
         round where none took it. (None, None) when no round did. A connection reset while it is
