@@ -11,6 +11,7 @@ import time
 from urllib.parse import quote
 
 from adapters import http
+from adapters.compose import ONEOFF_LABEL
 from core.errors import DockerError
 
 
@@ -59,8 +60,11 @@ class Engine:
             raise DockerError("the engine's answer is not JSON", where=path, detail=r.text[:200]) from None
 
     async def containers(self, labels: list[str]) -> list[dict]:
-        """Inspect data (as `docker inspect` gives it) of every container with these labels."""
+        """Inspect data (as `docker inspect` gives it) of every container with these labels, but
+        Compose's one-offs (a `docker compose run` shell or migration of the operator's is not the
+        service), as the SDK reader leaves them out."""
         found = await self._get("/containers/json", all="1", filters=json.dumps({"label": labels})) or []
+        found = [item for item in found if (item.get("Labels") or {}).get(ONEOFF_LABEL) != "True"]
         inspected = await asyncio.gather(*(self.inspect(item["Id"]) for item in found))
         return [c for c in inspected if c]
 

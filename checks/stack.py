@@ -80,8 +80,6 @@ async def containers(settings: Settings, timeout: float) -> Stack:
     roles = {name: role for role, name in settings.compose_names.items()}
     labelled = {}
     for attrs in found:
-        if docker_api.labels_of(attrs).get(compose.ONEOFF_LABEL) == "True":
-            continue   # a `docker compose run` of theirs (a shell, a migration) is not the service
         service = docker_api.labels_of(attrs).get(compose.SERVICE_LABEL, "")
         labelled[docker_api.name_of(attrs)] = service
         role = roles.get(service)

@@ -107,39 +107,32 @@ def test_a_run_inside_a_long_running_process_keeps_its_whole_budget(monkeypatch,
 
 def test_a_one_off_container_of_the_service_is_not_the_service(monkeypatch, tmp_path):
     """`docker compose run llm-service sh` by the operator, listed after the service's own
-    container: health judges the service's container, and the one-off is no orphan."""
+    container by the engine: health judges the service's container (the engine's answers faked
+    beneath the real reader, adapters/dockerd.py, where one-offs are left out)."""
     from adapters import dockerd
     from checks import stack
     data = yaml.safe_load((ROOT / "defaults.yaml").read_text())
     data["migrate"]["deploy_dir"] = str(tmp_path)
     settings = config.load(data, env={})
     (tmp_path / "docker-compose.yml").write_text("services:\n  llm-service:\n    image: x\n")
+    labels = {"service": {"com.docker.compose.service": "llm-service", "com.docker.compose.oneoff": "False"},
+              "run": {"com.docker.compose.service": "llm-service", "com.docker.compose.oneoff": "True"}}
+    weights = {"service": "qwen:70,local:30", "run": "qwen:0,local:100"}
+    asked = []
 
-    def one(name, weights, oneoff):
-        return {"Name": "/" + name, "Config": {"Env": [f"LLM_PROVIDER_WEIGHTS={weights}"],
-                                               "Labels": {"com.docker.compose.service": "llm-service",
-                                                          "com.docker.compose.oneoff": oneoff}},
+    async def get(self, path, **params):
+        asked.append(path)
+        if path == "/containers/json":
+            return [{"Id": name, "Labels": labels[name]} for name in ("service", "run")]
+        name = path.split("/")[2]
+        if name not in labels:
+            return None     # the local model's container: not there
+        return {"Name": f"/xz-llm-service-{name}", "Config": {"Env": [f"LLM_PROVIDER_WEIGHTS={weights[name]}"],
+                                                              "Labels": labels[name]},
                 "State": {"Status": "running", "Health": {"Status": "healthy"}}}
-
-    class Engine:
-        def __init__(self, timeout):
-            pass
-
-        async def __aenter__(self):
-            return self
-
-        async def __aexit__(self, *exc):
-            return False
-
-        async def containers(self, labels):
-            return [one("xz-llm-service-1", "qwen:70,local:30", "False"),
-                    one("xz-llm-service-run-0a1b", "qwen:0,local:100", "True")]
-
-        async def inspect(self, name):
-            return None
-    monkeypatch.setattr(dockerd, "Engine", Engine)
+    monkeypatch.setattr(dockerd.Engine, "_get", get)
     found = asyncio.run(stack.containers(settings, 1.0))
     llm = found.services["llm-service"]
-    assert (found.engine, llm.container, llm.env) == ("ok", "xz-llm-service-1",
+    assert (found.engine, llm.container, llm.env) == ("ok", "xz-llm-service-service",
                                                       {"LLM_PROVIDER_WEIGHTS": "qwen:70,local:30"})
-    assert found.orphans == []
+    assert "/containers/run/json" not in asked, asked     # not even inspected
