@@ -4,6 +4,7 @@ toolkit, which reads the key there as it always does (its deployed file or its e
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from dataclasses import dataclass
 
@@ -83,10 +84,17 @@ class Remote:
         data = answer.data
         if not data:
             return HostNow(host.name, problem=f"its toolkit gave no status (exit {answer.code}): {answer.tail[-300:]}")
+        stage, pending = data.get("stage"), data.get("pending")
+        odd = [f"{key} {str(value)[:40]!r}" for key, value, ok in (
+            ("stage", stage, stage is None or _number(stage) and stage == int(stage)),
+            ("pending", pending, pending is None or isinstance(pending, dict))) if not ok]
+        if odd:   # what a plan is made of: a host that says something else is not moved, never guessed at
+            return HostNow(host.name, problem=mask_key_shapes(f"its status answer has {' and '.join(odd)}, not what "
+                                                              "this toolkit writes: is it the same toolkit?"))
         since, health = data.get("since"), data.get("last_health")
         return HostNow(host.name, version=str(data.get("toolkit", "")), target=str(data.get("target", "")),
-                       stage=data.get("stage"), pending=data.get("pending"),
-                       since=since if isinstance(since, (int, float)) else None,
+                       stage=None if stage is None else int(stage), pending=pending,
+                       since=since if _number(since) else None,
                        last_health=health if isinstance(health, dict) else None)
 
     def health(self, host: Host) -> tuple[int, dict]:
@@ -102,3 +110,8 @@ class Remote:
         for conn in self.connections.values():
             conn.close()
         self.connections.clear()
+
+
+def _number(value) -> bool:
+    """A finite JSON number (JSON's true is not one; Python's json reads Infinity and NaN)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

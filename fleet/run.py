@@ -78,7 +78,7 @@ def status(inv: inventories.Inventory, *, out=print, remote=None) -> int:
         health = now.last_health or {}
         rows.append((name, now.target, "?" if now.stage is None else str(now.stage), _when(now.since),
                      f"{health.get('status', 'none')} {_when(health.get('time'))}".strip(),
-                     f"to {now.pending.get('to')}" if isinstance(now.pending, dict) and now.pending else "",
+                     f"to {now.pending.get('to')}" if now.pending else "",
                      _outcome(outcomes.get(name))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -122,7 +122,13 @@ def unknown(exc, *, as_json: bool, out=print) -> None:
 
 
 def _when(epoch) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch)) if isinstance(epoch, (int, float)) else ""
+    """An epoch as local time; "" for what is not one (a host's answer is read, never trusted)."""
+    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+        return ""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
 
 
 def _outcome(outcome: dict | None) -> str:

@@ -86,6 +86,13 @@ def test_the_status_table_has_a_row_per_host_and_an_unreachable_one_says_so(tmp_
     assert "cannot ask: unreachable: timed out" in rows[2] and fleet.closed == 1
 
 
+@pytest.mark.parametrize("when", [1e300, -1e300, "yesterday", None, True])
+def test_a_last_health_time_that_is_no_time_leaves_its_cell_empty(tmp_path, when):
+    lines = []
+    assert run.status(inv(tmp_path), out=lines.append, remote=Hosts(last_health={"status": "OK", "time": when})) == 0
+    assert len(lines) == 6 and lines[1].split()[5:] == ["OK"], lines[1]
+
+
 def test_the_status_table_still_comes_when_the_fleet_record_is_unreadable(tmp_path):
     (tmp_path / "fleet-record.json").write_text("{not json")
     lines = []
