@@ -25,9 +25,10 @@ def started(upstream_url: str):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def name_of(monkeypatch, *ports: int) -> str:
-    """The upstream URL of a name that Docker's DNS answers with these loopback ports, in order."""
-    answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)) for port in ports]
+def name_of(monkeypatch, *ports: int, answer: tuple = ()) -> str:
+    """The upstream URL of a name that Docker's DNS answers with ``answer`` (getaddrinfo's
+    tuples), then these loopback ports, in order."""
+    answer = [*answer, *((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)) for port in ports)]
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo",
                         lambda host, *a, **k: answer if host == "llm-service" else real(host, *a, **k))
@@ -149,9 +150,24 @@ def test_after_a_reset_the_other_address_is_tried_first(upstream, monkeypatch, r
     try:
         r = httpx.get(url + "/health", trust_env=False)
         assert r.status_code == 200 and r.json()["service"] == "llm-service", (r.status_code, r.text[:200])
-        if reset_when == "request came":
-            assert r.headers.get("X-Sandbox-Front-Retried") == "closed" and len(taken) == 1, (dict(r.headers), taken)
+        assert len(taken) == 1, taken          # the draining one, never back to it
+        if reset_when == "request came":       # (at once, the reset may end the connect: not a retry)
+            assert r.headers.get("X-Sandbox-Front-Retried") == "closed", dict(r.headers)
     finally:
         server.shutdown()
         server.server_close()
+        resetting.shutdown(socket.SHUT_RDWR)   # wakes the thread in accept()
         resetting.close()
+
+
+def test_an_address_no_socket_can_be_made_for_is_passed_over(upstream, monkeypatch):
+    """An answer the host cannot open a socket for (an AAAA record without IPv6, say: here a
+    family and protocol that do not go together) is an address not taken, never a dropped chat."""
+    odd = ((socket.AF_UNIX, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 1)),)
+    server, url = started(name_of(monkeypatch, upstream.server_address[1], answer=odd))
+    try:
+        r = httpx.get(url + "/health", trust_env=False)
+        assert r.status_code == 200 and r.json()["service"] == "llm-service", (r.status_code, r.text[:200])
+    finally:
+        server.shutdown()
+        server.server_close()
