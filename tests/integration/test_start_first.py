@@ -4,6 +4,7 @@ by its service name, it publishes no port), and recreates it stop-first, saying 
 does not (a container_name of theirs). Its own sandbox: the last test edits their file."""
 import json
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -72,7 +73,8 @@ class Chats:
 
 class Events:
     """The engine's events for the project's llm-service containers while the block runs, streamed
-    (the engine keeps only its last 256 events to replay, and healthchecks fill them in a minute)."""
+    (the engine keeps only its last 256 events to replay, and healthchecks fill them in a minute)
+    into a file (a pipe read only at the end would fill and hold the stream back)."""
 
     def __init__(self, project: str):
         self.argv = ["docker", "events", "--since", f"{time.time():.3f}", "--format", "{{json .}}",
@@ -81,14 +83,23 @@ class Events:
         self.seen: list[dict] = []
 
     def __enter__(self):
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True)
+        self.file = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(self.argv, stdout=self.file, stderr=subprocess.STDOUT, text=True)
         return self
 
-    def __exit__(self, *exc):
-        time.sleep(1)             # the last events on their way
-        self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=30)
-        self.seen = [json.loads(line) for line in out.splitlines() if line.strip()]
+    def __exit__(self, kind, *_):
+        try:
+            time.sleep(1)             # the last events on their way
+            ended = self.proc.poll()
+        finally:
+            self.proc.kill()
+            self.proc.wait(30)
+            self.file.seek(0)
+            lines = self.file.read().splitlines()
+            self.file.close()
+        self.seen = [json.loads(line) for line in lines if line.strip().startswith("{")]
+        if kind is None:   # the block's own failure, if any, is the one to see
+            assert ended is None, f"`docker events` ended early (exit {ended}): {lines[-3:]}"
 
 
 def test_the_old_llm_service_answers_until_the_new_one_is_healthy(cfg, sandbox_up, docker_client):
@@ -107,7 +118,8 @@ def test_the_old_llm_service_answers_until_the_new_one_is_healthy(cfg, sandbox_u
     healthy = [e["timeNano"] for e in seen if e["Action"] == "health_status: healthy"
                and e["Actor"]["Attributes"]["name"] == new]
     told = [e["timeNano"] for e in seen if e["Action"] == "kill" and e["Actor"]["Attributes"]["name"] == old]
-    assert healthy and told and healthy[0] < told[0], "the old one was told to stop before the new one was healthy"
+    assert healthy and told and healthy[0] < told[0], \
+        f"the new one healthy at {healthy}, the old one told to stop at {told} ({len(seen)} events seen)"
     again = invoke(cfg, "phase", "--stage", "2", "--yes").stdout
     assert "nothing to do" in again and set(llm_containers(docker_client, sandbox_up)) == {new}
 
