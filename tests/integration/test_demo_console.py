@@ -17,7 +17,7 @@ def test_demo_walks_the_console_and_cleans_up(docker_client, tmp_path):
     out = invoke(config, "demo", "--requests", "96", env={"QWEN_API_KEY": key}).stdout
     assert "stage 1: gates key passed, api passed, server-calls passed, manager-api passed" in out, out
     assert "96 chats through the server (from 24 devices in turn) reached local 96 / API 0 (0% API), 0 errors" in out
-    # split: requests (the default): the router weighs each chat 30/70 (96 chats: 50-89% is over four deviations)
+    # split: requests (the default): the router weighs each chat 30/70 (96 chats: outside 50-89% once in 50,000 runs)
     assert re.search(r"96 chats through the server \(from 24 devices in turn\) reached local \d+ / API \d+ "
                      r"\((5[0-9]|[67][0-9]|8[0-9])% API\), 0 errors", out), out
     assert "reached local 0 / API 96, 0 errors" in out and "decommissioned: 4.40 GB" in out

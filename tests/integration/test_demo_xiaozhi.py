@@ -17,8 +17,8 @@ def test_demo_walks_the_server_and_cleans_up(docker_client, tmp_path):
     out = invoke(config, "demo", "--requests", "100", env={"QWEN_API_KEY": key}).stdout
     assert "stage 1: gates key passed, api passed, server-calls passed" in out, out
     assert re.search(r"100 chats through the server reached local 100 / API 0 \(0% API\), 0 errors", out), out
-    # the router draws each chat 30/70: 55-85 of 100 holds 99.9% of the time (60-80 failed 2% of runs)
-    assert re.search(r"100 chats through the server reached local \d+ / API \d+ \((5[5-9]|[67][0-9]|8[0-5])% API\)", out), out
+    # the router draws each chat 30/70: a right one is outside 52-88 of 100 once in 17,000 runs (60-80: 2%)
+    assert re.search(r"100 chats through the server reached local \d+ / API \d+ \((5[2-9]|[67][0-9]|8[0-8])% API\)", out), out
     assert "reached local 0 / API 100, 0 errors" in out and "decommissioned: 4.40 GB" in out
     assert re.search(r"the server restarted 3 times; devices were offline [\d.]+, [\d.]+, [\d.]+ s", out), out
     project = data["migrate"]["project"] + "-demo"

@@ -285,7 +285,7 @@ def test_requests_mode_weighs_each_chat_70_30_through_the_router_and_the_way_bac
     api = httpx.get(endpoints.API + "/_sandbox/stats").json()["requests"].get(CHAT, 0) - before_api
     local = httpx.get(endpoints.LOCAL + "/_sandbox/stats").json()["requests"].get("POST /api/chat", 0) - before_local
     print(f"1000 chats through the router: local {local} / API {api} ({100 * api / (api + local):.1f}% API)")
-    # drawn 30/70 per chat: 70% +- 6 is 4 deviations (+- 4 failed one run in 200)
+    # drawn 30/70 per chat: outside 70% +- 6 once in 30,000 runs (+- 4: one in 200)
     assert api + local >= 1000 and abs(100 * api / (api + local) - 70) <= 6, (local, api)
     out = invoke(cfg, "status", env=ENV).stdout
     assert "matches stage 2" in out and f"{ROUTER} 8" in out, out

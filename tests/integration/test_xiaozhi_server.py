@@ -205,7 +205,7 @@ def test_1000_chats_at_the_split_reach_the_api_70_in_100(cfg, docker_client):
     print(f"split over 1000 chats through the server and the router: local {local}, API {api} "
           f"({api / 10:.1f}% API); failures {len(failed)}")
     assert not failed, failed[:3]
-    # drawn 30/70 per chat: 700 +- 60 is 4 deviations (+- 40 failed one run in 200)
+    # drawn 30/70 per chat: outside 700 +- 60 once in 30,000 runs (+- 40: one in 200)
     assert local + api == 1000 and abs(api - 700) <= 60, (local, api)
 
 
