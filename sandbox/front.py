@@ -4,17 +4,17 @@ xiaozhi server's pipeline, an nginx): every request is passed on to ``--upstream
     python3 -m sandbox.front --upstream http://llm-service:8000 [--port 8000]
 
 It behaves as a proxy that follows the resolver should (nginx with ``resolver`` and
-``proxy_next_upstream error timeout non_idempotent``: without the last, nginx does not pass a
-POST on again): it resolves the upstream's name at each request and opens a new connection,
-trying each address Docker's DNS gives with a short connect timeout. While a move runs two llm-service containers, one that has stopped
-listening refuses and the next is tried; one that has just died (its address still in the
-answer, its interface gone) times out in CONNECT_S and the name is resolved again. A connection
-reset before any byte of the answer (a connection still in the old server's accept queue when it
-closed its listener) is tried once more, on another address first when the name has one (as
-nginx moves to the next server: the same draining container may reset the second one too), and the answer says so in ``X-Sandbox-Front-Retried``, so that a benchmark
-can count it. What it could not pass on is answered 502 with
-``X-Sandbox-Front`` saying why (``refused``: no upstream took the connection; ``closed``: the
-upstream dropped it mid-way)."""
+``proxy_next_upstream error timeout non_idempotent``: without the last, nginx does not pass a POST
+on again): it resolves the upstream's name at each request and opens a new connection, trying each
+address Docker's DNS gives with a short connect timeout. While a move runs two llm-service
+containers, one that has stopped listening refuses and the next is tried; one that has just died
+(its address still in the answer, its interface gone) times out in CONNECT_S and the name is
+resolved again. A connection reset before any byte of the answer (a connection still in the old
+server's accept queue when it closed its listener) is tried once more, on another address first
+when the name has one (as nginx moves to the next server: the same draining container may reset
+the second one too), and the answer says so in ``X-Sandbox-Front-Retried``, so that a benchmark
+can count it. What it could not pass on is answered 502 with ``X-Sandbox-Front`` saying why
+(``refused``: no upstream took the connection; ``closed``: the upstream dropped it mid-way)."""
 from __future__ import annotations
 
 import argparse
@@ -106,7 +106,8 @@ class FrontHandler(Handler):
                 found = []
             for family, kind, proto, _, address in sorted(found, key=lambda info: info[4] in last):
                 sock = None
-                try:   # a socket that cannot be made (no IPv6 here, no descriptors left) is an address not taken
+                # a socket that cannot be made (no IPv6 here, no descriptors left): an address not taken
+                try:
                     sock = socket.socket(family, kind, proto)
                     sock.settimeout(CONNECT_S)
                     sock.connect(address)
