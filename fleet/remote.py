@@ -86,7 +86,7 @@ class Remote:
             return HostNow(host.name, problem=f"its toolkit gave no status (exit {answer.code}): {answer.tail[-300:]}")
         stage, pending = data.get("stage"), data.get("pending")
         odd = [f"{key} {str(value)[:40]!r}" for key, value, ok in (
-            ("stage", stage, stage is None or _number(stage) and stage == int(stage)),
+            ("stage", stage, stage is None or number(stage) and stage == int(stage)),
             ("pending", pending, pending is None or isinstance(pending, dict))) if not ok]
         if odd:   # what a plan is made of: a host that says something else is not moved, never guessed at
             return HostNow(host.name, problem=mask_key_shapes(f"its status answer has {' and '.join(odd)}, not what "
@@ -94,7 +94,7 @@ class Remote:
         since, health = data.get("since"), data.get("last_health")
         return HostNow(host.name, version=str(data.get("toolkit", "")), target=str(data.get("target", "")),
                        stage=None if stage is None else int(stage), pending=pending,
-                       since=since if _number(since) else None,
+                       since=since if number(since) else None,
                        last_health=health if isinstance(health, dict) else None)
 
     def health(self, host: Host) -> tuple[int, dict]:
@@ -112,6 +112,6 @@ class Remote:
         self.connections.clear()
 
 
-def _number(value) -> bool:
+def number(value) -> bool:
     """A finite JSON number (JSON's true is not one; Python's json reads Infinity and NaN)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -15,7 +15,7 @@ from checks.model import Status, worst
 from core import version
 from core.errors import ConfigError, Refused
 from fleet import inventory as inventories, plan as planning, record, rollout
-from fleet.remote import Remote
+from fleet.remote import Remote, number
 
 
 
@@ -123,11 +123,11 @@ def unknown(exc, *, as_json: bool, out=print) -> None:
 
 def _when(epoch) -> str:
     """An epoch as local time; "" for what is not one (a host's answer is read, never trusted)."""
-    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+    if not number(epoch):
         return ""
     try:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
-    except (TypeError, ValueError, OverflowError, OSError):
+    except (OverflowError, ValueError, OSError):   # finite, but beyond what the platform's time holds
         return ""
 
 
